@@ -36,9 +36,11 @@ class LazyGroup(click.Group):
     """A click group that imports a subcommand's module only when it is invoked."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
+        """Names of the commands whose module is installed."""
         return sorted(name for name, target in COMMANDS.items() if _importable(target))
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        """Import and return the command ``cmd_name``, or None if unknown."""
         target = COMMANDS.get(cmd_name)
         if target is None or not _importable(target):
             return None
