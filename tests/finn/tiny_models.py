@@ -1,0 +1,69 @@
+"""Tiny Brevitas networks for the compile tests, built with plain ``brevitas.nn`` layers.
+
+They stand in for a "foreign" model: own layer names, Brevitas's default quantizers, a
+28x28 single-channel input like Fashion-MNIST.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import brevitas.nn as qnn
+import torch
+from brevitas.export import export_qonnx
+from torch import nn
+
+
+class TinyCnn(nn.Module):
+    """conv(s2, pad1) -> BN -> ReLU -> conv(s2) -> BN -> ReLU -> [maxpool] -> FC.
+
+    ``bits`` is ``(input, (w1, a1), (w2, a2), w3)``; ``pool`` adds a 2x2 max-pool before
+    the classifier (HLS-only in finn-plus, so the compile must refuse it).
+    """
+
+    def __init__(self, bits: tuple = (8, (4, 4), (4, 4), 4), pool: bool = False) -> None:
+        super().__init__()
+        ib, (w1, a1), (w2, a2), w3 = bits
+        self.inp = qnn.QuantIdentity(bit_width=ib, return_quant_tensor=True)
+        self.conv_a = qnn.QuantConv2d(1, 4, 3, stride=2, padding=1, weight_bit_width=w1,
+                                      bias=False)
+        self.bn_a = nn.BatchNorm2d(4)
+        self.act_a = qnn.QuantReLU(bit_width=a1, return_quant_tensor=True)
+        self.conv_b = qnn.QuantConv2d(4, 8, 3, stride=2, weight_bit_width=w2, bias=False)
+        self.bn_b = nn.BatchNorm2d(8)
+        self.act_b = qnn.QuantReLU(bit_width=a2, return_quant_tensor=True)
+        self.pool = nn.MaxPool2d(2) if pool else nn.Identity()
+        side = 3 if pool else 6
+        self.head = qnn.QuantLinear(8 * side * side, 10, weight_bit_width=w3, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.inp(x)                                  # (B, 1, 28, 28)
+        x = self.act_a(self.bn_a(self.conv_a(x)))        # (B, 4, 14, 14)
+        x = self.act_b(self.bn_b(self.conv_b(x)))        # (B, 8, 6, 6)
+        x = self.pool(x)
+        return self.head(x.flatten(1))                   # (B, 10)
+
+
+def randomize_bn(model: nn.Module, seed: int = 1) -> None:
+    """Give BatchNorm non-trivial statistics so thresholds differ per channel."""
+    g = torch.Generator().manual_seed(seed)
+    for mod in model.modules():
+        if isinstance(mod, nn.BatchNorm2d | nn.BatchNorm1d):
+            n = mod.num_features
+            mod.running_mean.data = torch.rand(n, generator=g) * 0.2
+            mod.running_var.data = torch.rand(n, generator=g) * 0.5 + 0.5
+            mod.weight.data = torch.rand(n, generator=g) + 0.5
+            mod.bias.data = torch.rand(n, generator=g) * 0.2
+
+
+def export_tiny(out_dir: Path, bits: tuple = (8, (4, 4), (4, 4), 4), pool: bool = False,
+                seed: int = 0) -> tuple[TinyCnn, Path]:
+    """Build, randomize and export a :class:`TinyCnn`; returns the model and its QONNX path."""
+    torch.manual_seed(seed)
+    model = TinyCnn(bits, pool=pool)
+    randomize_bn(model)
+    model.eval()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / "model.onnx"
+    export_qonnx(model, torch.rand(1, 1, 28, 28), export_path=str(path))
+    return model, path
