@@ -1,0 +1,199 @@
+"""The flow steps and their registry.
+
+Each step is ``step_x(state, cfg) -> state``: it reads its inputs from earlier artifacts
+(``state.path("checkpoint")``), writes its outputs atomically under ``state.run_dir``,
+registers them (``state.add_artifact``) and leaves a small JSON summary in
+``state.results[<step name>]``. Heavy libraries (torch, brevitas, FINN) are imported inside
+the step functions, so loading a config stays cheap.
+
+Adding a step (e.g. ``compile``):
+
+1. Add its config section to :class:`~codesign.flow.config.FlowConfig` (see that module).
+2. Write ``step_compile(state, cfg)`` below (or in its own package, imported on use) and
+   register it in :data:`STEPS` as ``Step("compile", step_compile, sections=("compile",))``.
+   ``sections`` lists the config sections whose change must re-run the step.
+3. Add ``compile`` to ``run.steps`` in the flow files that use it.
+
+Artifacts (paths relative to the run folder):
+
+============  ==========================  ===========================================
+step          artifact                    file
+============  ==========================  ===========================================
+train         ``checkpoint``              ``train/model.pt`` (see ``codesign.train``)
+evaluate      ``report``                  ``report.json``
+============  ==========================  ===========================================
+"""
+
+from __future__ import annotations
+
+import logging
+import zlib
+from typing import TYPE_CHECKING, Any
+
+from codesign.errors import ConfigError
+from codesign.flow.config import FlowConfig
+from codesign.flow.runner import FlowState, Step
+from codesign.io import atomic_write_json
+
+if TYPE_CHECKING:
+    from torch import Tensor
+
+log = logging.getLogger(__name__)
+
+REPORT_FILE = "report.json"
+CHECKPOINT_FILE = "train/model.pt"
+
+
+def load_split(dataset: str, split: str, n: int, seed: int) -> tuple[Tensor, Tensor]:
+    """A seeded random subset of ``n`` images of one dataset split.
+
+    Args:
+        dataset: Dataset name (``codesign.flow.config.DatasetName`` value).
+        split: ``"train"`` or ``"test"``.
+        n: Subset size; the whole split when ``n`` equals its size.
+        seed: Seeds the subset choice.
+
+    Returns:
+        ``(images, labels)``: ``(n, 1, H, W)`` float32 in ``[0, 1]`` and ``(n,)`` int64.
+
+    Raises:
+        ConfigError: ``n`` exceeds the split.
+        DatasetMissingError: The dataset is not installed.
+    """
+    import torch  # noqa: PLC0415
+
+    from codesign.data import load_dataset  # noqa: PLC0415
+
+    ds = load_dataset(dataset, split)
+    images, labels = ds.float_images(), ds.labels_tensor()  # (N, 1, H, W), (N,)
+    total = images.shape[0]
+    if n > total:
+        option = "data.n_train" if split == "train" else "data.n_test"
+        raise ConfigError(
+            f"{option} is {n} but {dataset} has {total} {split} images; set {option} <= {total}"
+        )
+    if n == total:
+        return images, labels
+    gen = torch.Generator().manual_seed(seed + (0 if split == "train" else 1))
+    idx = torch.randperm(total, generator=gen)[:n].sort().values  # (n,)
+    return images[idx], labels[idx]
+
+
+def step_train(state: FlowState, cfg: FlowConfig) -> FlowState:
+    """Train the configured CNN at fixed precision and save ``train/model.pt``."""
+    import torch  # noqa: PLC0415
+
+    from codesign.models.cnn import build_cnn  # noqa: PLC0415
+    from codesign.train.checkpoint import save_checkpoint  # noqa: PLC0415
+    from codesign.train.fixed import evaluate_accuracy, train_fixed  # noqa: PLC0415
+
+    d, t = cfg.data, cfg.train
+    images, labels = load_split(d.dataset.value, "train", d.n_train, cfg.run.seed)
+    arch = cfg.model.build_arch()
+    bits = cfg.model.build_bits(arch)
+    torch.manual_seed(cfg.run.seed)  # weight init; seeded here, never at import
+    model = build_cnn(arch, bits)
+    n_params = sum(p.numel() for p in model.parameters())
+    log.info("model %s, %d parameters, bits %s", arch.widths, n_params, bits.describe())
+
+    stats = train_fixed(
+        model,
+        images,
+        labels,
+        epochs=t.epochs,
+        lr=t.lr,
+        batch_size=d.batch_size,
+        seed=cfg.run.seed,
+        optimizer=t.optimizer.value,
+        weight_decay=t.weight_decay,
+        momentum=t.momentum,
+        lr_schedule=t.lr_schedule.value,
+        on_batch=lambda done, total, _loss: state.report("train", done, total),
+    )
+    train_acc = evaluate_accuracy(model, images, labels)  # eval-mode accuracy on the subset
+    metrics = {"train_accuracy": round(train_acc, 5), **stats.to_dict()}
+    path = save_checkpoint(
+        state.run_dir / CHECKPOINT_FILE,
+        model,
+        arch,
+        bits,
+        config=cfg.to_yaml_dict(),
+        metrics=metrics,
+    )
+    state.add_artifact("checkpoint", path)
+    state.results["train"] = {
+        "n_train": d.n_train,
+        "parameters": n_params,
+        "bits": bits.describe(),
+        **metrics,
+    }
+    log.info("trained in %.1f s: train accuracy %.4f", stats.seconds, train_acc)
+    return state
+
+
+def step_evaluate(state: FlowState, cfg: FlowConfig) -> FlowState:
+    """Report clean accuracy and accuracy under each corruption and severity (report.json)."""
+    import torch  # noqa: PLC0415
+
+    from codesign.train.checkpoint import load_checkpoint  # noqa: PLC0415
+    from codesign.train.fixed import evaluate_accuracy  # noqa: PLC0415
+
+    ev = cfg.evaluate
+    model = load_checkpoint(state.path("checkpoint"))
+    images, labels = load_split(cfg.data.dataset.value, "test", cfg.data.n_test, cfg.run.seed)
+    total = 1 + len(ev.corruptions) * len(ev.severities)
+    state.report("evaluate", 0, total)
+    clean = evaluate_accuracy(model, images, labels, ev.batch_size)
+    log.info("clean accuracy %.4f on %d test images", clean, labels.numel())
+    state.report("evaluate", 1, total)
+
+    corrupted: list[dict[str, Any]] = []
+    if ev.corruptions:
+        from codesign.quality import corrupt  # noqa: PLC0415
+
+        for name in ev.corruptions:
+            for severity in ev.severities:
+                # A seed per (corruption, severity), independent of the list order.
+                seed = zlib.crc32(f"{name}:{severity}".encode()) ^ cfg.run.seed
+                gen = torch.Generator().manual_seed(seed)
+                noisy = corrupt(images, name, severity, gen)  # (N, 1, H, W)
+                acc = evaluate_accuracy(model, noisy, labels, ev.batch_size)
+                corrupted.append({"corruption": name, "severity": severity, "accuracy": acc})
+                log.info("%s severity %d: accuracy %.4f", name, severity, acc)
+                state.report("evaluate", 1 + len(corrupted), total)
+
+    report = {
+        "flow": cfg.run.name,
+        "dataset": cfg.data.dataset.value,
+        "n_test": int(labels.numel()),
+        "clean_accuracy": round(clean, 5),
+        "corrupted": [{**c, "accuracy": round(c["accuracy"], 5)} for c in corrupted],
+        "train": state.results.get("train"),
+    }
+    path = atomic_write_json(state.run_dir / REPORT_FILE, report)
+    state.add_artifact("report", path)
+    state.results["evaluate"] = {
+        "clean_accuracy": report["clean_accuracy"],
+        "corrupted": report["corrupted"],
+    }
+    return state
+
+
+STEPS: dict[str, Step] = {
+    step.name: step
+    for step in (
+        Step(
+            "train",
+            step_train,
+            sections=("data", "model", "train"),
+            description="train the CNN at fixed precision",
+        ),
+        Step(
+            "evaluate",
+            step_evaluate,
+            sections=("data", "evaluate"),
+            description="clean and corrupted test accuracy",
+        ),
+    )
+}
+"""Every known step by name; ``run.steps`` picks and orders them for one flow."""
