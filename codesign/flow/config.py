@@ -39,6 +39,9 @@ from codesign.io import atomic_write_text
 
 log = logging.getLogger(__name__)
 
+# Mirrors codesign.quality.corruptions (not imported here: it pulls in torch).
+MIN_SEVERITY, MAX_SEVERITY = 1, 5
+
 # Flows run these steps, in this order, unless ``run.steps`` says otherwise.
 DEFAULT_STEPS: tuple[str, ...] = ("train", "evaluate")
 
@@ -242,7 +245,7 @@ class EvaluateSection(Section):
     """What to report: clean accuracy and accuracy under each corruption and severity.
 
     Attributes:
-        corruptions: Corruption names (values of ``codesign.quality``'s corruption enum).
+        corruptions: Corruption names (``codesign.quality.corruptions.Corruption`` values).
         severities: Severities to evaluate each corruption at.
         batch_size: Evaluation batch size (memory only; results do not depend on it).
     """
@@ -254,7 +257,7 @@ class EvaluateSection(Section):
     @model_validator(mode="after")
     def _check(self) -> Self:
         if self.corruptions:
-            from codesign.quality import Corruption  # noqa: PLC0415
+            from codesign.quality.corruptions import Corruption  # noqa: PLC0415
 
             allowed = [c.value for c in Corruption]
             for name in self.corruptions:
@@ -268,8 +271,10 @@ class EvaluateSection(Section):
         if len(set(self.corruptions)) != len(self.corruptions):
             raise ValueError("evaluate.corruptions lists a corruption twice; list each once")
         for s in self.severities:
-            if not 1 <= s <= 5:
-                raise ValueError(f"evaluate.severities: {s} is out of range; use 1..5")
+            if not MIN_SEVERITY <= s <= MAX_SEVERITY:
+                raise ValueError(
+                    f"evaluate.severities: {s} is out of range; use {MIN_SEVERITY}..{MAX_SEVERITY}"
+                )
         return self
 
 
@@ -314,14 +319,21 @@ class FlowConfig(Section):
         Raises:
             ConfigError: An override names an unknown step or an impossible range.
         """
-        run = self.run.model_copy()
+        update: dict[str, Any] = {}
         if out_dir is not None:
-            run.out_dir = Path(out_dir).resolve()
+            update["out_dir"] = Path(out_dir).resolve()
         if from_step is not None:
-            run.from_step = from_step
+            update["from_step"] = from_step
         if to_step is not None:
-            run.to_step = to_step
-        select_steps(run.steps, run.from_step, run.to_step, option_prefix="--")
+            update["to_step"] = to_step
+        # Checked here, so the message names the command-line options.
+        select_steps(
+            self.run.steps,
+            update.get("from_step", self.run.from_step),
+            update.get("to_step", self.run.to_step),
+            option_prefix="--",
+        )
+        run = self.run.model_copy(update=update)
         new = self.model_copy(update={"run": run})
         new._source = self._source
         return new

@@ -149,7 +149,7 @@ def step_evaluate(state: FlowState, cfg: FlowConfig) -> FlowState:
 
     corrupted: list[dict[str, Any]] = []
     if ev.corruptions:
-        from codesign.quality import corrupt  # noqa: PLC0415
+        from codesign.quality.corruptions import corrupt  # noqa: PLC0415
 
         for name in ev.corruptions:
             for severity in ev.severities:

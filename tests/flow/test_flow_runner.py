@@ -1,0 +1,201 @@
+"""The flow runner with fake steps: records, timings, resume, from/to step, a killed step."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from codesign.errors import ConfigError
+from codesign.flow.config import FlowConfig, load_flow_config
+from codesign.flow.runner import FlowState, Step, run_flow
+from codesign.io import atomic_write_text
+
+
+class FakeFlow:
+    """Two steps that write one file each and count their calls."""
+
+    def __init__(self, sleep: float = 0.0, fail_in: str | None = None) -> None:
+        self.calls: list[str] = []
+        self.sleep = sleep
+        self.fail_in = fail_in
+
+    def train(self, state: FlowState, cfg: FlowConfig) -> FlowState:
+        self.calls.append("train")
+        time.sleep(self.sleep)
+        path = atomic_write_text(state.run_dir / "train" / "model.txt", f"lr={cfg.train.lr}")
+        state.add_artifact("checkpoint", path)
+        state.results["train"] = {"lr": cfg.train.lr}
+        return state
+
+    def evaluate(self, state: FlowState, cfg: FlowConfig) -> FlowState:
+        self.calls.append("evaluate")
+        model = state.path("checkpoint").read_text()
+        if self.fail_in == "evaluate":
+            raise RuntimeError("boom")
+        path = atomic_write_text(state.run_dir / "report.txt", f"{model} sev={cfg.evaluate}")
+        state.add_artifact("report", path)
+        state.results["evaluate"] = {"model": model}
+        return state
+
+    @property
+    def registry(self) -> dict[str, Step]:
+        return {
+            "train": Step("train", self.train, sections=("data", "model", "train")),
+            "evaluate": Step("evaluate", self.evaluate, sections=("data", "evaluate")),
+        }
+
+
+def make_cfg(run_dir: Path, **run: object) -> FlowConfig:
+    return FlowConfig.model_validate({"run": {"out_dir": str(run_dir), **run}})
+
+
+def steps_json(run_dir: Path) -> dict[str, dict]:
+    return {r["name"]: r for r in json.loads((run_dir / "steps.json").read_text())["steps"]}
+
+
+def test_first_run_records_each_step_with_its_time(tmp_path: Path) -> None:
+    flow = FakeFlow(sleep=0.2)
+    result = run_flow(make_cfg(tmp_path / "run"), flow.registry)
+    assert flow.calls == ["train", "evaluate"]
+    recs = steps_json(result.run_dir)
+    assert [r["status"] for r in recs.values()] == ["done", "done"]
+    assert recs["train"]["seconds"] >= 0.2
+    assert 0 <= recs["evaluate"]["seconds"] < recs["train"]["seconds"]
+    assert recs["train"]["artifacts"] == {"checkpoint": "train/model.txt"}
+    assert recs["evaluate"]["results"] == {"model": "lr=0.002"}
+    assert (result.run_dir / "config.yaml").is_file()
+    log = (result.run_dir / "flow.log").read_text()
+    assert "step train: done in" in log
+    # The written config is the resolved one and loads back.
+    assert load_flow_config(result.run_dir / "config.yaml").run.out_dir == result.run_dir
+
+
+def test_rerun_skips_completed_steps(tmp_path: Path) -> None:
+    cfg = make_cfg(tmp_path / "run")
+    run_flow(cfg, FakeFlow().registry)
+    flow = FakeFlow()
+    result = run_flow(cfg, flow.registry)
+    assert flow.calls == []
+    assert all(r.reused and r.status == "done" for r in result.records)
+    # Skipped steps still hand their artifacts and results on.
+    assert result.state.path("report").is_file()
+    assert result.state.results["train"] == {"lr": 0.002}
+
+
+def test_changed_section_reruns_that_step_and_later_ones(tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    run_flow(make_cfg(run_dir), FakeFlow().registry)
+
+    flow = FakeFlow()
+    cfg = make_cfg(run_dir).model_copy(deep=True)
+    cfg.evaluate.severities = [5]
+    run_flow(cfg, flow.registry)
+    assert flow.calls == ["evaluate"]
+
+    flow = FakeFlow()
+    cfg.train.lr = 0.01
+    run_flow(cfg, flow.registry)
+    assert flow.calls == ["train", "evaluate"]
+    assert "lr=0.01" in (run_dir / "report.txt").read_text()
+
+
+def test_missing_artifact_reruns_the_step(tmp_path: Path) -> None:
+    cfg = make_cfg(tmp_path / "run")
+    run_flow(cfg, FakeFlow().registry)
+    (tmp_path / "run" / "train" / "model.txt").unlink()
+    flow = FakeFlow()
+    run_flow(cfg, flow.registry)
+    assert flow.calls == ["train", "evaluate"]
+
+
+def test_failed_step_is_recorded_and_reruns(tmp_path: Path) -> None:
+    cfg = make_cfg(tmp_path / "run")
+    with pytest.raises(RuntimeError, match="boom"):
+        run_flow(cfg, FakeFlow(fail_in="evaluate").registry)
+    recs = steps_json(tmp_path / "run")
+    assert recs["train"]["status"] == "done"
+    assert recs["evaluate"]["status"] == "failed"
+    assert recs["evaluate"]["error"] == "RuntimeError: boom"
+
+    flow = FakeFlow()
+    run_flow(cfg, flow.registry)
+    assert flow.calls == ["evaluate"]
+    assert steps_json(tmp_path / "run")["evaluate"]["status"] == "done"
+
+
+def test_from_step_reruns_from_there(tmp_path: Path) -> None:
+    cfg = make_cfg(tmp_path / "run")
+    run_flow(cfg, FakeFlow().registry)
+    flow = FakeFlow()
+    run_flow(cfg.with_overrides(from_step="evaluate"), flow.registry)
+    assert flow.calls == ["evaluate"]
+
+
+def test_from_step_without_earlier_outputs_fails(tmp_path: Path) -> None:
+    cfg = make_cfg(tmp_path / "run").with_overrides(from_step="evaluate")
+    with pytest.raises(ConfigError, match="needs the outputs of step 'train'"):
+        run_flow(cfg, FakeFlow().registry)
+
+
+def test_to_step_stops_early_and_rerun_continues(tmp_path: Path) -> None:
+    flow = FakeFlow()
+    run_flow(make_cfg(tmp_path / "run", to_step="train"), flow.registry)
+    assert flow.calls == ["train"]
+    assert steps_json(tmp_path / "run")["evaluate"]["status"] == "pending"
+    flow = FakeFlow()
+    run_flow(make_cfg(tmp_path / "run"), flow.registry)
+    assert flow.calls == ["evaluate"]
+
+
+def test_rerun_of_earlier_step_marks_later_ones_stale(tmp_path: Path) -> None:
+    cfg = make_cfg(tmp_path / "run")
+    run_flow(cfg, FakeFlow().registry)
+    run_flow(cfg.with_overrides(to_step="train", from_step="train"), FakeFlow().registry)
+    assert steps_json(tmp_path / "run")["evaluate"]["status"] == "stale"
+    flow = FakeFlow()
+    run_flow(cfg, flow.registry)
+    assert flow.calls == ["evaluate"]
+
+
+KILLED_FLOW = """
+import os, signal, sys
+from pathlib import Path
+from codesign.flow.config import FlowConfig
+from codesign.flow.runner import Step, run_flow
+from codesign.io import atomic_write_text
+
+def train(state, cfg):
+    state.add_artifact("checkpoint", atomic_write_text(state.run_dir / "ckpt.txt", "w"))
+    return state
+
+def evaluate(state, cfg):
+    (state.run_dir / "partial.txt").write_text("half")
+    os.kill(os.getpid(), signal.SIGKILL)
+
+steps = {"train": Step("train", train, ("train",)), "evaluate": Step("evaluate", evaluate)}
+run_flow(FlowConfig.model_validate({"run": {"out_dir": sys.argv[1]}}), steps)
+"""
+
+
+def test_killed_step_reruns(tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    script = tmp_path / "killed.py"
+    script.write_text(textwrap.dedent(KILLED_FLOW))
+    proc = subprocess.run([sys.executable, str(script), str(run_dir)], check=False, timeout=120)
+    assert proc.returncode == -9
+    recs = steps_json(run_dir)
+    assert recs["train"]["status"] == "done"
+    assert recs["evaluate"]["status"] == "running"
+
+    flow = FakeFlow()
+    registry = flow.registry
+    registry["train"] = Step("train", flow.train, sections=("train",))
+    run_flow(make_cfg(run_dir), registry)
+    assert flow.calls == ["evaluate"]  # train was done with this config; evaluate was killed
+    assert steps_json(run_dir)["evaluate"]["status"] == "done"
