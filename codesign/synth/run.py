@@ -1,0 +1,249 @@
+"""Synthesize a compile run folder with Yosys: per layer, the whole chain, or both."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from pathlib import Path
+
+from codesign.errors import CodesignError, ConfigError
+from codesign.io import atomic_write_json
+from codesign.resources import Resources
+from codesign.settings import Settings, get_settings
+from codesign.synth.cache import SynthCache, cache_key
+from codesign.synth.plan import Family, SynthPlan, make_plan, synth_family
+from codesign.synth.report import WHOLE, SynthReport, SynthResult
+from codesign.synth.sources import collect_nodes
+from codesign.synth.yosys import run_plan
+from codesign.tools import tool_version
+
+log = logging.getLogger(__name__)
+
+SYNTH_DIR = "synth"
+#: on_event(name, what, result): what is "start", "done" or "cached"; result is None at start.
+EventFn = Callable[[str, str, SynthResult | None], None]
+
+
+@dataclass(frozen=True)
+class Target:
+    """What a run folder was compiled for: part, synth_xilinx family and clock."""
+
+    part: str
+    family: Family
+    clock_ns: float
+
+
+def run_target(run_dir: Path, board: str | None = None) -> Target:
+    """Read the run folder's ``config.yaml`` (part, clock) and its board (family).
+
+    Args:
+        run_dir: The compile run folder.
+        board: A board name overriding the one in ``config.yaml``.
+
+    Raises:
+        ConfigError: No readable ``config.yaml``, or an unknown board.
+    """
+    from codesign.boards import load_board
+    from codesign.finn.config import CompileConfig
+
+    config_path = Path(run_dir) / "config.yaml"
+    if not config_path.is_file():
+        raise ConfigError(
+            f"{config_path} not found: is {run_dir} a compile run folder (`codesign compile`)?"
+        )
+    cfg = CompileConfig.from_yaml(config_path)
+    spec = load_board(board or cfg.board)
+    part = cfg.part if board is None and cfg.part else spec.part
+    clock = cfg.clock_ns if cfg.clock_ns else spec.clock_ns
+    return Target(part=part, family=synth_family(spec.family), clock_ns=float(clock))
+
+
+def load_estimates(run_dir: Path) -> dict[str, Resources]:
+    """FINN's per-node estimates from ``RUN/estimates.json`` (empty if the file is absent)."""
+    path = Path(run_dir) / "estimates.json"
+    if not path.is_file():
+        return {}
+    try:
+        data = json.loads(path.read_text())
+        return {x["name"]: Resources(**x["resources"]) for x in data["layers"]}
+    except (ValueError, KeyError, TypeError) as err:
+        raise CodesignError(f"{path} is not a codesign estimates file ({err})") from err
+
+
+def synthesize(
+    run_dir: Path,
+    board: str | None = None,
+    *,
+    per_layer: bool = True,
+    whole: bool = True,
+    nodes: Sequence[str] | None = None,
+    timeout_s: float = 1800,
+    jobs: int = 1,
+    settings: Settings | None = None,
+    on_event: EventFn | None = None,
+) -> SynthReport:
+    """Synthesize a compile run folder with Yosys and compare with FINN's estimates.
+
+    Each plan (one per node, and one for the whole chain) is looked up in the cache under
+    ``settings.cache_dir`` by its digest and the Yosys version; only misses run Yosys, in
+    ``RUN/synth/work/<name>/``. Results go to ``RUN/synth/<name>.json`` and
+    ``RUN/synth/report.json``, logs to ``RUN/logs/synth_<name>.log``.
+
+    Args:
+        run_dir: The compile run folder (``compiled.onnx``, ``config.yaml``).
+        board: Board name overriding ``config.yaml``'s (selects the family).
+        per_layer: Synthesize each node on its own.
+        whole: Synthesize the chain of all (selected) nodes as one design.
+        nodes: Only these nodes, which must be consecutive for ``whole``; default all.
+        timeout_s: Per Yosys run.
+        jobs: Yosys runs at once (each is single-threaded).
+        settings: Cache folder and tool search path (default: the process settings).
+        on_event: Progress callback, see :data:`EventFn`.
+
+    Returns:
+        The per-layer and whole-design results, with FINN's estimates.
+
+    Raises:
+        ConfigError: Nothing to do, or a bad run folder or board.
+        ToolNotFoundError: Yosys is not installed.
+        ToolFailedError: A Yosys run failed or timed out (log excerpt and command included).
+        UnsupportedModelError: A node has no RTL to synthesize.
+
+    Example:
+        >>> report = synthesize(Path("runs/c1"))  # doctest: +SKIP
+        >>> report.whole.resources.lut, report.stitching_overhead  # doctest: +SKIP
+    """
+    if not (per_layer or whole):
+        raise ConfigError("nothing to synthesize: enable per-layer and/or whole-design runs")
+    if jobs < 1:
+        raise ConfigError(f"jobs must be >= 1, got {jobs}")
+    settings = settings or get_settings()
+    run_dir = Path(run_dir).resolve()
+    version = tool_version("yosys", settings)
+    target = run_target(run_dir, board)
+    rtl = collect_nodes(run_dir / "compiled.onnx", nodes)
+    if whole and nodes is not None:
+        _check_consecutive(run_dir, [n.name for n in rtl])
+    plans: list[SynthPlan] = []
+    if whole:
+        plans.append(make_plan(WHOLE, rtl, target.family))  # the longest run starts first
+    if per_layer:
+        plans += [make_plan(n.name, [n], target.family) for n in rtl]
+    log.info(
+        "synthesizing %d plan(s) of %s for %s with %s",
+        len(plans),
+        run_dir.name,
+        target.family.value,
+        version,
+    )
+
+    cache = SynthCache(settings.cache_dir)
+    out_dir = run_dir / SYNTH_DIR
+
+    def one(plan: SynthPlan) -> SynthResult:
+        result = _synthesize_plan(
+            plan, run_dir, target, version, cache, timeout_s, settings, on_event
+        )
+        atomic_write_json(out_dir / f"{plan.name}.json", result.to_dict())
+        return result
+
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        futures = {plan.name: pool.submit(one, plan) for plan in plans}
+        done, pending = wait(futures.values(), return_when=FIRST_EXCEPTION)
+        for future in pending:
+            future.cancel()
+        for future in done:
+            if future.exception() is not None:
+                raise future.exception()
+    results = {name: f.result() for name, f in futures.items()}
+    report = SynthReport(
+        run_dir=run_dir,
+        layers=tuple(results[n.name] for n in rtl if n.name in results and per_layer),
+        whole=results.get(WHOLE) if whole else None,
+        estimates=load_estimates(run_dir),
+        op_types={n.name: n.op_type for n in rtl},
+    )
+    atomic_write_json(out_dir / "report.json", report.to_dict())
+    return report
+
+
+def _synthesize_plan(
+    plan: SynthPlan,
+    run_dir: Path,
+    target: Target,
+    version: str,
+    cache: SynthCache,
+    timeout_s: float,
+    settings: Settings,
+    on_event: EventFn | None,
+) -> SynthResult:
+    digest = plan.digest()
+    key = cache_key(digest, version)
+    log_path = run_dir / "logs" / f"synth_{plan.name}.log"
+    common = {
+        "name": plan.name,
+        "nodes": plan.nodes,
+        "design_digest": digest,
+        "tool": "yosys",
+        "version": version,
+        "family": plan.family.value,
+        "part": target.part,
+        "clock_ns": target.clock_ns,
+        "log": str(log_path),
+    }
+    record = cache.load(key)
+    if record is not None:
+        cache.copy_log(key, log_path)
+        result = SynthResult(
+            resources=Resources(**record["resources"]),
+            cells=record["cells"],
+            seconds=float(record["seconds"]),
+            cached=True,
+            **common,
+        )
+        log.info("%s: cached (%s)", plan.name, key[:12])
+        if on_event:
+            on_event(plan.name, "cached", result)
+        return result
+    if on_event:
+        on_event(plan.name, "start", None)
+    work = run_dir / SYNTH_DIR / "work" / plan.name
+    outcome = run_plan(plan, work, log_path=log_path, timeout_s=timeout_s, settings=settings)
+    result = SynthResult(
+        resources=outcome.resources,
+        cells=outcome.cells,
+        seconds=outcome.seconds,
+        cached=False,
+        **common,
+    )
+    cache.store(key, result.to_dict(), log_file=log_path)
+    log.info(
+        "%s: %.1f s, LUT %g FF %g BRAM18 %g DSP %g",
+        plan.name,
+        outcome.seconds,
+        outcome.resources.lut,
+        outcome.resources.ff,
+        outcome.resources.bram18,
+        outcome.resources.dsp,
+    )
+    if on_event:
+        on_event(plan.name, "done", result)
+    return result
+
+
+def _check_consecutive(run_dir: Path, names: list[str]) -> None:
+    import onnx
+
+    order = [
+        n.name
+        for n in onnx.load(str(run_dir / "compiled.onnx"), load_external_data=False).graph.node
+    ]
+    idx = [order.index(n) for n in names]
+    if idx != list(range(idx[0], idx[0] + len(idx))):
+        raise ConfigError(
+            f"whole-design synthesis needs consecutive nodes; {', '.join(names)} "
+            "are not (synthesize them per layer only)"
+        )
