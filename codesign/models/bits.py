@@ -89,11 +89,15 @@ class Precision:
     def from_datatype(cls, datatype: DataType) -> Precision:
         """Build a precision from a qonnx ``INTn`` / ``UINTn`` ``DataType``.
 
+        ``BINARY`` (qonnx's spelling of ``UINT1``) is read as unsigned 1 bit.
+
         Raises:
             ConfigError: ``datatype`` is not a plain integer type (float, fixed point,
                 bipolar, ternary).
         """
         name = datatype.get_canonical_name()
+        if name == "BINARY":  # qonnx's name for UINT1 (values 0, 1)
+            return cls(bits=1, signed=False)
         if not (name.startswith("INT") or name.startswith("UINT")):
             raise ConfigError(f"data type {name} is not a plain integer type (INTn or UINTn)")
         return cls(bits=datatype.bitwidth(), signed=datatype.signed())
