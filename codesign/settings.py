@@ -24,6 +24,8 @@ class Settings:
         xilinx_vivado: Vivado install root (``XILINX_VIVADO``), if any.
         xilinx_vitis: Vitis install root (``XILINX_VITIS``), if any.
         xilinx_hls: Vitis HLS install root (``XILINX_HLS``), if any.
+        xilinx_xrt: XRT install root (``XILINX_XRT``), needed for Alveo builds.
+        platform_repo_paths: Where Vitis finds Alveo platforms (``PLATFORM_REPO_PATHS``).
         path: The ``PATH`` used to find external tools.
     """
 
@@ -32,6 +34,8 @@ class Settings:
     xilinx_vivado: Path | None = None
     xilinx_vitis: Path | None = None
     xilinx_hls: Path | None = None
+    xilinx_xrt: Path | None = None
+    platform_repo_paths: str | None = None
     path: str = ""
 
     @classmethod
@@ -50,6 +54,8 @@ class Settings:
             xilinx_vivado=opt_path("XILINX_VIVADO"),
             xilinx_vitis=opt_path("XILINX_VITIS"),
             xilinx_hls=opt_path("XILINX_HLS"),
+            xilinx_xrt=opt_path("XILINX_XRT"),
+            platform_repo_paths=env.get("PLATFORM_REPO_PATHS") or None,
             path=env.get("PATH", ""),
         )
 

@@ -54,6 +54,15 @@ TOOLS: dict[str, ToolSpec] = {
             " (sets XILINX_HLS)",
             "xilinx_hls",
         ),
+        ToolSpec(
+            "vitis",
+            ("v++",),
+            ("--version",),
+            "install Vitis 2022.2 or 2024.2 and `source <Xilinx>/Vitis/<ver>/settings64.sh` "
+            "(sets XILINX_VITIS); Alveo builds also need XRT (`source /opt/xilinx/xrt/setup.sh`)"
+            " and PLATFORM_REPO_PATHS pointing at the installed platforms",
+            "xilinx_vitis",
+        ),
     )
 }
 
