@@ -1,0 +1,253 @@
+"""FIFO sizing with Verilator (FINN's automatic sizing needs Vivado's xsim).
+
+:func:`size_fifos` simulates the design with deep FIFOs, reads each FIFO's peak occupancy,
+sets every depth to that peak (plus one slot), and checks by simulation that the sized
+design reaches FINN's analytic throughput (the ``exp_cycles`` bottleneck) within a
+tolerance; FIFOs that were full in a round that missed it are doubled and simulated again.
+The depths are written back into the design: ``RUN/compiled.onnx`` gets the new depths and
+regenerated FIFO RTL (the unsized model is kept as ``RUN/compiled.unsized.onnx``), and
+``RUN/folding_config.json`` holds the whole folding, FIFO depths included, in the format
+``DataflowBuildConfig.folding_config_file`` / ``ApplyConfig`` accepts (FINN re-applies it
+after inserting FIFOs when ``auto_fifo_depths`` is off).
+
+The first FIFO is fed straight by the input: a deep one soaks up every frame the harness
+offers, so its peak says nothing about the design, and it keeps its compiled depth.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import shutil
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from codesign.errors import CodesignError
+from codesign.io import atomic_write_json
+from codesign.settings import Settings
+from codesign.sim.simulate import Progress, SimResult, simulate
+
+log = logging.getLogger(__name__)
+
+UNSIZED_MODEL = "compiled.unsized.onnx"
+FOLDING_CONFIG = "folding_config.json"
+# The node attributes FINN's builder extracts for a folding config (step_set_fifo_depths).
+HW_ATTRS = ("PE", "SIMD", "EmbFold", "SeqFold", "parallel_window", "ram_style",
+            "ram_style_thresholds", "ram_style_mask", "depth", "impl_style", "resType",
+            "mac_resource", "mem_mode", "runtime_writeable_weights", "inFIFODepths",
+            "outFIFODepths", "depth_trigger_uram", "depth_trigger_bram")
+
+
+@dataclass
+class FifoSizing:
+    """The outcome of :func:`size_fifos`.
+
+    Attributes:
+        depths: Final depth per FIFO.
+        initial_depths: Depths in the compiled design before sizing.
+        deep_depths: Depths of the deep measurement run.
+        peak_occupancy: Peak occupancy per FIFO in the deep run.
+        bottleneck_node: FINN's slowest node.
+        bottleneck_cycles: Its expected cycles per frame.
+        initial_interval: Measured cycles per frame before sizing.
+        deep_interval: Measured cycles per frame with deep FIFOs.
+        sized_interval: Measured cycles per frame with the final depths.
+        tolerance: Allowed relative excess over ``bottleneck_cycles``.
+        reached: ``sized_interval <= bottleneck_cycles * (1 + tolerance)``.
+        rounds: Sized simulations run.
+        total_depth: Sum of the final depths (a proxy for FIFO cost).
+        compiled: The rewritten compiled model (None without write-back).
+        folding_config: The folding config JSON (None without write-back).
+        result_path: Where this record was written.
+    """
+
+    depths: dict[str, int]
+    initial_depths: dict[str, int]
+    deep_depths: dict[str, int]
+    peak_occupancy: dict[str, int]
+    bottleneck_node: str
+    bottleneck_cycles: int
+    initial_interval: float
+    deep_interval: float
+    sized_interval: float
+    tolerance: float
+    reached: bool
+    rounds: int
+    total_depth: int
+    compiled: str | None = None
+    folding_config: str | None = None
+    result_path: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict."""
+        return asdict(self)
+
+
+def _stream_words(model_path: Path) -> dict[str, int]:
+    """Words per frame through each FIFO."""
+    from qonnx.core.modelwrapper import ModelWrapper
+    from qonnx.custom_op.registry import getCustomOp
+
+    model = ModelWrapper(str(model_path))
+    return {n.name: math.prod(getCustomOp(n).get_folded_output_shape()[:-1])
+            for n in model.graph.node if n.op_type.startswith("StreamingFIFO")}
+
+
+def size_fifos(run_dir: Path, images: np.ndarray, *, tolerance: float = 0.02,
+               deep_depth: int | None = None, max_rounds: int = 4, write_back: bool = True,
+               timeout_s: float = 600.0, settings: Settings | None = None,
+               progress: Progress | None = None) -> FifoSizing:
+    """Size the run's FIFOs by Verilator simulation and write the depths back.
+
+    Args:
+        run_dir: A compiled run folder.
+        images: Float images in [0, 1], ``(N, C, H, W)``; use enough frames (>= 4) for the
+            pipeline to reach its steady state.
+        tolerance: Allowed relative excess of the measured interval over FINN's bottleneck.
+        deep_depth: Depth of the measurement FIFOs (default: twice the largest number of
+            words per frame through any FIFO, at least 64).
+        max_rounds: Sized simulations before giving up on reaching the target.
+        write_back: Rewrite ``RUN/compiled.onnx`` and write ``RUN/folding_config.json``.
+        timeout_s: Per build and per simulation.
+        settings: Settings (cache folder, PATH).
+        progress: Called with a short phase description.
+
+    Returns:
+        The depths and the measured intervals (also in ``RUN/sim/fifo_sizing.json``).
+
+    Raises:
+        CodesignError: The design has no FIFOs; or a simulation failed (mismatch, hang,
+            tool failure: see :func:`codesign.sim.simulate`).
+    """
+    run_dir = Path(run_dir).resolve()
+    report = progress or (lambda _msg: None)
+    compiled = run_dir / "compiled.onnx"
+    source = run_dir / UNSIZED_MODEL if (run_dir / UNSIZED_MODEL).is_file() else compiled
+    words = _stream_words(source)
+    if not words:
+        raise CodesignError(f"{source} has no StreamingFIFO nodes to size")
+    first_fifo = _first_fifo(source)
+
+    def run(name: str, depths: dict[str, int] | None) -> SimResult:
+        report(f"FIFO sizing: {name}")
+        return simulate(run_dir, images, fifo_depths=depths, model_path=source,
+                        name=f"fifo_{name}", timeout_s=timeout_s, settings=settings,
+                        progress=progress)
+
+    initial = run("initial", None)
+    deep_value = deep_depth or max(64, 2 * max(words.values()))
+    deep = {f: max(deep_value, initial.fifo_depths[f]) for f in words}
+    deep_run = run("deep", deep)
+    depths = {f: max(2, deep_run.fifo_maxcount[f] + 1) for f in words}
+    if first_fifo is not None:
+        depths[first_fifo] = initial.fifo_depths[first_fifo]
+    goal = initial.bottleneck_cycles * (1 + tolerance)
+    if deep_run.interval_cycles > goal:
+        log.warning("even %d-deep FIFOs give %.1f cycles/frame, above FINN's %d (%s): the "
+                    "FIFOs are not what limits throughput", deep_value,
+                    deep_run.interval_cycles, initial.bottleneck_cycles,
+                    initial.bottleneck_node)
+    rounds = 0
+    sized = deep_run
+    while rounds < max_rounds:
+        rounds += 1
+        sized = run(f"sized_{rounds}", depths)
+        if sized.interval_cycles <= max(goal, deep_run.interval_cycles * 1.001):
+            break
+        full = [f for f in depths if f != first_fifo and sized.fifo_maxcount[f] >= depths[f]]
+        if not full:
+            break
+        for f in full:
+            depths[f] = min(deep[f], depths[f] * 2)
+    result = FifoSizing(
+        depths=depths, initial_depths=dict(initial.fifo_depths), deep_depths=deep,
+        peak_occupancy=dict(deep_run.fifo_maxcount), bottleneck_node=initial.bottleneck_node,
+        bottleneck_cycles=initial.bottleneck_cycles, initial_interval=initial.interval_cycles,
+        deep_interval=deep_run.interval_cycles, sized_interval=sized.interval_cycles,
+        tolerance=tolerance, reached=sized.interval_cycles <= goal, rounds=rounds,
+        total_depth=sum(depths.values()))
+    if write_back:
+        report("writing the sized FIFOs back into the design")
+        model_path, cfg_path = apply_fifo_depths(run_dir, depths)
+        result.compiled, result.folding_config = str(model_path), str(cfg_path)
+    result.result_path = str(atomic_write_json(run_dir / "sim" / "fifo_sizing.json",
+                                               result.to_dict()))
+    log.info("FIFO sizing: %.1f -> %.1f cycles/frame (deep %.1f, FINN %d), total depth %d",
+             result.initial_interval, result.sized_interval, result.deep_interval,
+             result.bottleneck_cycles, result.total_depth)
+    return result
+
+
+def _first_fifo(model_path: Path) -> str | None:
+    from qonnx.core.modelwrapper import ModelWrapper
+
+    model = ModelWrapper(str(model_path))
+    first = model.graph.node[0]
+    return first.name if first.op_type.startswith("StreamingFIFO") else None
+
+
+def apply_fifo_depths(run_dir: Path, depths: dict[str, int]) -> tuple[Path, Path]:
+    """Write FIFO depths into the run: new compiled model, regenerated RTL, folding config.
+
+    The unsized model is kept as ``RUN/compiled.unsized.onnx`` (once); every FIFO gets its
+    RTL regenerated by FINN into ``RUN/finn_build/code_gen_ipgen_<fifo>_d<depth>``, and its
+    neighbours' ``outFIFODepths`` / ``inFIFODepths`` are set so that FINN's ``InsertFIFO``
+    recreates the same depths from the folding config.
+
+    Returns:
+        ``(RUN/compiled.onnx, RUN/folding_config.json)``.
+    """
+    import yaml
+    from finn.util.config import extract_model_config
+    from qonnx.core.modelwrapper import ModelWrapper
+    from qonnx.custom_op.registry import getCustomOp
+
+    from codesign.finn.context import finn_build_dir
+
+    run_dir = Path(run_dir).resolve()
+    compiled = run_dir / "compiled.onnx"
+    unsized = run_dir / UNSIZED_MODEL
+    if not unsized.is_file():
+        shutil.copyfile(compiled, unsized)
+    cfg = yaml.safe_load((run_dir / "config.yaml").read_text()) or {}
+    part, clock_ns = cfg.get("part"), cfg.get("clock_ns")
+    if not part or not clock_ns:
+        raise CodesignError(f"{run_dir / 'config.yaml'} must give part and clock_ns to "
+                            "regenerate FIFO RTL")
+    model = ModelWrapper(str(unsized))
+    with finn_build_dir(run_dir / "finn_build") as build:
+        for node in model.graph.node:
+            if node.name not in depths:
+                continue
+            depth = int(depths[node.name])
+            inst = getCustomOp(node)
+            inst.set_nodeattr("depth", depth)
+            code_dir = build / f"code_gen_ipgen_{node.name}_d{depth}"
+            code_dir.mkdir(parents=True, exist_ok=True)
+            inst.set_nodeattr("code_gen_dir_ipgen", str(code_dir))
+            inst.generate_hdl(model, part, float(clock_ns))
+            producer = model.find_producer(node.input[0])
+            if producer is not None:
+                _set_fifo_attr(getCustomOp(producer), "outFIFODepths", depth)
+            consumer = model.find_consumer(node.output[0])
+            if consumer is not None:
+                _set_fifo_attr(getCustomOp(consumer), "inFIFODepths", depth)
+        tmp = run_dir / ".compiled.sized.onnx.tmp"
+        model.save(str(tmp))
+        tmp.replace(compiled)
+        config = extract_model_config(model, None, HW_ATTRS)
+    config = {name: {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in attrs.items()}
+              for name, attrs in config.items()}
+    cfg_path = atomic_write_json(run_dir / FOLDING_CONFIG, config)
+    return compiled, cfg_path
+
+
+def _set_fifo_attr(inst: object, attr: str, depth: int) -> None:
+    try:
+        values = list(inst.get_nodeattr(attr))  # type: ignore[attr-defined]
+    except AttributeError:
+        return
+    inst.set_nodeattr(attr, [depth] + values[1:] if values else [depth])  # type: ignore[attr-defined]
