@@ -79,8 +79,7 @@ class Board:
     @property
     def capacity(self) -> Resources:
         """The device's resources, to compare estimates and measurements against."""
-        return Resources(lut=self.lut, ff=self.ff, bram18=self.bram18, uram=self.uram,
-                         dsp=self.dsp)
+        return Resources(lut=self.lut, ff=self.ff, bram18=self.bram18, uram=self.uram, dsp=self.dsp)
 
     @property
     def clock_mhz(self) -> float:
@@ -109,8 +108,9 @@ def load_board_file(path: Path) -> Board:
     except yaml.YAMLError as err:
         raise ConfigError(f"board file {path} is not valid YAML: {_one_line(str(err))}") from err
     if not isinstance(data, dict) or not all(isinstance(k, str) for k in data):
-        raise ConfigError(f"board file {path} must hold a mapping of keys to values, "
-                          f"not {type(data).__name__}")
+        raise ConfigError(
+            f"board file {path} must hold a mapping of keys to values, not {type(data).__name__}"
+        )
     try:
         return Board(**data)
     except ValidationError as err:
@@ -154,15 +154,18 @@ def load_board(name: str, folder: Path | None = None) -> Board:
         if wanted in (board.name.lower(), board.finn_board.lower()):
             return board
     known = ", ".join(sorted((b.name for b in boards), key=str.lower))
-    raise ConfigError(f"unknown board {name!r}; known boards: {known} "
-                      f"(add one as {folder}/<name>.yaml)")
+    raise ConfigError(
+        f"unknown board {name!r}; known boards: {known} (add one as {folder}/<name>.yaml)"
+    )
 
 
 def _boards_dir(folder: Path | None) -> Path:
     folder = DEFAULT_BOARDS_DIR if folder is None else Path(folder)
     if not folder.is_dir():
-        raise ConfigError(f"boards folder {folder} does not exist; pass the folder that holds "
-                          "the board YAML files (the repository's boards/)")
+        raise ConfigError(
+            f"boards folder {folder} does not exist; pass the folder that holds "
+            "the board YAML files (the repository's boards/)"
+        )
     return folder
 
 
@@ -172,8 +175,9 @@ def _load_all(folder: Path) -> list[Board]:
     for board in boards:
         for key in {board.name.lower(), board.finn_board.lower()}:
             if key in seen and seen[key] != board.name:
-                raise ConfigError(f"boards {seen[key]} and {board.name} in {folder} share the "
-                                  f"name {key!r}")
+                raise ConfigError(
+                    f"boards {seen[key]} and {board.name} in {folder} share the name {key!r}"
+                )
             seen[key] = board.name
     return boards
 

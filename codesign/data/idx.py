@@ -39,13 +39,13 @@ def parse_idx(raw: bytes) -> np.ndarray:
     ndim = raw[3]
     header = 4 + 4 * ndim
     if ndim == 0 or len(raw) < header:
-        raise ValueError(f"IDX header declares {ndim} dimensions but the file is "
-                         f"{len(raw)} bytes")
+        raise ValueError(f"IDX header declares {ndim} dimensions but the file is {len(raw)} bytes")
     shape = struct.unpack(f">{ndim}I", raw[4:header])
     dtype = np.dtype(_IDX_DTYPES[raw[2]])
     expected = int(np.prod(shape)) * dtype.itemsize
     if len(raw) - header != expected:
-        raise ValueError(f"IDX data is {len(raw) - header} bytes, the header {shape} of "
-                         f"{dtype} needs {expected}")
+        raise ValueError(
+            f"IDX data is {len(raw) - header} bytes, the header {shape} of {dtype} needs {expected}"
+        )
     data = np.frombuffer(raw, dtype=dtype, offset=header).reshape(shape)
     return data.astype(dtype.newbyteorder("="))
