@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -51,7 +52,12 @@ def test_part_matches_finn_tables(name):
 @pytest.mark.parametrize("name", ALL_BOARDS)
 def test_family_matches_part(name):
     board = load_board(name)
-    prefix = {Family.XC7: "xc7", Family.XCUP: ("xczu", "xck", "xcu")}[board.family]
+    prefix = {
+        Family.XC7: ("xc7",),
+        Family.XCU: ("xcku0", "xcvu0"),
+        Family.XCUP: ("xczu", "xck2", "xcu", "xcvu", "xcku"),
+        Family.VERSAL: ("xcv",),
+    }[board.family]
     assert board.part.startswith(prefix)
     if board.family is Family.XC7:
         assert board.uram == 0  # 7-series has no UltraRAM
@@ -91,6 +97,17 @@ def test_finn_platform_boards_are_checked():
     # The parametrized test above must cover these, or it would silently test nothing.
     checked = {load_board(n).finn_board for n in ALL_BOARDS} & set(finn_platforms.platforms)
     assert {"Pynq-Z1", "Pynq-Z2", "ZCU102", "ZCU104", "AUP-ZU3_8GB", "U250"} <= checked
+
+
+def test_same_device_same_resources():
+    # Boards on one device (Pynq-Z1/Z2, Ultra96/Ultra96-V2/AUP-ZU3, ZCU111/RFSoC2x2) must agree.
+    by_device: dict[str, set[Resources]] = {}
+    for name in ALL_BOARDS:
+        board = load_board(name)
+        device = re.sub(r"^(xc7z\d{3}).*", r"\1", board.part.split("-")[0])
+        by_device.setdefault(device, set()).add(board.capacity)
+    assert {d for d, caps in by_device.items() if len(caps) > 1} == set()
+    assert {"xc7z020", "xczu3eg", "xczu28dr"} <= set(by_device)
 
 
 def test_capacity_and_clock():
