@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from codesign import settings as settings_module
 from codesign.cli.main import cli
 from codesign.data.datasets import FASHION_MNIST_FIX
 from codesign.doctor import (
@@ -119,7 +120,9 @@ def test_missing_dataset_fails_the_doctor(tmp_path):
     assert not all_required_ok(list(results.values()))
 
 
-def test_cli_doctor_ready(tmp_path):
+def test_cli_doctor_ready(tmp_path, monkeypatch):
+    # The command installs process-wide settings from its environment; undo that afterwards.
+    monkeypatch.setattr(settings_module, "_current", settings_module._current)
     out = tmp_path / "doctor.json"
     env = {"PATH": "/usr/bin:/bin", "XILINX_VIVADO": "", "XILINX_HLS": ""}
     result = CliRunner().invoke(cli, ["doctor", "--json", str(out)], env=env)
