@@ -46,17 +46,25 @@ class AvoidFullSimdMvau(Transformation):
     cycle: its output queue is sized for ``MAX_IN_FLIGHT`` results, which is too small
     at that folding (TOOLCHAIN.md: seen in Verilator at 10% sink-ready and with depth-2
     FIFOs in the first frame; a deeper queue fixed it). Until that is fixed upstream, a
-    node with SIMD == MW gets SIMD = the largest proper divisor of MW, which at most
-    doubles that node's cycles (more when MW is prime).
+    node with SIMD == MW gets SIMD = the largest proper divisor of MW, and its PE is
+    raised to the smallest divisor of MH that keeps its cycles per frame where they were
+    (or to MH when none does), so the guard costs DSPs rather than throughput.
     """
 
     def apply(self, model: ModelWrapper) -> tuple[ModelWrapper, bool]:  # noqa: D102
         for node in model.get_nodes_by_op_type("MVAU_rtl"):
             inst = getCustomOp(node)
             mw, simd = int(inst.get_nodeattr("MW")), int(inst.get_nodeattr("SIMD"))
-            if simd == mw and mw > 1:
-                new = largest_proper_divisor(mw)
-                inst.set_nodeattr("SIMD", new)
-                log.info("%s: SIMD %d == MW would hit the MVAU_rtl backpressure bug; "
-                         "SIMD -> %d", node.name, simd, new)
+            if simd != mw or mw <= 1:
+                continue
+            mh, pe = int(inst.get_nodeattr("MH")), int(inst.get_nodeattr("PE"))
+            cycles = inst.get_exp_cycles()
+            inst.set_nodeattr("SIMD", largest_proper_divisor(mw))
+            for cand in (d for d in range(pe, mh + 1) if mh % d == 0):
+                inst.set_nodeattr("PE", cand)
+                if inst.get_exp_cycles() <= cycles:
+                    break
+            log.info("%s: SIMD %d == MW would hit the MVAU_rtl backpressure bug; SIMD -> %d, "
+                     "PE %d -> %d, cycles %d -> %d", node.name, simd, inst.get_nodeattr("SIMD"),
+                     pe, inst.get_nodeattr("PE"), cycles, inst.get_exp_cycles())
         return model, False

@@ -1,0 +1,88 @@
+"""``codesign compile MODEL``: QONNX file or checkpoint -> RTL dataflow run folder."""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from codesign.errors import ConfigError
+
+
+@click.command("compile")
+@click.argument("model", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--board", required=True, help="Board name, e.g. pynq-z2 or zcu104.")
+@click.option("--fps", type=float, default=None, help="Target frames per second.")
+@click.option("--lut-budget", type=int, default=None,
+              help="Fold to the fastest design within this many LUTs (instead of --fps).")
+@click.option("--bits", "bits_spec", default=None,
+              help="Bit config for a checkpoint: a YAML file or a uniform spec (4, w4a2).")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False),
+              default=None, help="Run folder (default: runs/compile-<model name>).")
+@click.option("--clock-ns", type=float, default=None, help="Override the board clock (ns).")
+@click.option("--no-ip", is_flag=True, help="Skip RTL generation (PrepareIP).")
+@click.option("--from-step", default=None, help="Resume the run folder at this step.")
+@click.option("--to-step", default=None, help="Stop after this step.")
+def compile_cmd(model: Path, board: str, fps: float | None, lut_budget: int | None,
+                bits_spec: str | None, out_dir: Path | None, clock_ns: float | None,
+                no_ip: bool, from_step: str | None, to_step: str | None) -> None:
+    """Compile MODEL (a QONNX .onnx file or a training checkpoint) to RTL for a board."""
+    from codesign.finn.compile import compile_model  # noqa: PLC0415 (loads FINN)
+    from codesign.finn.config import CompileConfig  # noqa: PLC0415
+    from codesign.finn.inputs import export_checkpoint  # noqa: PLC0415
+
+    t0 = time.perf_counter()
+    cfg = CompileConfig.from_dict(
+        {"board": board, "fps": fps, "lut_budget": lut_budget, "clock_ns": clock_ns,
+         "bits": bits_spec, "prepare_ip": not no_ip}, source="codesign compile options")
+    out_dir = out_dir or Path("runs") / f"compile-{model.stem}"
+    is_onnx = model.suffix.lower() == ".onnx"
+    if is_onnx and bits_spec is not None:
+        raise ConfigError("--bits applies to checkpoints; a QONNX model's bit-widths are fixed "
+                          "by its quantizers")
+    with tempfile.TemporaryDirectory(prefix="codesign-export-") as tmp:
+        if from_step is not None:
+            qonnx = model
+        elif is_onnx:
+            qonnx = model
+        else:
+            qonnx = export_checkpoint(model, bits_spec, Path(tmp))
+        result = compile_model(qonnx, cfg, out_dir, start_step=from_step, stop_step=to_step)
+    out = Console()
+    if result.estimates is not None:
+        out.print(estimates_table(result.estimates))
+        for note in result.estimates.notes:
+            out.print(f"[dim]note: {note}[/]")
+    out.print(f"run folder: {result.run_dir}  ({time.perf_counter() - t0:.1f} s)")
+
+
+def estimates_table(est: object) -> Table:
+    """The per-layer estimate table (FINN's figures; RTL MVAU LUTs are not estimated)."""
+    from codesign.finn.estimates import Estimates  # noqa: PLC0415
+
+    assert isinstance(est, Estimates)
+    table = Table(title=f"FINN estimates on {est.part} at {1e3 / est.clock_ns:g} MHz")
+    for col in ("layer", "op", "PE", "SIMD", "LUT", "BRAM18", "URAM", "DSP", "cycles"):
+        table.add_column(col, justify="left" if col in ("layer", "op") else "right")
+    for layer in est.layers:
+        r = layer.resources
+        lut = "0*" if layer.op_type in ("MVAU_rtl", "VVAU_rtl") else f"{r.lut:.0f}"
+        style = "bold red" if layer.name == est.bottleneck else None
+        table.add_row(layer.name, layer.op_type, _opt(layer.pe), _opt(layer.simd), lut,
+                      f"{r.bram18:.0f}", f"{r.uram:.0f}", f"{r.dsp:.0f}", str(layer.cycles),
+                      style=style)
+    t = est.total
+    table.add_section()
+    table.add_row("total", "", "", "", f"{t.lut:.0f}*", f"{t.bram18:.0f}", f"{t.uram:.0f}",
+                  f"{t.dsp:.0f}", f"max {est.max_cycles}")
+    table.caption = (f"bottleneck {est.bottleneck}: {est.max_cycles} cycles/frame -> "
+                     f"{est.fps:,.0f} FPS.  * FINN estimates RTL MVAU/VVAU LUTs as 0.")
+    return table
+
+
+def _opt(value: int | None) -> str:
+    return "-" if value is None else str(value)
