@@ -43,28 +43,43 @@ _SHORT = {
     help="Dataset whose test images are corrupted.",
 )
 @click.option(
-    "-n", "--num-images", type=int, default=512, show_default=True,
+    "-n",
+    "--num-images",
+    type=int,
+    default=512,
+    show_default=True,
     help="Images the feature table averages over.",
 )
 @click.option(
     "--grid-images", type=int, default=3, show_default=True, help="Images shown in the grid."
 )
 @click.option(
-    "--severities", default="1,3,5", show_default=True,
+    "--severities",
+    default="1,3,5",
+    show_default=True,
     help="Severities to show, e.g. '1,3,5' or '1-5'.",
 )
 @click.option(
-    "--corruption", "corruptions", multiple=True,
+    "--corruption",
+    "corruptions",
+    multiple=True,
     type=click.Choice(["all", *(c.value for c in Corruption)]),
     help="Corruption to include (repeatable; default all).",
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="Image choice and noise.")
 @click.option(
-    "-o", "--out", type=click.Path(path_type=Path, dir_okay=False),
-    default=Path("quality.png"), show_default=True, help="Grid PNG to write.",
+    "-o",
+    "--out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=Path("quality.png"),
+    show_default=True,
+    help="Grid PNG to write.",
 )
 @click.option(
-    "--json", "json_path", type=click.Path(path_type=Path, dir_okay=False), default=None,
+    "--json",
+    "json_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
     help="Also write the feature table as JSON here.",
 )
 def quality(

@@ -113,7 +113,10 @@ def _hf_energy_ratio(gray: torch.Tensor, cutoff: float = HF_CUTOFF) -> torch.Ten
         weight[:, -1] = 1.0
     total = (power * weight).sum(dim=(1, 2, 3))  # (B,)
     high = (power * (weight * (radius > cutoff))).sum(dim=(1, 2, 3))  # (B,)
-    return torch.where(total > 1e-12, high / total.clamp(min=1e-12), torch.zeros_like(total))
+    # Parseval: total = (H W)^2 var. Below a pixel std of 1e-5 (far under one 8-bit step) the
+    # image is constant up to rounding, and the ratio of rounding noise would be meaningless.
+    flat = total <= (h * w) ** 2 * 1e-10
+    return torch.where(flat, torch.zeros_like(total), high / total.clamp(min=1e-30))
 
 
 def noise_sigma(images: torch.Tensor) -> torch.Tensor:

@@ -217,11 +217,20 @@ def render_grid(
                 if r == 0:
                     ax.set_title(CLEAN if j == 0 else f"s{severities[j - 1]}", fontsize=9)
         axes[r][0].set_ylabel(
-            Corruption(corruption).value.replace("_", "\n"), fontsize=8, rotation=0,
-            ha="right", va="center",
+            Corruption(corruption).value.replace("_", "\n"),
+            fontsize=8,
+            rotation=0,
+            ha="right",
+            va="center",
         )
-    fig.subplots_adjust(left=1.5 / (0.95 * n_cols + 1.6), right=0.99, top=0.95, bottom=0.01,
-                        wspace=0.05, hspace=0.08)
+    fig.subplots_adjust(
+        left=1.5 / (0.95 * n_cols + 1.6),
+        right=0.99,
+        top=0.95,
+        bottom=0.01,
+        wspace=0.05,
+        hspace=0.08,
+    )
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
     atomic_write_bytes(Path(path), buf.getvalue())

@@ -11,8 +11,12 @@ from codesign.errors import ConfigError
 from codesign.quality import SEVERITIES, SEVERITY_PARAMS, Corruption, corrupt
 from codesign.quality.corruptions import disk_kernel, motion_kernels
 
-RANDOM = {Corruption.GAUSSIAN_NOISE, Corruption.SHOT_NOISE, Corruption.IMPULSE_NOISE,
-          Corruption.MOTION_BLUR}
+RANDOM = {
+    Corruption.GAUSSIAN_NOISE,
+    Corruption.SHOT_NOISE,
+    Corruption.IMPULSE_NOISE,
+    Corruption.MOTION_BLUR,
+}
 ALL = list(Corruption)
 
 
@@ -25,8 +29,12 @@ def test_every_corruption_has_five_severity_parameters_that_grow_in_effect():
     for corruption, params in SEVERITY_PARAMS.items():
         assert len(params) == len(SEVERITIES) == 5, corruption
         # Parameters that shrink with severity: photons, JPEG quality, contrast factor, size.
-        shrinking = {Corruption.SHOT_NOISE, Corruption.JPEG_COMPRESSION, Corruption.CONTRAST,
-                     Corruption.PIXELATE}
+        shrinking = {
+            Corruption.SHOT_NOISE,
+            Corruption.JPEG_COMPRESSION,
+            Corruption.CONTRAST,
+            Corruption.PIXELATE,
+        }
         diffs = np.diff(params)
         assert (diffs < 0).all() if corruption in shrinking else (diffs > 0).all(), corruption
 

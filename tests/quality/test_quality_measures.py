@@ -27,7 +27,12 @@ def _gen(seed: int = 0) -> torch.Generator:
 
 def test_feature_names_match_the_measures_and_scaling():
     assert FEATURE_NAMES == (
-        "noise_sigma", "sharpness", "blockiness", "rms_contrast", "brightness", "hf_energy_ratio"
+        "noise_sigma",
+        "sharpness",
+        "blockiness",
+        "rms_contrast",
+        "brightness",
+        "hf_energy_ratio",
     )
     assert tuple(MEASURES) == FEATURE_NAMES == tuple(FEATURE_SCALING)
     assert quality_features(torch.rand(3, 1, 28, 28)).shape == (3, len(FEATURE_NAMES))
@@ -36,8 +41,9 @@ def test_feature_names_match_the_measures_and_scaling():
 def test_raw_measures_equal_the_public_functions():
     x = torch.rand(5, 1, 28, 28, generator=_gen())
     raw = raw_measures(x, chunk=2)  # chunking must not change anything
-    for i, fn in enumerate((noise_sigma, sharpness, blockiness, rms_contrast, mean_brightness,
-                            hf_energy_ratio)):
+    for i, fn in enumerate(
+        (noise_sigma, sharpness, blockiness, rms_contrast, mean_brightness, hf_energy_ratio)
+    ):
         assert torch.allclose(raw[:, i], fn(x), rtol=1e-5, atol=1e-7), FEATURE_NAMES[i]
 
 
