@@ -86,9 +86,10 @@ def build_config_dict(board: Board, clock_ns: float, *, part: str | None = None,
                       vitis_platform: str | None = None) -> dict[str, Any]:
     """The ``DataflowBuildConfig`` fields for a bitstream build of a compiled design.
 
-    Paths are relative to the build folder (finn-plus resolves ``folding_config_file`` and
-    ``fifo_config_file`` against the config file's folder; ``finn build`` resolves a relative
-    ``output_dir`` there too).
+    Paths are relative to the build folder, so the folder can be moved. finn-plus 1.6.1
+    resolves ``folding_config_file`` against the config file's folder but leaves
+    ``fifo_config_file`` relative to the working directory: the builder runs with the build
+    folder as working directory (:meth:`~codesign.build.folder.BuildFolder.finn_command`).
 
     Args:
         board: Target board.
