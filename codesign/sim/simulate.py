@@ -232,8 +232,13 @@ def host_inputs(parent_path: Path, images: np.ndarray) -> np.ndarray:
     from codesign.models.quant import quantize_input
 
     parent = ModelWrapper(str(parent_path))
-    dtype = parent.get_tensor_datatype(parent.graph.input[0].name)
+    iname = parent.graph.input[0].name
+    dtype = parent.get_tensor_datatype(iname)
     images = np.asarray(images, dtype=np.float32)
+    shape = tuple(int(d) for d in parent.get_tensor_shape(iname))
+    if tuple(images.shape[1:]) != shape[1:]:
+        raise ConfigError(f"images of shape {tuple(images.shape[1:])} do not fit the model "
+                          f"input {shape[1:]} (C, H, W)")
     if dtype.is_integer() and not dtype.signed() and dtype.bitwidth() > 1:
         return quantize_input(torch.from_numpy(images), dtype.bitwidth()).numpy().astype(
             np.float32)
