@@ -70,7 +70,8 @@ def cli(verbose: bool) -> None:
 def main() -> None:
     """Console-script entry point."""
     try:
-        cli.main(standalone_mode=False)
+        # standalone_mode=False returns the code a command passed to ctx.exit(n)
+        code = cli.main(standalone_mode=False)
     except click.exceptions.Abort:
         err_console.print("aborted")
         sys.exit(130)
@@ -80,6 +81,8 @@ def main() -> None:
     except CodesignError as err:
         err_console.print(f"[bold red]error:[/] {err}", highlight=False, soft_wrap=True)
         sys.exit(1)
+    if isinstance(code, int) and code:
+        sys.exit(code)
 
 
 if __name__ == "__main__":
