@@ -89,7 +89,7 @@ def _steps_table(result: FlowResult) -> Table:
 
 def _report_table(report: dict[str, Any], result: FlowResult) -> Table:
     train = result.state.results.get("train") or {}
-    title = f"test accuracy on {report['n_test']} {report['dataset']} images"
+    title = f"test accuracy on {report['n_test']} images"
     if train.get("bits"):
         title += f" ({train['bits']})"
     table = Table(title=title)

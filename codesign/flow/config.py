@@ -34,6 +34,7 @@ from typing import Any, Self, get_args, get_origin
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
+from codesign.data.datasets import DatasetName
 from codesign.errors import ConfigError
 from codesign.io import atomic_write_text
 
@@ -44,13 +45,6 @@ MIN_SEVERITY, MAX_SEVERITY = 1, 5
 
 # Flows run these steps, in this order, unless ``run.steps`` says otherwise.
 DEFAULT_STEPS: tuple[str, ...] = ("train", "evaluate")
-
-
-class DatasetName(StrEnum):
-    """Datasets a flow can train on (see :mod:`codesign.data`)."""
-
-    FASHION_MNIST = "fashion_mnist"
-    MNIST = "mnist"
 
 
 class OptimizerName(StrEnum):
@@ -84,6 +78,9 @@ class RunSection(Section):
         steps: The flow's steps, in order (names from ``codesign.flow.steps.STEPS``).
         from_step: Re-run from this step (earlier steps must have completed outputs).
         to_step: Stop after this step.
+        torch_threads: torch intra-op threads for training and evaluation; ``null`` keeps
+            torch's default (one per core). 1 is fastest for these small CNNs and stays
+            fast when other jobs share the cores.
     """
 
     name: str = Field(default="quickstart", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -92,6 +89,7 @@ class RunSection(Section):
     steps: list[str] = Field(default_factory=lambda: list(DEFAULT_STEPS), min_length=1)
     from_step: str | None = None
     to_step: str | None = None
+    torch_threads: int | None = Field(default=1, ge=1)
 
     @model_validator(mode="after")
     def _check_steps(self) -> Self:

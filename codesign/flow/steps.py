@@ -26,6 +26,7 @@ evaluate      ``report``                  ``report.json``
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import zlib
 from typing import TYPE_CHECKING, Any
@@ -65,18 +66,38 @@ def load_split(dataset: str, split: str, n: int, seed: int) -> tuple[Tensor, Ten
     from codesign.data import load_dataset  # noqa: PLC0415
 
     ds = load_dataset(dataset, split)
-    images, labels = ds.float_images(), ds.labels_tensor()  # (N, 1, H, W), (N,)
-    total = images.shape[0]
+    total = len(ds)
     if n > total:
         option = "data.n_train" if split == "train" else "data.n_test"
         raise ConfigError(
             f"{option} is {n} but {dataset} has {total} {split} images; set {option} <= {total}"
         )
-    if n == total:
-        return images, labels
-    gen = torch.Generator().manual_seed(seed + (0 if split == "train" else 1))
-    idx = torch.randperm(total, generator=gen)[:n].sort().values  # (n,)
-    return images[idx], labels[idx]
+    if n < total:
+        # Pick the subset on the uint8 arrays, so only n images are converted to float.
+        gen = torch.Generator().manual_seed(seed + (0 if split == "train" else 1))
+        idx = torch.randperm(total, generator=gen)[:n].sort().values.numpy()  # (n,)
+        ds = dataclasses.replace(ds, images=ds.images[idx], labels=ds.labels[idx])
+    return ds.tensors()  # (n, 1, H, W) float32 in [0, 1], (n,) int64
+
+
+def check_data_fits(arch: Any, images: Tensor, labels: Tensor, dataset: str) -> None:
+    """Check that ``arch`` takes ``images`` (``(N, C, H, W)``) and predicts all ``labels``.
+
+    Raises:
+        ConfigError: Image size, channels or class count differ from the architecture.
+    """
+    _, c, h, w = images.shape
+    if (c, h, w) != tuple(arch.input_shape):
+        raise ConfigError(
+            f"{dataset} images are {c}x{h}x{w} but the model takes {arch.input_shape}; "
+            f"set in_channels: {c} and input_size: {h} in model.arch"
+        )
+    n_classes = int(labels.max()) + 1
+    if n_classes > arch.num_classes:
+        raise ConfigError(
+            f"{dataset} has {n_classes} classes but the model predicts {arch.num_classes}; "
+            f"set num_classes: {n_classes} in model.arch"
+        )
 
 
 def step_train(state: FlowState, cfg: FlowConfig) -> FlowState:
@@ -85,33 +106,34 @@ def step_train(state: FlowState, cfg: FlowConfig) -> FlowState:
 
     from codesign.models.cnn import build_cnn  # noqa: PLC0415
     from codesign.train.checkpoint import save_checkpoint  # noqa: PLC0415
-    from codesign.train.fixed import evaluate_accuracy, train_fixed  # noqa: PLC0415
+    from codesign.train.fixed import torch_threads, train_fixed  # noqa: PLC0415
 
     d, t = cfg.data, cfg.train
     images, labels = load_split(d.dataset.value, "train", d.n_train, cfg.run.seed)
     arch = cfg.model.build_arch()
     bits = cfg.model.build_bits(arch)
+    check_data_fits(arch, images, labels, d.dataset.value)
     torch.manual_seed(cfg.run.seed)  # weight init; seeded here, never at import
     model = build_cnn(arch, bits)
     n_params = sum(p.numel() for p in model.parameters())
     log.info("model %s, %d parameters, bits %s", arch.widths, n_params, bits.describe())
 
-    stats = train_fixed(
-        model,
-        images,
-        labels,
-        epochs=t.epochs,
-        lr=t.lr,
-        batch_size=d.batch_size,
-        seed=cfg.run.seed,
-        optimizer=t.optimizer.value,
-        weight_decay=t.weight_decay,
-        momentum=t.momentum,
-        lr_schedule=t.lr_schedule.value,
-        on_batch=lambda done, total, _loss: state.report("train", done, total),
-    )
-    train_acc = evaluate_accuracy(model, images, labels)  # eval-mode accuracy on the subset
-    metrics = {"train_accuracy": round(train_acc, 5), **stats.to_dict()}
+    with torch_threads(cfg.run.torch_threads):
+        stats = train_fixed(
+            model,
+            images,
+            labels,
+            epochs=t.epochs,
+            lr=t.lr,
+            batch_size=d.batch_size,
+            seed=cfg.run.seed,
+            optimizer=t.optimizer.value,
+            weight_decay=t.weight_decay,
+            momentum=t.momentum,
+            lr_schedule=t.lr_schedule.value,
+            on_batch=lambda done, total, _loss: state.report("train", done, total),
+        )
+    metrics = stats.to_dict()
     path = save_checkpoint(
         state.run_dir / CHECKPOINT_FILE,
         model,
@@ -127,12 +149,19 @@ def step_train(state: FlowState, cfg: FlowConfig) -> FlowState:
         "bits": bits.describe(),
         **metrics,
     }
-    log.info("trained in %.1f s: train accuracy %.4f", stats.seconds, train_acc)
+    log.info("trained in %.1f s", stats.seconds)
     return state
 
 
 def step_evaluate(state: FlowState, cfg: FlowConfig) -> FlowState:
     """Report clean accuracy and accuracy under each corruption and severity (report.json)."""
+    from codesign.train.fixed import torch_threads  # noqa: PLC0415
+
+    with torch_threads(cfg.run.torch_threads):
+        return _evaluate(state, cfg)
+
+
+def _evaluate(state: FlowState, cfg: FlowConfig) -> FlowState:
     import torch  # noqa: PLC0415
 
     from codesign.train.checkpoint import load_checkpoint  # noqa: PLC0415
@@ -172,10 +201,7 @@ def step_evaluate(state: FlowState, cfg: FlowConfig) -> FlowState:
     }
     path = atomic_write_json(state.run_dir / REPORT_FILE, report)
     state.add_artifact("report", path)
-    state.results["evaluate"] = {
-        "clean_accuracy": report["clean_accuracy"],
-        "corrupted": report["corrupted"],
-    }
+    state.results["evaluate"] = {k: report[k] for k in ("n_test", "clean_accuracy", "corrupted")}
     return state
 
 

@@ -69,8 +69,7 @@ def test_cross_field_batch_size_says_how_to_fix(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as err:
         load_flow_config(path)
     assert str(err.value) == (
-        f"{path}:3: batch_size 64 exceeds n_train 10; "
-        "lower data.batch_size or raise data.n_train"
+        f"{path}:3: batch_size 64 exceeds n_train 10; lower data.batch_size or raise data.n_train"
     )
 
 
