@@ -14,22 +14,50 @@ from codesign.errors import ConfigError
 
 
 @click.command("simulate")
-@click.argument("run_dir", metavar="RUN", type=click.Path(path_type=Path, file_okay=False,
-                                                          exists=True))
-@click.option("--frames", type=click.IntRange(1, 10_000), default=8, show_default=True,
-              help="Fashion-MNIST test images to stream through the design.")
-@click.option("--ready-pct", type=click.IntRange(1, 100), default=100, show_default=True,
-              help="Output backpressure: percent of cycles the sink is ready (seeded).")
-@click.option("--seed", type=int, default=1, show_default=True,
-              help="Seed of the backpressure generator.")
+@click.argument(
+    "run_dir", metavar="RUN", type=click.Path(path_type=Path, file_okay=False, exists=True)
+)
+@click.option(
+    "--frames",
+    type=click.IntRange(1, 10_000),
+    default=8,
+    show_default=True,
+    help="Fashion-MNIST test images to stream through the design.",
+)
+@click.option(
+    "--ready-pct",
+    type=click.IntRange(1, 100),
+    default=100,
+    show_default=True,
+    help="Output backpressure: percent of cycles the sink is ready (seeded).",
+)
+@click.option(
+    "--seed", type=int, default=1, show_default=True, help="Seed of the backpressure generator."
+)
 @click.option("--fst", is_flag=True, help="Record an FST waveform to RUN/sim/result.fst.")
-@click.option("--timeout", "timeout_s", type=float, default=600.0, show_default=True,
-              help="Wall-clock limit in seconds for the build and for the simulation.")
-@click.option("--size-fifos", is_flag=True,
-              help="First size the FIFOs (rewrites RUN/compiled.onnx, writes "
-                   "RUN/folding_config.json), then simulate the sized design.")
-def simulate(run_dir: Path, frames: int, ready_pct: int, seed: int, fst: bool,
-             timeout_s: float, size_fifos: bool) -> None:
+@click.option(
+    "--timeout",
+    "timeout_s",
+    type=float,
+    default=600.0,
+    show_default=True,
+    help="Wall-clock limit in seconds for the build and for the simulation.",
+)
+@click.option(
+    "--size-fifos",
+    is_flag=True,
+    help="First size the FIFOs (rewrites RUN/compiled.onnx, writes "
+    "RUN/folding_config.json), then simulate the sized design.",
+)
+def simulate(
+    run_dir: Path,
+    frames: int,
+    ready_pct: int,
+    seed: int,
+    fst: bool,
+    timeout_s: float,
+    size_fifos: bool,
+) -> None:
     """Stream Fashion-MNIST test images through RUN's RTL in Verilator, check against FINN."""
     from codesign.data.datasets import load_dataset  # noqa: PLC0415 (loads numpy data)
     from codesign.sim import simulate as run_simulation  # noqa: PLC0415 (loads FINN lazily)
@@ -46,6 +74,7 @@ def simulate(run_dir: Path, frames: int, ready_pct: int, seed: int, fst: bool,
         test = load_dataset("fashion_mnist", "test")
         images = test.images[:frames, None].astype("float32") / 255.0  # (N, 1, 28, 28)
         with console.status("starting") as status:
+
             def progress(msg: str) -> None:
                 status.update(f"{msg}  [dim]({time.perf_counter() - t0:.0f} s)[/]")
                 logging.getLogger(__name__).info(msg)
@@ -53,8 +82,15 @@ def simulate(run_dir: Path, frames: int, ready_pct: int, seed: int, fst: bool,
             sizing = None
             if size_fifos:
                 sizing = run_sizing(run_dir, images, timeout_s=timeout_s, progress=progress)
-            result = run_simulation(run_dir, images, ready_pct=ready_pct, seed=seed, fst=fst,
-                                    timeout_s=timeout_s, progress=progress)
+            result = run_simulation(
+                run_dir,
+                images,
+                ready_pct=ready_pct,
+                seed=seed,
+                fst=fst,
+                timeout_s=timeout_s,
+                progress=progress,
+            )
     finally:
         logging.getLogger("codesign").removeHandler(handler)
         handler.close()
@@ -70,16 +106,24 @@ def simulate(run_dir: Path, frames: int, ready_pct: int, seed: int, fst: bool,
     table.add_row("Verilator build", "cached" if result.build_cached else f"{result.build_s:.1f} s")
     table.add_row("simulation", f"{result.sim_s:.2f} s")
     out.print(table)
-    stalls = Table("stream", "producer", "transfers", "stall cycles", "idle cycles",
-                   title="backpressure per stream (stall = valid && !ready)")
+    stalls = Table(
+        "stream",
+        "producer",
+        "transfers",
+        "stall cycles",
+        "idle cycles",
+        title="backpressure per stream (stall = valid && !ready)",
+    )
     for s in result.streams:
         if not s.producer.startswith("StreamingFIFO"):
             stalls.add_row(s.stream, s.producer, str(s.transfers), str(s.stalls), str(s.idles))
     out.print(stalls)
     if sizing is not None:
-        out.print(f"FIFO sizing: {sizing.initial_interval:.1f} -> {sizing.sized_interval:.1f} "
-                  f"cycles/frame (target {sizing.bottleneck_cycles}, reached {sizing.reached}),"
-                  f" total depth {sizing.total_depth}; folding config {sizing.folding_config}")
+        out.print(
+            f"FIFO sizing: {sizing.initial_interval:.1f} -> {sizing.sized_interval:.1f} "
+            f"cycles/frame (target {sizing.bottleneck_cycles}, reached {sizing.reached}),"
+            f" total depth {sizing.total_depth}; folding config {sizing.folding_config}"
+        )
     if result.fst:
         out.print(f"waveform: {result.fst}")
     out.print(f"results: {result.result_path}  ({time.perf_counter() - t0:.1f} s)")

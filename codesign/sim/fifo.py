@@ -35,10 +35,26 @@ log = logging.getLogger(__name__)
 UNSIZED_MODEL = "compiled.unsized.onnx"
 FOLDING_CONFIG = "folding_config.json"
 # The node attributes FINN's builder extracts for a folding config (step_set_fifo_depths).
-HW_ATTRS = ("PE", "SIMD", "EmbFold", "SeqFold", "parallel_window", "ram_style",
-            "ram_style_thresholds", "ram_style_mask", "depth", "impl_style", "resType",
-            "mac_resource", "mem_mode", "runtime_writeable_weights", "inFIFODepths",
-            "outFIFODepths", "depth_trigger_uram", "depth_trigger_bram")
+HW_ATTRS = (
+    "PE",
+    "SIMD",
+    "EmbFold",
+    "SeqFold",
+    "parallel_window",
+    "ram_style",
+    "ram_style_thresholds",
+    "ram_style_mask",
+    "depth",
+    "impl_style",
+    "resType",
+    "mac_resource",
+    "mem_mode",
+    "runtime_writeable_weights",
+    "inFIFODepths",
+    "outFIFODepths",
+    "depth_trigger_uram",
+    "depth_trigger_bram",
+)
 
 
 @dataclass
@@ -92,14 +108,25 @@ def _stream_words(model_path: Path) -> dict[str, int]:
     from qonnx.custom_op.registry import getCustomOp
 
     model = ModelWrapper(str(model_path))
-    return {n.name: math.prod(getCustomOp(n).get_folded_output_shape()[:-1])
-            for n in model.graph.node if n.op_type.startswith("StreamingFIFO")}
+    return {
+        n.name: math.prod(getCustomOp(n).get_folded_output_shape()[:-1])
+        for n in model.graph.node
+        if n.op_type.startswith("StreamingFIFO")
+    }
 
 
-def size_fifos(run_dir: Path, images: np.ndarray, *, tolerance: float = 0.02,
-               deep_depth: int | None = None, max_rounds: int = 4, write_back: bool = True,
-               timeout_s: float = 600.0, settings: Settings | None = None,
-               progress: Progress | None = None) -> FifoSizing:
+def size_fifos(
+    run_dir: Path,
+    images: np.ndarray,
+    *,
+    tolerance: float = 0.02,
+    deep_depth: int | None = None,
+    max_rounds: int = 4,
+    write_back: bool = True,
+    timeout_s: float = 600.0,
+    settings: Settings | None = None,
+    progress: Progress | None = None,
+) -> FifoSizing:
     """Size the run's FIFOs by Verilator simulation and write the depths back.
 
     Args:
@@ -133,9 +160,16 @@ def size_fifos(run_dir: Path, images: np.ndarray, *, tolerance: float = 0.02,
 
     def run(name: str, depths: dict[str, int] | None) -> SimResult:
         report(f"FIFO sizing: {name}")
-        return simulate(run_dir, images, fifo_depths=depths, model_path=source,
-                        name=f"fifo_{name}", timeout_s=timeout_s, settings=settings,
-                        progress=progress)
+        return simulate(
+            run_dir,
+            images,
+            fifo_depths=depths,
+            model_path=source,
+            name=f"fifo_{name}",
+            timeout_s=timeout_s,
+            settings=settings,
+            progress=progress,
+        )
 
     initial = run("initial", None)
     deep_value = deep_depth or max(64, 2 * max(words.values()))
@@ -146,10 +180,14 @@ def size_fifos(run_dir: Path, images: np.ndarray, *, tolerance: float = 0.02,
         depths[first_fifo] = initial.fifo_depths[first_fifo]
     goal = initial.bottleneck_cycles * (1 + tolerance)
     if deep_run.interval_cycles > goal:
-        log.warning("even %d-deep FIFOs give %.1f cycles/frame, above FINN's %d (%s): the "
-                    "FIFOs are not what limits throughput", deep_value,
-                    deep_run.interval_cycles, initial.bottleneck_cycles,
-                    initial.bottleneck_node)
+        log.warning(
+            "even %d-deep FIFOs give %.1f cycles/frame, above FINN's %d (%s): the "
+            "FIFOs are not what limits throughput",
+            deep_value,
+            deep_run.interval_cycles,
+            initial.bottleneck_cycles,
+            initial.bottleneck_node,
+        )
     rounds = 0
     sized = deep_run
     while rounds < max_rounds:
@@ -163,21 +201,35 @@ def size_fifos(run_dir: Path, images: np.ndarray, *, tolerance: float = 0.02,
         for f in full:
             depths[f] = min(deep[f], depths[f] * 2)
     result = FifoSizing(
-        depths=depths, initial_depths=dict(initial.fifo_depths), deep_depths=deep,
-        peak_occupancy=dict(deep_run.fifo_maxcount), bottleneck_node=initial.bottleneck_node,
-        bottleneck_cycles=initial.bottleneck_cycles, initial_interval=initial.interval_cycles,
-        deep_interval=deep_run.interval_cycles, sized_interval=sized.interval_cycles,
-        tolerance=tolerance, reached=sized.interval_cycles <= goal, rounds=rounds,
-        total_depth=sum(depths.values()))
+        depths=depths,
+        initial_depths=dict(initial.fifo_depths),
+        deep_depths=deep,
+        peak_occupancy=dict(deep_run.fifo_maxcount),
+        bottleneck_node=initial.bottleneck_node,
+        bottleneck_cycles=initial.bottleneck_cycles,
+        initial_interval=initial.interval_cycles,
+        deep_interval=deep_run.interval_cycles,
+        sized_interval=sized.interval_cycles,
+        tolerance=tolerance,
+        reached=sized.interval_cycles <= goal,
+        rounds=rounds,
+        total_depth=sum(depths.values()),
+    )
     if write_back:
         report("writing the sized FIFOs back into the design")
         model_path, cfg_path = apply_fifo_depths(run_dir, depths)
         result.compiled, result.folding_config = str(model_path), str(cfg_path)
-    result.result_path = str(atomic_write_json(run_dir / "sim" / "fifo_sizing.json",
-                                               result.to_dict()))
-    log.info("FIFO sizing: %.1f -> %.1f cycles/frame (deep %.1f, FINN %d), total depth %d",
-             result.initial_interval, result.sized_interval, result.deep_interval,
-             result.bottleneck_cycles, result.total_depth)
+    result.result_path = str(
+        atomic_write_json(run_dir / "sim" / "fifo_sizing.json", result.to_dict())
+    )
+    log.info(
+        "FIFO sizing: %.1f -> %.1f cycles/frame (deep %.1f, FINN %d), total depth %d",
+        result.initial_interval,
+        result.sized_interval,
+        result.deep_interval,
+        result.bottleneck_cycles,
+        result.total_depth,
+    )
     return result
 
 
@@ -215,8 +267,9 @@ def apply_fifo_depths(run_dir: Path, depths: dict[str, int]) -> tuple[Path, Path
     cfg = yaml.safe_load((run_dir / "config.yaml").read_text()) or {}
     part, clock_ns = cfg.get("part"), cfg.get("clock_ns")
     if not part or not clock_ns:
-        raise CodesignError(f"{run_dir / 'config.yaml'} must give part and clock_ns to "
-                            "regenerate FIFO RTL")
+        raise CodesignError(
+            f"{run_dir / 'config.yaml'} must give part and clock_ns to regenerate FIFO RTL"
+        )
     model = ModelWrapper(str(unsized))
     with finn_build_dir(run_dir / "finn_build") as build:
         for node in model.graph.node:
@@ -239,8 +292,10 @@ def apply_fifo_depths(run_dir: Path, depths: dict[str, int]) -> tuple[Path, Path
         model.save(str(tmp))
         tmp.replace(compiled)
         config = extract_model_config(model, None, HW_ATTRS)
-    config = {name: {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in attrs.items()}
-              for name, attrs in config.items()}
+    config = {
+        name: {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in attrs.items()}
+        for name, attrs in config.items()
+    }
     cfg_path = atomic_write_json(run_dir / FOLDING_CONFIG, config)
     return compiled, cfg_path
 

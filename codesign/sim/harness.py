@@ -99,5 +99,14 @@ def parse_trace(path: Path) -> Trace:
             end = parts[1]
     if end is None:
         raise CodesignError(f"the simulation trace {path} is incomplete (no end marker)")
-    return Trace([starts[k] for k in sorted(starts)], [dones[k] for k in sorted(dones)],
-                 words, streams, fifos, cycles, inputs, outputs, end == "done")
+    return Trace(
+        [starts[k] for k in sorted(starts)],
+        [dones[k] for k in sorted(dones)],
+        words,
+        streams,
+        fifos,
+        cycles,
+        inputs,
+        outputs,
+        end == "done",
+    )

@@ -48,8 +48,10 @@ class StreamType:
         if name == "FLOAT32":
             return cls(32, True, float32=True)
         if not dtype.is_integer():  # type: ignore[attr-defined]
-            raise CodesignError(f"cannot pack stream elements of type {name}: "
-                                "only integer, BIPOLAR and FLOAT32 streams are supported")
+            raise CodesignError(
+                f"cannot pack stream elements of type {name}: "
+                "only integer, BIPOLAR and FLOAT32 streams are supported"
+            )
         return cls(int(dtype.bitwidth()), bool(dtype.signed()))  # type: ignore[attr-defined]
 
     @property
@@ -91,14 +93,18 @@ def pack_words(folded: np.ndarray, stype: StreamType, word_bits: int) -> list[in
         arr = arr.reshape(1)
     inner = arr.shape[-1]
     if inner * stype.bits > word_bits:
-        raise CodesignError(f"{inner} elements of {stype.bits} bits do not fit a "
-                            f"{word_bits}-bit word")
+        raise CodesignError(
+            f"{inner} elements of {stype.bits} bits do not fit a {word_bits}-bit word"
+        )
     if stype.float32:
         ints = np.ascontiguousarray(arr, dtype=np.float32).view(np.uint32).astype(np.int64)
         return _pack_rows(ints.reshape(-1, inner), stype.bits)
     rounded = np.rint(arr)
-    if not np.array_equal(rounded, arr) or rounded.min(initial=0) < stype.min \
-            or rounded.max(initial=0) > stype.max:
+    if (
+        not np.array_equal(rounded, arr)
+        or rounded.min(initial=0) < stype.min
+        or rounded.max(initial=0) > stype.max
+    ):
         raise CodesignError(f"stream values must be integers in [{stype.min}, {stype.max}]")
     ints = rounded.astype(np.int64).reshape(-1, inner)
     if stype.bipolar:
@@ -116,8 +122,9 @@ def _pack_rows(ints: np.ndarray, bits: int) -> list[int]:
     return words
 
 
-def unpack_words(words: Sequence[int], stype: StreamType, folded_shape: Sequence[int]
-                 ) -> np.ndarray:
+def unpack_words(
+    words: Sequence[int], stype: StreamType, folded_shape: Sequence[int]
+) -> np.ndarray:
     """Unpack stream words into a float32 array of ``folded_shape`` (FINN's container type).
 
     Bits above ``folded_shape[-1] * stype.bits`` (the padding) are ignored.
@@ -132,8 +139,9 @@ def unpack_words(words: Sequence[int], stype: StreamType, folded_shape: Sequence
     inner = int(folded_shape[-1])
     n_words = int(np.prod(folded_shape[:-1], dtype=np.int64))
     if len(words) != n_words:
-        raise CodesignError(f"expected {n_words} words for shape {tuple(folded_shape)}, "
-                            f"got {len(words)}")
+        raise CodesignError(
+            f"expected {n_words} words for shape {tuple(folded_shape)}, got {len(words)}"
+        )
     mask = (1 << stype.bits) - 1
     out = np.empty((n_words, inner), dtype=np.int64)
     for r, word in enumerate(words):

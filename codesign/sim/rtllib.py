@@ -48,28 +48,41 @@ _LEAF_LOAD_FN = """\t\t// Compute the count of decendents for all nodes in the r
 
 # Edits every Verilator build needs (see shared/TOOLCHAIN.md, "Verilator quirks").
 VERILATOR_EDITS: tuple[Edit, ...] = (
-    Edit("mvu/add_multi.sv", _LEAF_LOAD_FN, "",
-         "Verilator cannot constant-evaluate a function declared inside a generate block"),
-    Edit("mvu/add_multi.sv",
-         "\tlocalparam int unsigned  L = $clog2(N);",
-         _LEAF_LOAD_FN.replace("\t\t", "\t") + "\tlocalparam int unsigned  L = $clog2(N);",
-         "(the function moved out of genTree)"),
-    Edit("fifo/hdl/fifo.sv", "\ttypedef struct {\n\t\tint unsigned  lo;",
-         "\ttypedef struct packed {\n\t\tint unsigned  lo;",
-         "Verilator cannot constant-evaluate unpacked-struct assignment patterns"),
-    Edit("fifo/hdl/fifo.sv",
-         "\t\tautomatic abits_t  abits = '{ lo: $clog2(DEPTH_REQ), hi: 0 };",
-         "\t\tautomatic abits_t  abits;\n\t\tabits.lo = $clog2(DEPTH_REQ);\n\t\tabits.hi = 0;",
-         "(field-wise initialisation of the packed struct)"),
+    Edit(
+        "mvu/add_multi.sv",
+        _LEAF_LOAD_FN,
+        "",
+        "Verilator cannot constant-evaluate a function declared inside a generate block",
+    ),
+    Edit(
+        "mvu/add_multi.sv",
+        "\tlocalparam int unsigned  L = $clog2(N);",
+        _LEAF_LOAD_FN.replace("\t\t", "\t") + "\tlocalparam int unsigned  L = $clog2(N);",
+        "(the function moved out of genTree)",
+    ),
+    Edit(
+        "fifo/hdl/fifo.sv",
+        "\ttypedef struct {\n\t\tint unsigned  lo;",
+        "\ttypedef struct packed {\n\t\tint unsigned  lo;",
+        "Verilator cannot constant-evaluate unpacked-struct assignment patterns",
+    ),
+    Edit(
+        "fifo/hdl/fifo.sv",
+        "\t\tautomatic abits_t  abits = '{ lo: $clog2(DEPTH_REQ), hi: 0 };",
+        "\t\tautomatic abits_t  abits;\n\t\tabits.lo = $clog2(DEPTH_REQ);\n\t\tabits.hi = 0;",
+        "(field-wise initialisation of the packed struct)",
+    ),
 )
 
 # The MVU output-queue workaround for the SIMD == MW backpressure bug (TOOLCHAIN.md). It
 # changes the hardware, so it is opt-in: by default we simulate the RTL Vivado would build.
 MVU_QUEUE_EDITS: tuple[Edit, ...] = (
-    Edit("mvu/mvu_vvu_axi.sv",
-         "\t\tlocalparam int unsigned  MAX_IN_FLIGHT = CORE_PIPELINE_DEPTH;",
-         "\t\tlocalparam int unsigned  MAX_IN_FLIGHT = CORE_PIPELINE_DEPTH + 4;",
-         "deeper MVU output queue: avoids lost outputs when SIMD == MW under backpressure"),
+    Edit(
+        "mvu/mvu_vvu_axi.sv",
+        "\t\tlocalparam int unsigned  MAX_IN_FLIGHT = CORE_PIPELINE_DEPTH;",
+        "\t\tlocalparam int unsigned  MAX_IN_FLIGHT = CORE_PIPELINE_DEPTH + 4;",
+        "deeper MVU output queue: avoids lost outputs when SIMD == MW under backpressure",
+    ),
 )
 
 
@@ -103,7 +116,8 @@ def library_source(rel_path: str, mvu_queue_fix: bool = False) -> str:
             raise CodesignError(
                 f"finn-rtllib/{rel_path}: the text a Verilator edit replaces occurs {count} "
                 f"times, expected once ({edit.why}); finn-plus has changed, update "
-                "codesign/sim/rtllib.py")
+                "codesign/sim/rtllib.py"
+            )
         text = text.replace(edit.old, edit.new)
         log.debug("patched finn-rtllib/%s: %s", rel_path, edit.why)
     return text

@@ -177,8 +177,11 @@ def design_io(model_path: Path) -> DesignIO:
     with finn_build_dir(Path(model_path).parent / "finn_build"):
         first = getCustomOp(model.graph.node[0])
         last = getCustomOp(model.graph.node[-1])
-        analytic = {n.name: int(getCustomOp(n).get_exp_cycles()) for n in model.graph.node
-                    if not n.op_type.startswith("StreamingFIFO")}
+        analytic = {
+            n.name: int(getCustomOp(n).get_exp_cycles())
+            for n in model.graph.node
+            if not n.op_type.startswith("StreamingFIFO")
+        }
         return DesignIO(
             in_type=StreamType.from_finn(first.get_input_datatype(0)),
             in_folded=tuple(int(d) for d in first.get_folded_input_shape(0)),
@@ -237,16 +240,18 @@ def host_inputs(parent_path: Path, images: np.ndarray) -> np.ndarray:
     images = np.asarray(images, dtype=np.float32)
     shape = tuple(int(d) for d in parent.get_tensor_shape(iname))
     if tuple(images.shape[1:]) != shape[1:]:
-        raise ConfigError(f"images of shape {tuple(images.shape[1:])} do not fit the model "
-                          f"input {shape[1:]} (C, H, W)")
+        raise ConfigError(
+            f"images of shape {tuple(images.shape[1:])} do not fit the model "
+            f"input {shape[1:]} (C, H, W)"
+        )
     if dtype.is_integer() and not dtype.signed() and dtype.bitwidth() > 1:
-        return quantize_input(torch.from_numpy(images), dtype.bitwidth()).numpy().astype(
-            np.float32)
+        return quantize_input(torch.from_numpy(images), dtype.bitwidth()).numpy().astype(np.float32)
     return images
 
 
-def finn_reference(run_dir: Path, model_path: Path, inputs: np.ndarray,
-                   work_dir: Path) -> Reference:
+def finn_reference(
+    run_dir: Path, model_path: Path, inputs: np.ndarray, work_dir: Path
+) -> Reference:
     """Execute ``RUN/parent.onnx`` (partition = ``model_path``) on each input frame.
 
     Returns the partition's input and output tensors per frame, read from FINN's full
@@ -265,8 +270,9 @@ def finn_reference(run_dir: Path, model_path: Path, inputs: np.ndarray,
         iname = runner.parent.graph.input[0].name
         ins, outs = [], []
         for x in inputs:
-            ctx = execute_onnx(runner.parent, {iname: x[None].astype(np.float32)},
-                               return_full_exec_context=True)
+            ctx = execute_onnx(
+                runner.parent, {iname: x[None].astype(np.float32)}, return_full_exec_context=True
+            )
             ins.append(np.asarray(ctx[sdp.input[0]]))
             outs.append(np.asarray(ctx[sdp.output[0]]))
     return Reference(ins, outs, time.perf_counter() - start)
@@ -280,8 +286,7 @@ def check_outputs(actual: np.ndarray, expected: np.ndarray) -> None:
         expected: FINN's outputs, same shape.
     """
     if actual.shape != expected.shape:
-        raise SimMismatchError(f"output shape {actual.shape} differs from FINN's "
-                               f"{expected.shape}")
+        raise SimMismatchError(f"output shape {actual.shape} differs from FINN's {expected.shape}")
     diff = actual != expected
     if not diff.any():
         return
@@ -291,14 +296,26 @@ def check_outputs(actual: np.ndarray, expected: np.ndarray) -> None:
     raise SimMismatchError(
         f"Verilator output differs from FINN's execution: first at frame {frame}, element "
         f"{element}: RTL {actual[tuple(first)]:g} != FINN {expected[tuple(first)]:g} "
-        f"({int(diff.sum())} elements in {frames_bad} of {diff.shape[0]} frames differ)")
+        f"({int(diff.sum())} elements in {frames_bad} of {diff.shape[0]} frames differ)"
+    )
 
 
-def simulate(run_dir: Path, images: np.ndarray, *, ready_pct: int = 100, seed: int = 1,
-             fst: bool = False, timeout_s: float = 600.0,
-             fifo_depths: dict[str, int] | None = None, model_path: Path | None = None,
-             name: str = "result", check: bool = True, mvu_queue_fix: bool = False,
-             settings: Settings | None = None, progress: Progress | None = None) -> SimResult:
+def simulate(
+    run_dir: Path,
+    images: np.ndarray,
+    *,
+    ready_pct: int = 100,
+    seed: int = 1,
+    fst: bool = False,
+    timeout_s: float = 600.0,
+    fifo_depths: dict[str, int] | None = None,
+    model_path: Path | None = None,
+    name: str = "result",
+    check: bool = True,
+    mvu_queue_fix: bool = False,
+    settings: Settings | None = None,
+    progress: Progress | None = None,
+) -> SimResult:
     """Simulate ``images`` through the run's RTL in Verilator and check them against FINN.
 
     Args:
@@ -333,8 +350,9 @@ def simulate(run_dir: Path, images: np.ndarray, *, ready_pct: int = 100, seed: i
     images = np.asarray(images, dtype=np.float32)
     if images.ndim != 4 or len(images) == 0:
         raise ConfigError(f"images must be (N, C, H, W) with N >= 1, got shape {images.shape}")
-    model_path = verilator.require_file(Path(model_path or run_dir / "compiled.onnx"),
-                                        "the compiled dataflow model")
+    model_path = verilator.require_file(
+        Path(model_path or run_dir / "compiled.onnx"), "the compiled dataflow model"
+    )
     sim_dir = run_dir / "sim"
     log_dir = run_dir / "logs"
     sim_dir.mkdir(parents=True, exist_ok=True)
@@ -346,8 +364,10 @@ def simulate(run_dir: Path, images: np.ndarray, *, ready_pct: int = 100, seed: i
     words: list[int] = []
     for x in ref.inputs:
         if math.prod(x.shape) != math.prod(io.in_folded):
-            raise ConfigError(f"images give a dataflow input of shape {x.shape}, the design "
-                              f"takes {io.in_folded} (folded)")
+            raise ConfigError(
+                f"images give a dataflow input of shape {x.shape}, the design "
+                f"takes {io.in_folded} (folded)"
+            )
         words += pack_words(x.reshape(io.in_folded), io.in_type, io.in_width)
 
     report("building the Verilator simulator")
@@ -363,8 +383,14 @@ def simulate(run_dir: Path, images: np.ndarray, *, ready_pct: int = 100, seed: i
     per_frame = max(bottleneck, io.words_in, io.words_out)
     max_cycles = int((frames + 4) * per_frame * 20 * 100 / ready_pct) + 100_000
     plusargs: dict[str, object] = {
-        "in": in_path, "out": trace_path, "nin": len(words), "ipf": io.words_in,
-        "opf": io.words_out, "nframes": frames, "ready_pct": ready_pct, "seed": seed,
+        "in": in_path,
+        "out": trace_path,
+        "nin": len(words),
+        "ipf": io.words_in,
+        "opf": io.words_out,
+        "nframes": frames,
+        "ready_pct": ready_pct,
+        "seed": seed,
         "max_cycles": max_cycles,
     }
     fst_path = sim_dir / f"{name}.fst" if fst else None
@@ -376,19 +402,44 @@ def simulate(run_dir: Path, images: np.ndarray, *, ready_pct: int = 100, seed: i
     if not trace.finished:
         raise SimHangError(_hang_message(trace, frames, io, plan))
 
-    actual = np.stack([
-        unpack_words(trace.words[f * io.words_out:(f + 1) * io.words_out], io.out_type,
-                     io.out_folded).reshape(io.out_normal) for f in range(frames)])
+    actual = np.stack(
+        [
+            unpack_words(
+                trace.words[f * io.words_out : (f + 1) * io.words_out], io.out_type, io.out_folded
+            ).reshape(io.out_normal)
+            for f in range(frames)
+        ]
+    )
     expected = np.stack([y.reshape(io.out_normal) for y in ref.outputs]).astype(np.float32)
     bit_exact = bool(np.array_equal(actual, expected))
-    result = _result(run_dir, trace, io, plan, ready_pct, seed, clock_ns_of(run_dir), sim,
-                     sim_s, ref.seconds, bit_exact, fst_path)
+    result = _result(
+        run_dir,
+        trace,
+        io,
+        plan,
+        ready_pct,
+        seed,
+        clock_ns_of(run_dir),
+        sim,
+        sim_s,
+        ref.seconds,
+        bit_exact,
+        fst_path,
+    )
     result.outputs, result.expected = actual, expected
     result.result_path = str(atomic_write_json(sim_dir / f"{name}.json", result.to_dict()))
-    log.info("simulated %d frames: latency %d cycles, interval %.1f cycles (FINN expects %d, "
-             "%s), %.0f FPS at %.1f ns, bit-exact %s", frames, result.latency_cycles,
-             result.interval_cycles, result.bottleneck_cycles, result.bottleneck_node,
-             result.fps, result.clock_ns, bit_exact)
+    log.info(
+        "simulated %d frames: latency %d cycles, interval %.1f cycles (FINN expects %d, "
+        "%s), %.0f FPS at %.1f ns, bit-exact %s",
+        frames,
+        result.latency_cycles,
+        result.interval_cycles,
+        result.bottleneck_cycles,
+        result.bottleneck_node,
+        result.fps,
+        result.clock_ns,
+        bit_exact,
+    )
     if check:
         check_outputs(actual, expected)
     return result
@@ -402,40 +453,76 @@ def _interval(done: list[int]) -> float:
     return float(done[0]) if done else 0.0
 
 
-def _result(run_dir: Path, trace: Trace, io: DesignIO, plan: stitch.BuildPlan, ready_pct: int,
-            seed: int, clock_ns: float, sim: verilator.Build, sim_s: float, ref_s: float,
-            bit_exact: bool, fst_path: Path | None) -> SimResult:
+def _result(
+    run_dir: Path,
+    trace: Trace,
+    io: DesignIO,
+    plan: stitch.BuildPlan,
+    ready_pct: int,
+    seed: int,
+    clock_ns: float,
+    sim: verilator.Build,
+    sim_s: float,
+    ref_s: float,
+    bit_exact: bool,
+    fst_path: Path | None,
+) -> SimResult:
     interval = _interval(trace.output_done)
     names = [producer for _, producer in plan.streams]
     streams = [
-        StreamStats(stream, producer, names[k + 1] if k + 1 < len(names) else "output",
-                    trace.streams[k].transfers, trace.streams[k].stalls, trace.streams[k].idles)
-        for k, (stream, producer) in enumerate(plan.streams) if k in trace.streams]
+        StreamStats(
+            stream,
+            producer,
+            names[k + 1] if k + 1 < len(names) else "output",
+            trace.streams[k].transfers,
+            trace.streams[k].stalls,
+            trace.streams[k].idles,
+        )
+        for k, (stream, producer) in enumerate(plan.streams)
+        if k in trace.streams
+    ]
     bottleneck_node = max(io.analytic, key=lambda n: io.analytic[n])
     return SimResult(
-        run_dir=str(run_dir), frames=len(trace.output_done), ready_pct=ready_pct, seed=seed,
+        run_dir=str(run_dir),
+        frames=len(trace.output_done),
+        ready_pct=ready_pct,
+        seed=seed,
         clock_ns=clock_ns,
         latency_cycles=trace.output_done[0] - trace.input_start[0],
         interval_cycles=interval,
         fps=1e9 / (clock_ns * interval) if interval > 0 else 0.0,
         total_cycles=trace.output_done[-1],
-        input_start_cycles=trace.input_start, output_done_cycles=trace.output_done,
-        analytic_cycles=io.analytic, bottleneck_node=bottleneck_node,
-        bottleneck_cycles=io.analytic[bottleneck_node], streams=streams,
-        fifo_depths=dict(plan.fifos), fifo_maxcount=trace.fifo_maxcount, bit_exact=bit_exact,
-        build_s=round(sim.build_s, 3), build_cached=sim.cached, digest=sim.digest,
-        sim_s=round(sim_s, 3), reference_s=round(ref_s, 3),
-        fst=str(fst_path) if fst_path else None)
+        input_start_cycles=trace.input_start,
+        output_done_cycles=trace.output_done,
+        analytic_cycles=io.analytic,
+        bottleneck_node=bottleneck_node,
+        bottleneck_cycles=io.analytic[bottleneck_node],
+        streams=streams,
+        fifo_depths=dict(plan.fifos),
+        fifo_maxcount=trace.fifo_maxcount,
+        bit_exact=bit_exact,
+        build_s=round(sim.build_s, 3),
+        build_cached=sim.cached,
+        digest=sim.digest,
+        sim_s=round(sim_s, 3),
+        reference_s=round(ref_s, 3),
+        fst=str(fst_path) if fst_path else None,
+    )
 
 
 def _hang_message(trace: Trace, frames: int, io: DesignIO, plan: stitch.BuildPlan) -> str:
     expected = frames * io.words_out
     names = [producer for _, producer in plan.streams]
-    blocked = [f"{names[k]} ({c.stalls} stall cycles)" for k, c in sorted(trace.streams.items())
-               if c.stalls]
-    return (f"the simulation stopped after {trace.cycles} cycles with {trace.outputs_received} "
-            f"of {expected} output words ({len(trace.output_done)} of {frames} frames) and "
-            f"{trace.inputs_accepted} of {frames * io.words_in} input words accepted: the "
-            "design hangs or loses outputs (see the MVAU_rtl SIMD == MW backpressure bug in "
-            "shared/TOOLCHAIN.md). Streams with backpressure: "
-            f"{', '.join(blocked) or 'none'}")
+    blocked = [
+        f"{names[k]} ({c.stalls} stall cycles)"
+        for k, c in sorted(trace.streams.items())
+        if c.stalls
+    ]
+    return (
+        f"the simulation stopped after {trace.cycles} cycles with {trace.outputs_received} "
+        f"of {expected} output words ({len(trace.output_done)} of {frames} frames) and "
+        f"{trace.inputs_accepted} of {frames * io.words_in} input words accepted: the "
+        "design hangs or loses outputs (see the MVAU_rtl SIMD == MW backpressure bug in "
+        "shared/TOOLCHAIN.md). Streams with backpressure: "
+        f"{', '.join(blocked) or 'none'}"
+    )

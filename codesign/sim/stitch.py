@@ -40,15 +40,29 @@ RTL_DIR = "rtl"
 
 # Node types the stitcher knows how to wire (all have in0/out0 AXI streams).
 SUPPORTED_OPS = (
-    "MVAU_rtl", "Thresholding_rtl", "ConvolutionInputGenerator_rtl", "FMPadding_rtl",
-    "StreamingDataWidthConverter_rtl", "StreamingFIFO_rtl",
+    "MVAU_rtl",
+    "Thresholding_rtl",
+    "ConvolutionInputGenerator_rtl",
+    "FMPadding_rtl",
+    "StreamingDataWidthConverter_rtl",
+    "StreamingFIFO_rtl",
 )
-_STREAM_PORTS = {"in0_V_TDATA", "in0_V_TVALID", "in0_V_TREADY", "out0_V_TDATA",
-                 "out0_V_TVALID", "out0_V_TREADY", "ap_clk", "ap_clk2x", "ap_rst_n"}
+_STREAM_PORTS = {
+    "in0_V_TDATA",
+    "in0_V_TVALID",
+    "in0_V_TREADY",
+    "out0_V_TDATA",
+    "out0_V_TVALID",
+    "out0_V_TREADY",
+    "ap_clk",
+    "ap_clk2x",
+    "ap_rst_n",
+}
 _WEIGHT_PORTS = {"in1_V_TDATA", "in1_V_TVALID", "in1_V_TREADY"}
 _PORT_RE = re.compile(
     r"^\s*(input|output)\s+(?:wire\s+|logic\s+|reg\s+)?(?:signed\s+)?(?:\[[^\]]*\]\s*)?(\w+)",
-    re.MULTILINE)
+    re.MULTILINE,
+)
 
 
 @dataclass(frozen=True)
@@ -148,8 +162,9 @@ class BuildPlan:
     def digest(self) -> str:
         """SHA-256 over files, command and tool version: the build cache key."""
         h = hashlib.sha256()
-        h.update(json.dumps([self.command, self.executable, self.tool_version,
-                             self.trace]).encode())
+        h.update(
+            json.dumps([self.command, self.executable, self.tool_version, self.trace]).encode()
+        )
         for name in sorted(self.files):
             h.update(name.encode() + b"\0")
             h.update(hashlib.sha256(self.files[name].encode()).digest())
@@ -180,8 +195,9 @@ def _sv_string(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def read_design(model_path: Path, fifo_depths: dict[str, int] | None = None,
-                mvu_queue_fix: bool = False) -> Design:
+def read_design(
+    model_path: Path, fifo_depths: dict[str, int] | None = None, mvu_queue_fix: bool = False
+) -> Design:
     """Read a compiled FINN dataflow model into a :class:`Design`.
 
     Args:
@@ -205,16 +221,18 @@ def read_design(model_path: Path, fifo_depths: dict[str, int] | None = None,
         return _read_design(model, model_path, fifo_depths, mvu_queue_fix)
 
 
-def _read_design(model: object, model_path: Path, fifo_depths: dict[str, int] | None,
-                 mvu_queue_fix: bool) -> Design:
+def _read_design(
+    model: object, model_path: Path, fifo_depths: dict[str, int] | None, mvu_queue_fix: bool
+) -> Design:
     from qonnx.custom_op.registry import getCustomOp
 
     graph_nodes = list(model.graph.node)
     if not graph_nodes:
         raise UnsupportedModelError(f"{model_path}: the dataflow graph has no nodes")
     fifo_depths = dict(fifo_depths or {})
-    unknown = set(fifo_depths) - {n.name for n in graph_nodes if n.op_type.startswith(
-        "StreamingFIFO")}
+    unknown = set(fifo_depths) - {
+        n.name for n in graph_nodes if n.op_type.startswith("StreamingFIFO")
+    }
     if unknown:
         raise CodesignError(f"no StreamingFIFO named {', '.join(sorted(unknown))} in {model_path}")
     lib_root = rtllib_root()
@@ -228,8 +246,9 @@ def _read_design(model: object, model_path: Path, fifo_depths: dict[str, int] | 
         key = rel or str(path.resolve())
         if name in origin:
             if origin[name] != key:
-                raise CodesignError(f"two HDL files share the name {path.name}: "
-                                    f"{origin[name]} and {key}")
+                raise CodesignError(
+                    f"two HDL files share the name {path.name}: {origin[name]} and {key}"
+                )
             return
         origin[name] = key
         sources[name] = library_source(rel, mvu_queue_fix) if rel else path.read_text()
@@ -240,10 +259,13 @@ def _read_design(model: object, model_path: Path, fifo_depths: dict[str, int] | 
         if node.op_type not in SUPPORTED_OPS:
             raise UnsupportedModelError(
                 f"node {node.name} ({node.op_type}) cannot be simulated: the Verilator flow "
-                f"supports {', '.join(SUPPORTED_OPS)}")
+                f"supports {', '.join(SUPPORTED_OPS)}"
+            )
         if node.input[0] != prev_out:
-            raise UnsupportedModelError(f"node {node.name} does not continue a single chain; "
-                                        "branching dataflow graphs are not supported")
+            raise UnsupportedModelError(
+                f"node {node.name} does not continue a single chain; "
+                "branching dataflow graphs are not supported"
+            )
         prev_out = node.output[0]
         inst = getCustomOp(node)
         in_w = int(inst.get_instream_width_padded(0))
@@ -254,14 +276,24 @@ def _read_design(model: object, model_path: Path, fifo_depths: dict[str, int] | 
                 raise CodesignError(f"FIFO {node.name}: depth {depth} < 2 cannot be built")
             style = inst.get_nodeattr("ram_style")
             add_source(lib_root / "fifo/hdl/fifo.sv")
-            nodes.append(StitchNode(node.name, node.op_type, "fifo", in_w, out_w,
-                                    fifo_depth=depth,
-                                    fifo_ram_style="shift" if style == "srl" else style))
+            nodes.append(
+                StitchNode(
+                    node.name,
+                    node.op_type,
+                    "fifo",
+                    in_w,
+                    out_w,
+                    fifo_depth=depth,
+                    fifo_ram_style="shift" if style == "srl" else style,
+                )
+            )
             continue
         code_dir = Path(inst.get_nodeattr("code_gen_dir_ipgen") or "")
         if not code_dir.is_dir():
-            raise CodesignError(f"node {node.name}: generated RTL folder {code_dir} is missing; "
-                                "run the compile (PrepareIP) first")
+            raise CodesignError(
+                f"node {node.name}: generated RTL folder {code_dir} is missing; "
+                "run the compile (PrepareIP) first"
+            )
         files = [Path(f) for f in inst.get_rtl_file_list(abspath=True)]
         top = inst.get_nodeattr("gen_top_module") or inst.get_verilog_top_module_name()
         wrapper = _find_module_file(files, top)
@@ -279,16 +311,22 @@ def _read_design(model: object, model_path: Path, fifo_depths: dict[str, int] | 
         if node.op_type == "MVAU_rtl":
             mem_mode = inst.get_nodeattr("mem_mode")
             if mem_mode != "internal_decoupled":
-                raise UnsupportedModelError(f"node {node.name}: MVAU_rtl mem_mode {mem_mode} is "
-                                            "not supported (only internal_decoupled)")
+                raise UnsupportedModelError(
+                    f"node {node.name}: MVAU_rtl mem_mode {mem_mode} is "
+                    "not supported (only internal_decoupled)"
+                )
             ms_module = f"{top}_memstream_wrapper"
             ms_file = code_dir / f"{ms_module}.v"
             memblock = code_dir / "memblock.dat"
             if not ms_file.is_file() or not memblock.is_file():
-                raise CodesignError(f"node {node.name}: {ms_file.name} or memblock.dat missing "
-                                    f"in {code_dir}")
-            for rel in ("axi/hdl/axilite.sv", "memstream/hdl/memstream.sv",
-                        "memstream/hdl/memstream_axi.sv"):
+                raise CodesignError(
+                    f"node {node.name}: {ms_file.name} or memblock.dat missing in {code_dir}"
+                )
+            for rel in (
+                "axi/hdl/axilite.sv",
+                "memstream/hdl/memstream.sv",
+                "memstream/hdl/memstream_axi.sv",
+            ):
                 add_source(lib_root / rel)
             add_source(ms_file)
             data[f"{DATA_DIR}/{top}_memblock.dat"] = memblock.read_text()
@@ -297,33 +335,50 @@ def _read_design(model: object, model_path: Path, fifo_depths: dict[str, int] | 
                 "weight_width": int(inst.get_instream_width_padded(1)),
                 "memstream_module": ms_module,
                 "memstream_params": {"INIT_FILE": _sv_string(f"{DATA_DIR}/{top}_memblock.dat")},
-                "memstream_tie_off": tuple(p for p in ms_inputs if p not in {
-                    "ap_clk", "ap_clk2x", "ap_rst_n", "m_axis_0_tready"}),
+                "memstream_tie_off": tuple(
+                    p
+                    for p in ms_inputs
+                    if p not in {"ap_clk", "ap_clk2x", "ap_rst_n", "m_axis_0_tready"}
+                ),
             }
             handled |= _WEIGHT_PORTS
         for f in files:
             add_source(f)
-        nodes.append(StitchNode(
-            node.name, node.op_type, top, in_w, out_w, params=params,
-            tie_off=tuple(p for p in inputs if p not in handled),
-            has_clk2x="ap_clk2x" in inputs, **extra))  # type: ignore[arg-type]
+        nodes.append(
+            StitchNode(
+                node.name,
+                node.op_type,
+                top,
+                in_w,
+                out_w,
+                params=params,
+                tie_off=tuple(p for p in inputs if p not in handled),
+                has_clk2x="ap_clk2x" in inputs,
+                **extra,
+            )
+        )  # type: ignore[arg-type]
     for a, b in zip(nodes, nodes[1:], strict=False):
         if a.out_width != b.in_width:
-            raise CodesignError(f"stream width mismatch: {a.name} writes {a.out_width} bits, "
-                                f"{b.name} reads {b.in_width}")
+            raise CodesignError(
+                f"stream width mismatch: {a.name} writes {a.out_width} bits, "
+                f"{b.name} reads {b.in_width}"
+            )
     # SystemVerilog packages must be compiled before their users.
     ordered = dict(sorted(sources.items(), key=lambda kv: (not kv[0].endswith("_pkg.sv"),)))
     return Design(tuple(nodes), ordered, data)
 
 
 def _env() -> jinja2.Environment:
-    return jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATE_DIR),
-                              undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
-                              trim_blocks=True, lstrip_blocks=True)
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATE_DIR),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
 
 
-def make_plan(design: Design, tool_version: str, trace: bool = False,
-              jobs: int = 2) -> BuildPlan:
+def make_plan(design: Design, tool_version: str, trace: bool = False, jobs: int = 2) -> BuildPlan:
     """Render the stitched top and harness; return the build plan for ``design``.
 
     Args:
@@ -335,11 +390,17 @@ def make_plan(design: Design, tool_version: str, trace: bool = False,
     env = _env()
     streams = [("s0", "input")] + [(f"s{k + 1}", n.name) for k, n in enumerate(design.nodes)]
     top = env.get_template("dataflow_top.sv.j2").render(
-        module=TOP_MODULE, nodes=design.nodes, in_width=design.in_width,
-        out_width=design.out_width)
+        module=TOP_MODULE, nodes=design.nodes, in_width=design.in_width, out_width=design.out_width
+    )
     harness = env.get_template("harness.sv.j2").render(
-        module=HARNESS_MODULE, top=TOP_MODULE, nodes=design.nodes, streams=streams,
-        in_width=design.in_width, out_width=design.out_width, trace=trace)
+        module=HARNESS_MODULE,
+        top=TOP_MODULE,
+        nodes=design.nodes,
+        streams=streams,
+        in_width=design.in_width,
+        out_width=design.out_width,
+        trace=trace,
+    )
     files = dict(design.sources)
     files[f"{RTL_DIR}/{TOP_MODULE}.sv"] = top
     files[f"{RTL_DIR}/{HARNESS_MODULE}.sv"] = harness
@@ -347,12 +408,30 @@ def make_plan(design: Design, tool_version: str, trace: bool = False,
     sources = [*design.sources, f"{RTL_DIR}/{TOP_MODULE}.sv", f"{RTL_DIR}/{HARNESS_MODULE}.sv"]
     files["sources.f"] = "".join(f"{s}\n" for s in sources)
     command = (
-        "verilator", "--binary", "--timing", "-O3", "-j", str(jobs), "--build-jobs", str(jobs),
-        "-MAKEFLAGS", "CFG_CXXFLAGS_PCH_I=-include",
-        "-Wno-fatal", "-Wno-lint", "-Wno-style", "-Wno-MULTIDRIVEN", "-Wno-TIMESCALEMOD",
+        "verilator",
+        "--binary",
+        "--timing",
+        "-O3",
+        "-j",
+        str(jobs),
+        "--build-jobs",
+        str(jobs),
+        "-MAKEFLAGS",
+        "CFG_CXXFLAGS_PCH_I=-include",
+        "-Wno-fatal",
+        "-Wno-lint",
+        "-Wno-style",
+        "-Wno-MULTIDRIVEN",
+        "-Wno-TIMESCALEMOD",
         *(("--trace-fst",) if trace else ()),
-        "--top-module", HARNESS_MODULE, "-Mdir", "obj", "-f", "sources.f",
+        "--top-module",
+        HARNESS_MODULE,
+        "-Mdir",
+        "obj",
+        "-f",
+        "sources.f",
     )
     fifos = tuple((n.name, n.fifo_depth) for n in design.nodes if n.is_fifo)
-    return BuildPlan(files, command, f"obj/V{HARNESS_MODULE}", tool_version, tuple(streams),
-                     fifos, trace)
+    return BuildPlan(
+        files, command, f"obj/V{HARNESS_MODULE}", tool_version, tuple(streams), fifos, trace
+    )

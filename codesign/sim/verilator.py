@@ -60,8 +60,9 @@ def _excerpt(text: str) -> str:
     return "\n".join(chosen)
 
 
-def build(plan: BuildPlan, log_dir: Path, settings: Settings | None = None,
-          timeout_s: float = 900) -> Build:
+def build(
+    plan: BuildPlan, log_dir: Path, settings: Settings | None = None, timeout_s: float = 900
+) -> Build:
     """Build ``plan`` with Verilator, or reuse the cached build with the same digest.
 
     Args:
@@ -93,16 +94,19 @@ def build(plan: BuildPlan, log_dir: Path, settings: Settings | None = None,
         path.write_text(content)
     cmd = [str(verilator), *plan.command[1:]]
     reproduce = f"cd {shlex.quote(str(work))} && {shlex.join(cmd)}"
-    log.info("building the Verilator simulator (%d files, digest %s)", len(plan.files),
-             digest[:12])
+    log.info("building the Verilator simulator (%d files, digest %s)", len(plan.files), digest[:12])
     start = time.perf_counter()
     try:
-        proc = subprocess.run(cmd, cwd=work, capture_output=True, text=True, timeout=timeout_s,
-                              check=False)
+        proc = subprocess.run(
+            cmd, cwd=work, capture_output=True, text=True, timeout=timeout_s, check=False
+        )
         output, rc = proc.stdout + proc.stderr, proc.returncode
     except subprocess.TimeoutExpired as err:
-        output = (err.stdout or b"").decode(errors="replace") if isinstance(
-            err.stdout, bytes) else (err.stdout or "")
+        output = (
+            (err.stdout or b"").decode(errors="replace")
+            if isinstance(err.stdout, bytes)
+            else (err.stdout or "")
+        )
         rc = None
     elapsed = time.perf_counter() - start
     atomic_write_text(log_path, f"$ {reproduce}\n{output}")
@@ -110,10 +114,17 @@ def build(plan: BuildPlan, log_dir: Path, settings: Settings | None = None,
         status = f"timed out after {timeout_s:.0f} s" if rc is None else f"exited {rc}"
         raise ToolFailedError(
             f"Verilator build {status}; log {log_path}:\n{_excerpt(output)}\n"
-            f"reproduce with: {reproduce}")
-    atomic_write_json(work / _STAMP, {"digest": digest, "build_s": round(elapsed, 3),
-                                      "tool_version": plan.tool_version,
-                                      "command": list(plan.command)})
+            f"reproduce with: {reproduce}"
+        )
+    atomic_write_json(
+        work / _STAMP,
+        {
+            "digest": digest,
+            "build_s": round(elapsed, 3),
+            "tool_version": plan.tool_version,
+            "command": list(plan.command),
+        },
+    )
     if folder.exists():  # another process finished the same build first
         shutil.rmtree(work, ignore_errors=True)
     else:
@@ -132,8 +143,9 @@ def run(sim: Build, plusargs: dict[str, object], log_path: Path, timeout_s: floa
     reproduce = f"cd {shlex.quote(str(sim.folder))} && {shlex.join(cmd)}"
     start = time.perf_counter()
     try:
-        proc = subprocess.run(cmd, cwd=sim.folder, capture_output=True, text=True,
-                              timeout=timeout_s, check=False)
+        proc = subprocess.run(
+            cmd, cwd=sim.folder, capture_output=True, text=True, timeout=timeout_s, check=False
+        )
         output, rc = proc.stdout + proc.stderr, proc.returncode
     except subprocess.TimeoutExpired as err:
         raw = err.stdout or b""
@@ -142,11 +154,15 @@ def run(sim: Build, plusargs: dict[str, object], log_path: Path, timeout_s: floa
     elapsed = time.perf_counter() - start
     atomic_write_text(log_path, f"$ {reproduce}\n{output}")
     if rc is None:
-        raise ToolFailedError(f"simulation ran past its {timeout_s:.0f} s timeout; log "
-                              f"{log_path}:\n{_excerpt(output)}\nreproduce with: {reproduce}")
+        raise ToolFailedError(
+            f"simulation ran past its {timeout_s:.0f} s timeout; log "
+            f"{log_path}:\n{_excerpt(output)}\nreproduce with: {reproduce}"
+        )
     if rc != 0 or "ERROR:" in output:
-        raise ToolFailedError(f"simulation exited {rc}; log {log_path}:\n{_excerpt(output)}\n"
-                              f"reproduce with: {reproduce}")
+        raise ToolFailedError(
+            f"simulation exited {rc}; log {log_path}:\n{_excerpt(output)}\n"
+            f"reproduce with: {reproduce}"
+        )
     return elapsed
 
 

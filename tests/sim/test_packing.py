@@ -24,14 +24,19 @@ def frames(draw: st.DrawFn) -> tuple[StreamType, np.ndarray, int]:
     inner = draw(st.integers(1, 9))
     pad = draw(st.integers(0, 12))
     if stype.float32:
-        values = draw(st.lists(st.floats(-1e6, 1e6, width=32), min_size=rows * inner,
-                               max_size=rows * inner))
+        values = draw(
+            st.lists(st.floats(-1e6, 1e6, width=32), min_size=rows * inner, max_size=rows * inner)
+        )
     elif stype.bipolar:
-        values = draw(st.lists(st.sampled_from([-1, 1]), min_size=rows * inner,
-                               max_size=rows * inner))
+        values = draw(
+            st.lists(st.sampled_from([-1, 1]), min_size=rows * inner, max_size=rows * inner)
+        )
     else:
-        values = draw(st.lists(st.integers(stype.min, stype.max), min_size=rows * inner,
-                               max_size=rows * inner))
+        values = draw(
+            st.lists(
+                st.integers(stype.min, stype.max), min_size=rows * inner, max_size=rows * inner
+            )
+        )
     arr = np.asarray(values, dtype=np.float32).reshape(1, rows, inner)
     return stype, arr, inner * stype.bits + pad
 
@@ -82,5 +87,4 @@ def test_pack_rejects_out_of_range_and_overflow() -> None:
 def test_pack_known_word() -> None:
     # element 0 in the least significant bits, two's complement per element
     assert pack_words(np.array([[1, -1, 2]]), StreamType(4, True), 12) == [0x2F1]
-    np.testing.assert_array_equal(unpack_words([0x2F1], StreamType(4, True), (1, 3)),
-                                  [[1, -1, 2]])
+    np.testing.assert_array_equal(unpack_words([0x2F1], StreamType(4, True), (1, 3)), [[1, -1, 2]])

@@ -65,8 +65,11 @@ def test_mismatch_names_frame_and_element(design_w4a4, fmnist_images) -> None:
     result = simulate(design_w4a4.run_dir, fmnist_images[:3], name="mismatch")
     expected = result.expected.copy()
     expected[2, 0, 7] += 1
-    with pytest.raises(SimMismatchError, match=r"first at frame 2, element \(0, 7\).*"
-                                               r"1 elements in 1 of 3 frames differ"):
+    with pytest.raises(
+        SimMismatchError,
+        match=r"first at frame 2, element \(0, 7\).*"
+        r"1 elements in 1 of 3 frames differ",
+    ):
         check_outputs(result.outputs, expected)
 
 
@@ -92,7 +95,8 @@ def test_fifo_sizing_reaches_analytic_throughput(design_w4a4, fmnist_images, tmp
     config = json.loads((run / "folding_config.json").read_text())
     assert {k: config[k]["depth"] for k in sizing.depths} == sizing.depths
     model = ModelWrapper(str(run / "compiled.unsized.onnx")).transform(
-        ApplyConfig(str(run / "folding_config.json")))
+        ApplyConfig(str(run / "folding_config.json"))
+    )
     for node in model.get_nodes_by_op_type("StreamingFIFO_rtl"):
         assert getCustomOp(node).get_nodeattr("depth") == sizing.depths[node.name]
     # the regenerated FIFO RTL carries the new depth
@@ -110,8 +114,11 @@ def test_cli_simulate(design_w4a4, tmp_path) -> None:
 
     from codesign.cli.main import cli
 
-    out = CliRunner().invoke(cli, ["simulate", str(design_w4a4.run_dir), "--frames", "2",
-                                   "--ready-pct", "50"], catch_exceptions=False)
+    out = CliRunner().invoke(
+        cli,
+        ["simulate", str(design_w4a4.run_dir), "--frames", "2", "--ready-pct", "50"],
+        catch_exceptions=False,
+    )
     assert out.exit_code == 0, out.output
     assert "measured / analytic" in out.output
     saved = json.loads((design_w4a4.run_dir / "sim" / "result.json").read_text())
