@@ -56,12 +56,14 @@ BUILD_STEPS: tuple[str, ...] = (
     "step_deployment_package",
 )
 
-#: The steps of an xsim performance measurement: RTL, FIFO depths, then FINN's rtlsim.
+#: The steps of an xsim performance measurement: RTL, FIFO depths, the stitched IP (which
+#: finn-plus documents as a prerequisite of its rtlsim step), then FINN's rtlsim.
 XSIM_STEPS: tuple[str, ...] = (
     "step_apply_folding_config",
     "step_hw_codegen",
     "step_hw_ipgen",
     "step_set_fifo_depths",
+    "step_create_stitched_ip",
     "step_measure_rtlsim_performance",
 )
 

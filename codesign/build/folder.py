@@ -148,8 +148,8 @@ def prepare_build(run_dir: Path, board: Board, out_dir: Path | None = None, *,
         sized = False
     else:
         raise ConfigError(f"{folding_path} is missing: size the FIFOs in Verilator first "
-                          f"(`codesign simulate {run_dir}`), or pass --unsized-fifos to build "
-                          "with the compile's FIFO depths")
+                          f"(`codesign simulate {run_dir} --size-fifos`), or pass "
+                          "--unsized-fifos to build with the compile's FIFO depths")
     depths = check_folding_config(model, folding, source=str(folding_path))
 
     build_cfg = build_config_dict(board, clock_ns, part=cfg.part, steps=steps, outputs=outputs,

@@ -126,7 +126,8 @@ def check_folding_config(model: ModelWrapper, config: dict[str, dict[str, Any]],
     if problems:
         raise ConfigError(f"{source} does not match the compiled design: "
                           + "; ".join(problems)
-                          + " (recompile, then size the FIFOs again with `codesign simulate`)")
+                          + " (recompile, then size the FIFOs again with "
+                            "`codesign simulate RUN --size-fifos`)")
     return depths
 
 
