@@ -149,6 +149,8 @@ def corrupt(
     _check_images(images)
     param = SEVERITY_PARAMS[corruption][severity - 1]
     gen = make_generator(generator)
+    if images.shape[0] == 0:
+        return images.clone()
     out = _FUNCTIONS[corruption](images, param, gen)
     return out.clamp_(0.0, 1.0).to(images.dtype)
 

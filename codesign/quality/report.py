@@ -21,6 +21,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from codesign.data import load_dataset
@@ -189,48 +190,51 @@ def render_grid(
     Returns:
         ``path``.
     """
-    from matplotlib.figure import Figure  # deferred: matplotlib is slow to import
+    import matplotlib  # deferred: matplotlib is slow to import
+    from matplotlib.figure import Figure
 
     severities = validate_severities(severities)
     if not corruptions:
         raise ConfigError("no corruptions to draw")
     gen = torch.Generator().manual_seed(seed)
-    n = images.shape[0]
+    n, (h, w) = images.shape[0], images.shape[-2:]
     per_image = 1 + len(severities)
     n_rows, n_cols = len(corruptions), n * per_image
-    fig = Figure(figsize=(0.95 * n_cols + 1.6, 1.0 * n_rows + 0.5), dpi=100)
-    axes = fig.subplots(n_rows, n_cols, squeeze=False)
+    # One mosaic drawn by a single imshow (an axes per panel is ~10x slower to render).
+    # NaN marks the gaps, drawn white; a wider gap separates the images' column groups.
+    gap = max(1, h // 14)
+    group_gap = 3 * gap
+    col_x = [c * (w + gap) + (c // per_image) * group_gap for c in range(n_cols)]
+    row_y = [r * (h + gap) for r in range(n_rows)]
+    mosaic = np.full((row_y[-1] + h, col_x[-1] + w), np.nan, dtype=np.float32)
     for r, corruption in enumerate(corruptions):
         panels = [images] + [corrupt(images, corruption, s, gen) for s in severities]
         for i in range(n):
             for j, panel in enumerate(panels):
-                ax = axes[r][i * per_image + j]
-                ax.imshow(
-                    panel[i].mean(dim=0).cpu().numpy(),  # (H, W)
-                    cmap="gray",
-                    vmin=0.0,
-                    vmax=1.0,
-                    interpolation="nearest",
-                )
-                ax.set_xticks([])
-                ax.set_yticks([])
-                if r == 0:
-                    ax.set_title(CLEAN if j == 0 else f"s{severities[j - 1]}", fontsize=9)
-        axes[r][0].set_ylabel(
-            Corruption(corruption).value.replace("_", "\n"),
-            fontsize=8,
-            rotation=0,
-            ha="right",
-            va="center",
-        )
-    fig.subplots_adjust(
-        left=1.5 / (0.95 * n_cols + 1.6),
-        right=0.99,
-        top=0.95,
-        bottom=0.01,
-        wspace=0.05,
-        hspace=0.08,
+                x0, y0 = col_x[i * per_image + j], row_y[r]
+                mosaic[y0 : y0 + h, x0 : x0 + w] = panel[i].mean(dim=0).cpu().numpy()  # (H, W)
+
+    inch_per_px = 0.85 / h  # each panel about 0.85 inch wide
+    left, top, right, bottom = 1.4, 0.35, 0.1, 0.1  # margins in inches, for the labels
+    fig_w = mosaic.shape[1] * inch_per_px + left + right
+    fig_h = mosaic.shape[0] * inch_per_px + top + bottom
+    fig = Figure(figsize=(fig_w, fig_h), dpi=100)
+    ax = fig.add_axes(
+        (left / fig_w, bottom / fig_h, 1 - (left + right) / fig_w, 1 - (top + bottom) / fig_h)
     )
+    cmap = matplotlib.colormaps["gray"].with_extremes(bad="white")
+    ax.imshow(mosaic, cmap=cmap, vmin=0.0, vmax=1.0, interpolation="nearest", aspect="equal")
+    titles = [CLEAN] + [f"s{s}" for s in severities]
+    ax.set_xticks(
+        [x + (w - 1) / 2 for x in col_x], [titles[c % per_image] for c in range(n_cols)], fontsize=9
+    )
+    ax.set_yticks(
+        [y + (h - 1) / 2 for y in row_y], [Corruption(c).value for c in corruptions], fontsize=9
+    )
+    ax.xaxis.tick_top()
+    ax.tick_params(length=0)
+    for spine in ax.spines.values():
+        spine.set_visible(False)
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
     atomic_write_bytes(Path(path), buf.getvalue())
@@ -266,6 +270,8 @@ def quality_report(
         ConfigError: Bad counts, severities or corruptions.
         DatasetMissingError: The dataset is not installed.
     """
+    if num_images < 1:
+        raise ConfigError(f"number of images must be at least 1, got {num_images}")
     if grid_images < 1:
         raise ConfigError(f"number of grid images must be at least 1, got {grid_images}")
     severities = validate_severities(severities)

@@ -237,3 +237,8 @@ def test_works_on_8x8_digits(corruption, digits_images):
         y = corrupt(x, corruption, severity, 1)
         assert y.shape == x.shape and 0.0 <= float(y.min()) and float(y.max()) <= 1.0
     assert not torch.equal(corrupt(x, corruption, 5, 1), x)
+
+
+@pytest.mark.parametrize("corruption", ALL)
+def test_empty_batch_passes_through(corruption):
+    assert corrupt(torch.zeros(0, 1, 28, 28), corruption, 5, 0).shape == (0, 1, 28, 28)
