@@ -153,50 +153,37 @@ class SynthReport:
         }
 
     def table(self) -> Table:
-        """A rich table: FINN estimate vs Yosys per layer, totals and stitching overhead."""
+        """A rich table: FINN estimate vs Yosys per layer, totals and stitching overhead.
+
+        FINN has no FF model, so FF shows Yosys only; nodes inserted after estimation
+        (FIFOs, width converters) have no FINN figures ("-").
+        """
         table = Table(title=f"FINN estimate vs Yosys ({self._family()}) - {self.run_dir.name}")
-        table.add_column("layer")
-        table.add_column("op")
+        table.add_column("layer", no_wrap=True)
         for col in ("LUT", "FF", "BRAM18", "DSP"):
-            table.add_column(f"{col}\nFINN", justify="right", style="dim")
+            if col != "FF":
+                table.add_column(f"{col}\nFINN", justify="right", style="dim")
             table.add_column(f"{col}\nYosys", justify="right")
-        table.add_column("LUTRAM\nYosys", justify="right")
-        table.add_column("Yosys s", justify="right")
+        table.add_column("Yosys\ns", justify="right")
         for r in self.layers:
             est = self.estimates.get(r.name)
-            table.add_row(
-                r.name,
-                self.op_types.get(r.name, ""),
-                *_pair_cells(est, r.resources),
-                _fmt(r.resources.lutram),
-                _seconds(r),
-            )
+            table.add_row(r.name, *_pair_cells(est, r.resources), _seconds(r))
         if self.layers:
             table.add_section()
             table.add_row(
                 "sum of layers",
-                "",
                 *_pair_cells(self.estimate_total, self.layer_total),
-                _fmt(self.layer_total.lutram),
                 f"{sum(r.seconds for r in self.layers):.1f}",
             )
         if self.whole is not None:
             table.add_row(
-                "whole design",
-                f"{len(self.whole.nodes)} nodes",
+                f"whole ({len(self.whole.nodes)} nodes)",
                 *_pair_cells(None, self.whole.resources),
-                _fmt(self.whole.resources.lutram),
                 _seconds(self.whole),
             )
         overhead = self.stitching_overhead
         if overhead is not None:
-            table.add_row(
-                "stitching overhead",
-                "whole - sum",
-                *_pair_cells(None, overhead, signed=True),
-                _fmt(overhead.lutram, signed=True),
-                "",
-            )
+            table.add_row("overhead (whole-sum)", *_pair_cells(None, overhead, signed=True), "")
         return table
 
     def _family(self) -> str:
@@ -212,8 +199,8 @@ def _fmt(value: float, signed: bool = False) -> str:
 def _pair_cells(est: Resources | None, got: Resources, signed: bool = False) -> list[str]:
     out = []
     for col in _COLUMNS:
-        # FINN has no FF model; its estimates leave ff at 0.
-        out.append("-" if est is None or col == "ff" else _fmt(getattr(est, col)))
+        if col != "ff":  # FINN has no FF model
+            out.append("-" if est is None else _fmt(getattr(est, col)))
         out.append(_fmt(getattr(got, col), signed))
     return out
 

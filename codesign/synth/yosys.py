@@ -123,7 +123,8 @@ class YosysOutcome:
 
 def yosys_command(yosys: Path | str) -> list[str]:
     """The command line that runs a staged plan, from inside its folder."""
-    return [str(yosys), "-q", "-l", LOG_FILE, "-s", SCRIPT]
+    # No -q: it would also keep the passes out of the log file.
+    return [str(yosys), "-l", LOG_FILE, "-s", SCRIPT]
 
 
 def run_plan(
@@ -157,7 +158,13 @@ def run_plan(
     start = time.perf_counter()
     try:
         proc = subprocess.run(
-            cmd, cwd=work_dir, capture_output=True, text=True, timeout=timeout_s, check=False
+            cmd,
+            cwd=work_dir,
+            stdout=subprocess.DEVNULL,  # the same text goes to the log file
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=timeout_s,
+            check=False,
         )
     except subprocess.TimeoutExpired as err:
         _keep_log(work_dir, log_path)
@@ -171,7 +178,7 @@ def run_plan(
     if proc.returncode != 0 or not stat.is_file():
         raise ToolFailedError(
             f"yosys failed (exit {proc.returncode}) synthesizing {plan.name}"
-            f"{_excerpt(work_dir, proc.stdout + proc.stderr)}\n  reproduce: {reproduce}"
+            f"{_excerpt(work_dir, proc.stderr)}\n  reproduce: {reproduce}"
         )
     resources, cells = parse_stat_json(stat.read_text())
     log.debug("yosys %s: %.1f s, %s", plan.name, seconds, resources)
