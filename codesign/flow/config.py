@@ -18,8 +18,9 @@ Adding a section for a new step (compile, simulate, synth...):
    ``compile: CompileSection | None = None`` to :class:`FlowConfig`. ``None`` keeps old flow
    files valid.
 2. Write ``step_compile(state, cfg) -> state`` in :mod:`codesign.flow.steps` and register it
-   in ``STEPS`` with ``sections=("compile",)``: the runner then refuses to run the step when
-   the section is missing, and re-runs it (and every later step) when the section changes.
+   in ``STEPS`` with ``sections=("compile",), after=("export",)``: a flow that lists the
+   step without the section is rejected at load time, and the runner re-runs the step (and
+   the steps that read from it) when the section or the export changes.
 3. Append ``compile`` to ``run.steps`` in the flow files that should run it.
 """
 
@@ -44,7 +45,7 @@ log = logging.getLogger(__name__)
 MIN_SEVERITY, MAX_SEVERITY = 1, 5
 
 # Flows run these steps, in this order, unless ``run.steps`` says otherwise.
-DEFAULT_STEPS: tuple[str, ...] = ("train", "evaluate")
+DEFAULT_STEPS: tuple[str, ...] = ("train", "evaluate", "export")
 
 
 class OptimizerName(StrEnum):
@@ -93,7 +94,8 @@ class RunSection(Section):
 
     @model_validator(mode="after")
     def _check_steps(self) -> Self:
-        from codesign.flow.steps import STEPS  # noqa: PLC0415 (steps imports this module)
+        from codesign.flow.runner import step_inputs  # noqa: PLC0415 (imports this module)
+        from codesign.flow.steps import STEPS  # noqa: PLC0415
 
         unknown = [s for s in self.steps if s not in STEPS]
         if unknown:
@@ -103,6 +105,7 @@ class RunSection(Section):
         if len(set(self.steps)) != len(self.steps):
             raise ValueError(f"run.steps lists a step twice: {self.steps}; list each once")
         try:
+            step_inputs([STEPS[s] for s in self.steps])
             select_steps(self.steps, self.from_step, self.to_step)
         except ConfigError as err:
             raise ValueError(str(err)) from None  # pydantic adds the file line

@@ -12,9 +12,10 @@ The runner:
   ``stale``), seconds, config digest, artifacts and results, rewritten atomically after
   every change;
 * skips a step that is ``done`` when its digest (the config sections it reads, the seed and
-  the digests of the steps before it) is unchanged and its artifacts exist. A step killed
-  mid-way is left ``running`` in ``steps.json`` and simply runs again. Once one step runs,
-  every later step runs too, since its inputs changed;
+  the digests of the steps it reads from, ``Step.after``) is unchanged and its artifacts
+  exist. A step killed mid-way is left ``running`` in ``steps.json`` and simply runs again.
+  When a step runs, every step that reads from it (directly or not) runs too, and ones
+  beyond ``to_step`` are marked ``stale``;
 * honours ``run.from_step`` (re-run from there; earlier steps must have usable outputs) and
   ``run.to_step`` (stop after it).
 
@@ -107,13 +108,37 @@ class Step:
         name: Step name, as written in ``run.steps`` and ``--from-step``.
         fn: ``fn(state, cfg) -> state``.
         sections: Config sections the step reads; a change in one of them re-runs the step.
+        after: Steps whose outputs this step reads. They must come earlier in the flow, and
+            when one of them re-runs, so does this step. ``None`` means the step just before
+            it in the flow (a linear chain).
         description: One line for ``--help`` texts and progress bars.
     """
 
     name: str
     fn: StepFn
     sections: tuple[str, ...] = ()
+    after: tuple[str, ...] | None = None
     description: str = ""
+
+
+def step_inputs(steps: list[Step]) -> dict[str, tuple[str, ...]]:
+    """The steps each step of a flow reads from (its ``after``, or the one before it).
+
+    Raises:
+        ConfigError: A step reads from a step that is not earlier in the flow.
+    """
+    names = [s.name for s in steps]
+    out: dict[str, tuple[str, ...]] = {}
+    for i, step in enumerate(steps):
+        deps = step.after if step.after is not None else tuple(names[i - 1 : i])
+        for dep in deps:
+            if dep not in names[:i]:
+                raise ConfigError(
+                    f"step {step.name!r} needs step {dep!r} earlier in run.steps; "
+                    f"add {dep!r} before {step.name!r}"
+                )
+        out[step.name] = deps
+    return out
 
 
 @dataclass
@@ -160,19 +185,19 @@ class FlowResult:
 
 
 def step_digests(cfg: FlowConfig, steps: list[Step]) -> dict[str, str]:
-    """Digest per step: its config sections, the seed and the digest of the step before it."""
+    """Digest per step: its config sections, the seed and the digests of the steps it reads."""
+    inputs = step_inputs(steps)
     out: dict[str, str] = {}
-    upstream = ""
     for step in steps:
         payload = {
             "v": _DIGEST_VERSION,
             "step": step.name,
-            "upstream": upstream,
+            "inputs": {dep: out[dep] for dep in inputs[step.name]},
             "seed": cfg.run.seed,
             "sections": {s: cfg.section_dict(s) for s in step.sections},
         }
         blob = json.dumps(payload, sort_keys=True, default=str).encode()
-        upstream = out[step.name] = hashlib.sha256(blob).hexdigest()[:16]
+        out[step.name] = hashlib.sha256(blob).hexdigest()[:16]
     return out
 
 
@@ -220,9 +245,13 @@ def run_flow(
 
     run_dir = cfg.run.resolved_out_dir().resolve()
     run_dir.mkdir(parents=True, exist_ok=True)
+    inputs = step_inputs(steps)
     digests = step_digests(cfg, steps)
     old = load_records(run_dir)
     records = [old.get(s.name) or StepRecord(name=s.name, digest=digests[s.name]) for s in steps]
+    for rec in records:
+        rec.reused = False  # per invocation
+    needed = _upstream(selected, inputs)  # steps before from_step whose outputs are read
     state = FlowState(run_dir=run_dir, progress=progress)
 
     def save() -> None:
@@ -239,12 +268,14 @@ def run_flow(
     with _log_to(run_dir / LOG_FILE):
         write_resolved_config(cfg, run_dir / CONFIG_FILE)
         log.info("flow %s -> %s", cfg.run.name, run_dir)
-        ran_one = False
+        ran: set[str] = set()  # steps run in this invocation
         for i, (step, rec) in enumerate(zip(steps, records, strict=True)):
             if i > last:
                 break
             usable = _usable(rec, digests[step.name], run_dir)
             if step.name not in selected:  # before from_step: reuse or fail
+                if step.name not in needed:
+                    continue
                 if not usable:
                     raise ConfigError(
                         f"--from-step {cfg.run.from_step} needs the outputs of step "
@@ -254,18 +285,17 @@ def run_flow(
                 _restore(state, rec)
                 log.info("step %s: using earlier outputs", step.name)
                 continue
-            if usable and not ran_one and cfg.run.from_step is None:
+            inputs_rerun = any(dep in ran for dep in inputs[step.name])
+            if usable and not inputs_rerun and cfg.run.from_step is None:
                 _restore(state, rec)
                 rec.reused = True
                 log.info("step %s: done before with this config, skipped", step.name)
                 state.report("steps", i + 1, last + 1)
                 save()
                 continue
-            ran_one = True
             state = _run_step(step, rec, state, cfg, digests[step.name], save)
-            for later in records[i + 1 :]:
-                if later.status == "done":
-                    later.status = "stale"
+            ran.add(step.name)
+            _mark_stale(step.name, steps[i + 1 :], records[i + 1 :], inputs)
             save()
             state.report("steps", i + 1, last + 1)
     return FlowResult(run_dir, state, records, time.perf_counter() - t_flow)
@@ -300,6 +330,30 @@ def _run_step(
     rec.results = state.results.get(step.name)
     log.info("step %s: done in %.1f s", step.name, rec.seconds)
     return state
+
+
+def _upstream(names: set[str], inputs: dict[str, tuple[str, ...]]) -> set[str]:
+    """All steps that ``names`` read from, directly or not."""
+    out: set[str] = set()
+    todo = [dep for n in names for dep in inputs[n]]
+    while todo:
+        dep = todo.pop()
+        if dep not in out:
+            out.add(dep)
+            todo.extend(inputs[dep])
+    return out
+
+
+def _mark_stale(
+    name: str, later: list[Step], records: list[StepRecord], inputs: dict[str, tuple[str, ...]]
+) -> None:
+    """Mark the done steps that read (directly or not) from re-run step ``name`` as stale."""
+    changed = {name}
+    for step, rec in zip(later, records, strict=True):
+        if any(dep in changed for dep in inputs[step.name]):
+            changed.add(step.name)
+            if rec.status == "done":
+                rec.status = "stale"
 
 
 def _usable(rec: StepRecord, digest: str, run_dir: Path) -> bool:

@@ -10,8 +10,10 @@ Adding a step (e.g. ``compile``):
 
 1. Add its config section to :class:`~codesign.flow.config.FlowConfig` (see that module).
 2. Write ``step_compile(state, cfg)`` below (or in its own package, imported on use) and
-   register it in :data:`STEPS` as ``Step("compile", step_compile, sections=("compile",))``.
-   ``sections`` lists the config sections whose change must re-run the step.
+   register it in :data:`STEPS` as
+   ``Step("compile", step_compile, sections=("compile",), after=("export",))``.
+   ``sections`` lists the config sections whose change must re-run the step; ``after`` the
+   steps whose artifacts it reads (``state.path("qonnx")``), so it re-runs when they do.
 3. Add ``compile`` to ``run.steps`` in the flow files that use it.
 
 Artifacts (paths relative to the run folder):
@@ -21,6 +23,7 @@ step          artifact                    file
 ============  ==========================  ===========================================
 train         ``checkpoint``              ``train/model.pt`` (see ``codesign.train``)
 evaluate      ``report``                  ``report.json``
+export        ``qonnx``, ``qonnx_data``   ``qonnx/model.onnx``, ``qonnx/model.onnx.data``
 ============  ==========================  ===========================================
 """
 
@@ -43,6 +46,7 @@ log = logging.getLogger(__name__)
 
 REPORT_FILE = "report.json"
 CHECKPOINT_FILE = "train/model.pt"
+QONNX_DIR = "qonnx"
 
 
 def load_split(dataset: str, split: str, n: int, seed: int) -> tuple[Tensor, Tensor]:
@@ -205,6 +209,23 @@ def _evaluate(state: FlowState, cfg: FlowConfig) -> FlowState:
     return state
 
 
+def step_export(state: FlowState, cfg: FlowConfig) -> FlowState:
+    """Export the trained model to QONNX (``qonnx/model.onnx`` + external data)."""
+    from codesign.models.export import DATA_FILE, export_qonnx  # noqa: PLC0415
+    from codesign.train.checkpoint import load_checkpoint  # noqa: PLC0415
+    from codesign.train.fixed import torch_threads  # noqa: PLC0415
+
+    model = load_checkpoint(state.path("checkpoint"))
+    with torch_threads(cfg.run.torch_threads):
+        path = export_qonnx(model, state.run_dir / QONNX_DIR)
+    state.add_artifact("qonnx", path)
+    if (path.parent / DATA_FILE).exists():
+        state.add_artifact("qonnx_data", path.parent / DATA_FILE)
+    state.results["export"] = {"qonnx": state.artifacts["qonnx"]}
+    log.info("exported QONNX to %s", path)
+    return state
+
+
 STEPS: dict[str, Step] = {
     step.name: step
     for step in (
@@ -218,7 +239,14 @@ STEPS: dict[str, Step] = {
             "evaluate",
             step_evaluate,
             sections=("data", "evaluate"),
+            after=("train",),
             description="clean and corrupted test accuracy",
+        ),
+        Step(
+            "export",
+            step_export,
+            after=("train",),
+            description="export the trained model to QONNX",
         ),
     )
 }

@@ -71,7 +71,7 @@ def test_unknown_from_step_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, 
     result = CliRunner().invoke(cli, ["run", str(flow), "--from-step", "compile"])
     assert result.exit_code == 1
     assert isinstance(result.exception, ConfigError)
-    msg = "unknown step 'compile' for --from-step; this flow's steps are: train, evaluate"
+    msg = "unknown step 'compile' for --from-step; this flow's steps are: train, evaluate, export"
     assert str(result.exception) == msg
     assert run_main(monkeypatch, "run", str(flow), "--from-step", "compile") == 1
     assert msg in capsys.readouterr().err
@@ -104,13 +104,18 @@ def test_tiny_flow_end_to_end(tmp_path: Path) -> None:
     assert 0.0 <= noisy["accuracy"] <= 1.0
     assert "clean" in result.output and "gaussian_noise" in result.output
     steps = json.loads((run_dir / "steps.json").read_text())["steps"]
-    assert [(s["name"], s["status"]) for s in steps] == [("train", "done"), ("evaluate", "done")]
+    assert [(s["name"], s["status"]) for s in steps] == [
+        ("train", "done"),
+        ("evaluate", "done"),
+        ("export", "done"),
+    ]
     assert all(s["seconds"] > 0 for s in steps)
     assert (run_dir / "train" / "model.pt").is_file() and (run_dir / "flow.log").is_file()
+    assert (run_dir / "qonnx" / "model.onnx").is_file()
 
     again = CliRunner().invoke(cli, ["run", str(flow)])
     assert again.exit_code == 0, again.output
-    assert again.output.count("done (reused)") == 2
+    assert again.output.count("done (reused)") == 3
     assert json.loads((run_dir / "report.json").read_text()) == report
 
     out2 = tmp_path / "elsewhere"

@@ -28,7 +28,7 @@ def write(tmp_path: Path, text: str, name: str = "flow.yaml") -> Path:
 def test_quickstart_flow_loads() -> None:
     cfg = load_flow_config(REPO / "flows" / "quickstart.yaml")
     assert cfg.data.dataset is DatasetName.FASHION_MNIST
-    assert cfg.run.steps[:2] == ["train", "evaluate"]
+    assert cfg.run.steps[:3] == ["train", "evaluate", "export"]
     assert cfg.train.epochs == 1
     assert cfg.evaluate.corruptions, "the quickstart reports corrupted accuracy"
 
@@ -121,7 +121,7 @@ def test_unknown_from_step_override() -> None:
     with pytest.raises(ConfigError) as err:
         FlowConfig().with_overrides(from_step="trian")
     assert str(err.value) == (
-        "unknown step 'trian' for --from-step; this flow's steps are: train, evaluate"
+        "unknown step 'trian' for --from-step; this flow's steps are: train, evaluate, export"
     )
 
 

@@ -52,7 +52,8 @@ class FakeFlow:
 
 
 def make_cfg(run_dir: Path, **run: object) -> FlowConfig:
-    return FlowConfig.model_validate({"run": {"out_dir": str(run_dir), **run}})
+    fields = {"out_dir": str(run_dir), "steps": ["train", "evaluate"], **run}
+    return FlowConfig.model_validate({"run": fields})
 
 
 def steps_json(run_dir: Path) -> dict[str, dict]:
@@ -179,7 +180,8 @@ def evaluate(state, cfg):
     os.kill(os.getpid(), signal.SIGKILL)
 
 steps = {"train": Step("train", train, ("train",)), "evaluate": Step("evaluate", evaluate)}
-run_flow(FlowConfig.model_validate({"run": {"out_dir": sys.argv[1]}}), steps)
+cfg = {"run": {"out_dir": sys.argv[1], "steps": ["train", "evaluate"]}}
+run_flow(FlowConfig.model_validate(cfg), steps)
 """
 
 
@@ -199,3 +201,42 @@ def test_killed_step_reruns(tmp_path: Path) -> None:
     run_flow(make_cfg(run_dir), registry)
     assert flow.calls == ["evaluate"]  # train was done with this config; evaluate was killed
     assert steps_json(run_dir)["evaluate"]["status"] == "done"
+
+
+def test_only_dependents_of_a_rerun_step_rerun(tmp_path: Path) -> None:
+    calls: list[str] = []
+
+    def export(state: FlowState, cfg: FlowConfig) -> FlowState:
+        calls.append("export")
+        state.add_artifact("qonnx", atomic_write_text(state.run_dir / "q.txt", "q"))
+        return state
+
+    def registry(flow: FakeFlow) -> dict[str, Step]:
+        reg = flow.registry
+        reg["evaluate"] = Step("evaluate", flow.evaluate, ("data", "evaluate"), after=("train",))
+        reg["export"] = Step("export", export, after=("train",))
+        return reg
+
+    cfg = make_cfg(tmp_path / "run", steps=["train", "evaluate", "export"])
+    run_flow(cfg, registry(FakeFlow()))
+    assert calls == ["export"]
+
+    flow = FakeFlow()
+    cfg = cfg.model_copy(deep=True)
+    cfg.evaluate.severities = [1]
+    run_flow(cfg, registry(flow))
+    assert flow.calls == ["evaluate"] and calls == ["export"]  # export reads train only
+
+    cfg.train.epochs = 2
+    run_flow(cfg.with_overrides(to_step="evaluate"), registry(flow))
+    assert steps_json(tmp_path / "run")["export"]["status"] == "stale"
+    run_flow(cfg, registry(flow))
+    assert calls == ["export", "export"]
+
+
+def test_step_reading_a_later_step_is_rejected(tmp_path: Path) -> None:
+    flow = FakeFlow()
+    reg = flow.registry
+    reg["train"] = Step("train", flow.train, after=("evaluate",))
+    with pytest.raises(ConfigError, match="step 'train' needs step 'evaluate' earlier"):
+        run_flow(make_cfg(tmp_path / "run"), reg)
