@@ -104,8 +104,11 @@ def test_validate_names_layer_and_range_for_weight() -> None:
 def test_validate_names_layer_for_activation() -> None:
     layers = list(BitConfig.uniform(4, 4, 4).layers)
     layers[2] = LayerBits(weight=4, act=7)
-    with pytest.raises(ConfigError, match=r"^layer 'conv2' activation bit-width 7 is not allowed; "
-                       r"choose one of 2, 3, 4, 5, 6, 8"):
+    with pytest.raises(
+        ConfigError,
+        match=r"^layer 'conv2' activation bit-width 7 is not allowed; "
+        r"choose one of 2, 3, 4, 5, 6, 8",
+    ):
         BitConfig(8, tuple(layers)).validate(QUICKSTART_ARCH)
 
 
@@ -146,21 +149,31 @@ def test_validate_rejects_bool_bits() -> None:
 @pytest.mark.parametrize(
     ("data", "message"),
     [
-        ({"input_bits": 8, "layers": [{"weight": 4}], "extra": 1},
-         "bit config: unknown key(s) extra; expected input_bits, layers"),
+        (
+            {"input_bits": 8, "layers": [{"weight": 4}], "extra": 1},
+            "bit config: unknown key(s) extra; expected input_bits, layers",
+        ),
         ({"layers": [{"weight": 4}]}, "bit config: missing key(s) input_bits"),
         ({"input_bits": 8, "layers": []}, "bit config: 'layers' is empty"),
-        ({"input_bits": 8, "layers": "W4A4"},
-         "bit config: 'layers' must be a list of {weight, act} mappings"),
-        ({"input_bits": 8, "layers": [{"weight": 4, "acts": 4}]},
-         "bit config: layer 0: unknown key(s) acts; expected weight, act"),
+        (
+            {"input_bits": 8, "layers": "W4A4"},
+            "bit config: 'layers' must be a list of {weight, act} mappings",
+        ),
+        (
+            {"input_bits": 8, "layers": [{"weight": 4, "acts": 4}]},
+            "bit config: layer 0: unknown key(s) acts; expected weight, act",
+        ),
         ({"input_bits": 8, "layers": [{"act": 4}]}, "bit config: layer 0: missing key weight"),
-        ({"input_bits": 8, "layers": [{"weight": 4, "act": 4}, {"weight": "4"}]},
-         "layer 1 weight bit-width '4' is not allowed; choose one of 2, 3, 4, 5, 6, 8 "
-         "(every layer must map to an RTL node in finn-plus)"),
-        ({"input_bits": 9, "layers": [{"weight": 4}]},
-         "input bit-width 9 is not allowed; choose one of 2, 3, 4, 5, 6, 8 "
-         "(every layer must map to an RTL node in finn-plus)"),
+        (
+            {"input_bits": 8, "layers": [{"weight": 4, "act": 4}, {"weight": "4"}]},
+            "layer 1 weight bit-width '4' is not allowed; choose one of 2, 3, 4, 5, 6, 8 "
+            "(every layer must map to an RTL node in finn-plus)",
+        ),
+        (
+            {"input_bits": 9, "layers": [{"weight": 4}]},
+            "input bit-width 9 is not allowed; choose one of 2, 3, 4, 5, 6, 8 "
+            "(every layer must map to an RTL node in finn-plus)",
+        ),
         ([1, 2], "bit config must be a mapping, got list"),
     ],
 )

@@ -138,8 +138,15 @@ def test_pruning_shrinks_widths() -> None:
 
 @pytest.mark.parametrize(
     ("width", "ratio", "kept"),
-    [(16, 0.0, 16), (16, 0.5, 8), (10, 0.25, 8), (10, 0.35, 7), (3, 0.5, 2), (4, 0.99, 1),
-     (1, 0.5, 1)],
+    [
+        (16, 0.0, 16),
+        (16, 0.5, 8),
+        (10, 0.25, 8),
+        (10, 0.35, 7),
+        (3, 0.5, 2),
+        (4, 0.99, 1),
+        (1, 0.5, 1),
+    ],
 )
 def test_pruning_rounding_rule(width: int, ratio: float, kept: int) -> None:
     # kept = max(1, floor(width * (1 - ratio) + 0.5)): round half up, at least one channel
@@ -208,9 +215,10 @@ def test_arch_dict_round_trip(
     assert arch.feature_sizes()[-1] >= 1
 
 
-@pytest.mark.parametrize(("size", "kernel", "stride", "out"),
-                         [(28, 3, 2, 14), (7, 3, 2, 4), (28, 3, 1, 28), (5, 5, 1, 5),
-                          (9, 1, 2, 5)])
+@pytest.mark.parametrize(
+    ("size", "kernel", "stride", "out"),
+    [(28, 3, 2, 14), (7, 3, 2, 4), (28, 3, 1, 28), (5, 5, 1, 5), (9, 1, 2, 5)],
+)
 def test_conv_output_size(size: int, kernel: int, stride: int, out: int) -> None:
     assert conv_output_size(size, kernel, stride) == out
     conv = nn.Conv2d(1, 1, kernel, stride=stride, padding=kernel // 2)
