@@ -131,6 +131,7 @@ def compile_model(qonnx_path: Path, cfg: CompileConfig, run_dir: Path, *,
                 raise ConfigError(f"cannot resume at {start_step!r}: {run_dir} has no "
                                   "intermediate models")
             shutil.copytree(run_dir, work, dirs_exist_ok=True, symlinks=True)
+            _drop_outputs_from(work, first)
             _relocate(work, run_dir, work)
             model = _load_intermediate(work, first)
         else:
@@ -189,6 +190,27 @@ def _load_intermediate(run_dir: Path, first: int) -> ModelWrapper:
         raise ConfigError(f"cannot resume at {STEP_NAMES[first]!r}: {prev.name} is missing "
                           "in the run folder's intermediate/")
     return ModelWrapper(str(prev))
+
+
+# run-folder outputs -> the step that writes them (dropped when resuming at or before it)
+_PRODUCED_BY = {"parent.onnx": "create_dataflow_partition",
+                "intermediate/partitions": "create_dataflow_partition",
+                "estimates.json": "estimates", "finn_build": "prepare_ip",
+                "compiled.onnx": "prepare_ip"}
+
+
+def _drop_outputs_from(run_dir: Path, first: int) -> None:
+    """Remove what steps ``first`` and later wrote, so a resumed run holds nothing stale."""
+    for index in range(first, len(STEPS)):
+        (run_dir / "intermediate" / intermediate_name(index + 1, STEP_NAMES[index])).unlink(
+            missing_ok=True)
+    for rel, step in _PRODUCED_BY.items():
+        if STEP_NAMES.index(step) >= first:
+            path = run_dir / rel
+            if path.is_dir():
+                shutil.rmtree(path)
+            else:
+                path.unlink(missing_ok=True)
 
 
 def _run_steps(model: ModelWrapper, ctx: StepContext, first: int, last: int) -> dict[str, float]:
