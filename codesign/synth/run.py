@@ -8,8 +8,9 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from codesign.errors import CodesignError, ConfigError
+from codesign.errors import CodesignError, ConfigError, UnsupportedModelError
 from codesign.io import atomic_write_json
 from codesign.resources import Resources
 from codesign.settings import Settings, get_settings
@@ -20,6 +21,9 @@ from codesign.synth.sources import collect_nodes
 from codesign.synth.yosys import run_plan
 from codesign.tools import tool_version
 
+if TYPE_CHECKING:
+    from codesign.boards import Board
+
 log = logging.getLogger(__name__)
 
 SYNTH_DIR = "synth"
@@ -29,24 +33,33 @@ EventFn = Callable[[str, str, SynthResult | None], None]
 
 @dataclass(frozen=True)
 class Target:
-    """What a run folder was compiled for: part, synth_xilinx family and clock."""
+    """What a run folder was compiled for: part, synth_xilinx family and clock.
+
+    Attributes:
+        part: The FPGA part.
+        family: The synth_xilinx family.
+        clock_ns: The clock period (recorded with the results; Yosys does not use it).
+        board_family: The board's own family (``versal`` has no synth_xilinx family).
+    """
 
     part: str
     family: Family
     clock_ns: float
+    board_family: str
 
 
-def run_target(run_dir: Path, board: str | None = None) -> Target:
+def run_target(run_dir: Path, board: str | Board | None = None) -> Target:
     """Read the run folder's ``config.yaml`` (part, clock) and its board (family).
 
     Args:
         run_dir: The compile run folder.
-        board: A board name overriding the one in ``config.yaml``.
+        board: A board (or name) overriding the one in ``config.yaml``. The RTL stays the
+            one compiled for ``config.yaml``'s part, so the override should keep the family.
 
     Raises:
         ConfigError: No readable ``config.yaml``, or an unknown board.
     """
-    from codesign.boards import load_board
+    from codesign.boards import Board, load_board
     from codesign.finn.config import CompileConfig
 
     config_path = Path(run_dir) / "config.yaml"
@@ -55,10 +68,25 @@ def run_target(run_dir: Path, board: str | None = None) -> Target:
             f"{config_path} not found: is {run_dir} a compile run folder (`codesign compile`)?"
         )
     cfg = CompileConfig.from_yaml(config_path)
-    spec = load_board(board or cfg.board)
-    part = cfg.part if board is None and cfg.part else spec.part
-    clock = cfg.clock_ns if cfg.clock_ns else spec.clock_ns
-    return Target(part=part, family=synth_family(spec.family), clock_ns=float(clock))
+    spec = board if isinstance(board, Board) else load_board(board or cfg.board)
+    part = cfg.part or spec.part
+    if board is not None and spec.part != part:
+        log.warning(
+            "synthesizing for %s (%s), but %s was compiled for %s: the RTL stays %s's",
+            spec.name,
+            spec.part,
+            Path(run_dir).name,
+            part,
+            part,
+        )
+        part = spec.part
+    clock = cfg.clock_ns or spec.clock_ns
+    return Target(
+        part=part,
+        family=synth_family(spec.family),
+        clock_ns=float(clock),
+        board_family=str(spec.family),
+    )
 
 
 def load_estimates(run_dir: Path) -> dict[str, Resources]:
@@ -75,7 +103,7 @@ def load_estimates(run_dir: Path) -> dict[str, Resources]:
 
 def synthesize(
     run_dir: Path,
-    board: str | None = None,
+    board: str | Board | None = None,
     *,
     per_layer: bool = True,
     whole: bool = True,
@@ -94,7 +122,7 @@ def synthesize(
 
     Args:
         run_dir: The compile run folder (``compiled.onnx``, ``config.yaml``).
-        board: Board name overriding ``config.yaml``'s (selects the family).
+        board: Board (or its name) overriding ``config.yaml``'s; selects the family.
         per_layer: Synthesize each node on its own.
         whole: Synthesize the chain of all (selected) nodes as one design.
         nodes: Only these nodes, which must be consecutive for ``whole``; default all.
@@ -125,6 +153,11 @@ def synthesize(
     version = tool_version("yosys", settings)
     target = run_target(run_dir, board)
     rtl = collect_nodes(run_dir / "compiled.onnx", nodes)
+    if target.board_family == "versal" and any(n.kind == "mvau" for n in rtl):
+        raise UnsupportedModelError(
+            "Yosys has no Versal family and no DSP58 model, which the MVAU uses on Versal: "
+            "synthesize a compile for an UltraScale+ board instead (e.g. --board zcu102)"
+        )
     if whole and nodes is not None:
         _check_consecutive(run_dir, [n.name for n in rtl])
     plans: list[SynthPlan] = []

@@ -75,9 +75,15 @@ def test_second_run_is_cached(
 
 
 def test_cli_reports_cached_results(
-    report: SynthReport, tiny_run: Path, synth_settings: Settings
+    report: SynthReport,
+    tiny_run: Path,
+    synth_settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from codesign.cli.main import cli
+
+    # The CLI installs process-wide settings; put the test session's back afterwards.
+    monkeypatch.setattr("codesign.settings._current", None)
 
     args = ["synth", str(tiny_run), "--no-whole"] + [f"--node={n}" for n in SYNTH_NODES]
     out = CliRunner().invoke(
@@ -138,3 +144,20 @@ def test_yosys_failure_reports_log_excerpt_and_command(tmp_path: Path) -> None:
 def test_yosys_timeout(tmp_path: Path) -> None:
     with pytest.raises(ToolFailedError, match=r"yosys timed out after 0.01 s synthesizing broken"):
         run_plan(_broken_plan(), tmp_path / "work", timeout_s=0.01)
+
+
+def test_table_puts_estimates_next_to_measurements(report: SynthReport) -> None:
+    from rich.console import Console
+
+    console = Console(record=True, width=200)
+    console.print(report.table())
+    text = console.export_text()
+    rows = {line.split("│")[1].strip(): line for line in text.splitlines() if "│" in line}
+    assert {"MVAU_rtl_0", "sum of layers", "whole (3 nodes)", "overhead (whole-sum)"} <= set(rows)
+    cells = [c.strip() for c in rows["MVAU_rtl_0"].split("│")[2:-1]]
+    mvau, est = report.layers[0].resources, report.estimates["MVAU_rtl_0"]
+    # LUT FINN/Yosys, FF Yosys, BRAM18 FINN/Yosys, DSP FINN/Yosys, seconds
+    assert cells[:7] == [
+        f"{v:g}" for v in (est.lut, mvau.lut, mvau.ff, est.bram18, mvau.bram18, est.dsp, mvau.dsp)
+    ]
+    assert rows["StreamingFIFO_rtl_4"].split("│")[2].strip() == "-"  # no FINN estimate
