@@ -269,12 +269,13 @@ def run_flow(
         write_resolved_config(cfg, run_dir / CONFIG_FILE)
         log.info("flow %s -> %s", cfg.run.name, run_dir)
         ran: set[str] = set()  # steps run in this invocation
+        state.report("steps", 0, last + 1)
         for i, (step, rec) in enumerate(zip(steps, records, strict=True)):
             if i > last:
                 break
             usable = _usable(rec, digests[step.name], run_dir)
             if step.name not in selected:  # before from_step: reuse or fail
-                if step.name not in needed:
+                if not usable and step.name not in needed:
                     continue
                 if not usable:
                     raise ConfigError(

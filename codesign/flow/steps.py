@@ -29,8 +29,11 @@ export        ``qonnx``, ``qonnx_data``   ``qonnx/model.onnx``, ``qonnx/model.on
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import io
 import logging
+import warnings
 import zlib
 from typing import TYPE_CHECKING, Any
 
@@ -216,8 +219,15 @@ def step_export(state: FlowState, cfg: FlowConfig) -> FlowState:
     from codesign.train.fixed import torch_threads  # noqa: PLC0415
 
     model = load_checkpoint(state.path("checkpoint"))
-    with torch_threads(cfg.run.torch_threads):
+    chatter = io.StringIO()  # torch.onnx prints its progress; keep it in the log instead
+    with (
+        torch_threads(cfg.run.torch_threads),
+        contextlib.redirect_stdout(chatter),
+        warnings.catch_warnings(),
+    ):
+        warnings.filterwarnings("ignore", message="fast_hadamard_transform package not found")
         path = export_qonnx(model, state.run_dir / QONNX_DIR)
+    log.debug("torch.onnx output:\n%s", chatter.getvalue())
     state.add_artifact("qonnx", path)
     if (path.parent / DATA_FILE).exists():
         state.add_artifact("qonnx_data", path.parent / DATA_FILE)
