@@ -10,8 +10,8 @@ regenerated FIFO RTL (the unsized model is kept as ``RUN/compiled.unsized.onnx``
 ``DataflowBuildConfig.folding_config_file`` / ``ApplyConfig`` accepts (FINN re-applies it
 after inserting FIFOs when ``auto_fifo_depths`` is off).
 
-The first FIFO is fed straight by the input: a deep one soaks up every frame the harness
-offers, so its peak says nothing about the design, and it keeps its compiled depth.
+The measurement run offers frames at FINN's analytic rate (one frame per bottleneck
+interval); the check runs offer them as fast as the design takes them.
 """
 
 from __future__ import annotations
@@ -156,9 +156,8 @@ def size_fifos(
     words = _stream_words(source)
     if not words:
         raise CodesignError(f"{source} has no StreamingFIFO nodes to size")
-    first_fifo = _first_fifo(source)
 
-    def run(name: str, depths: dict[str, int] | None) -> SimResult:
+    def run(name: str, depths: dict[str, int] | None, period: int = 0) -> SimResult:
         report(f"FIFO sizing: {name}")
         return simulate(
             run_dir,
@@ -166,6 +165,7 @@ def size_fifos(
             fifo_depths=depths,
             model_path=source,
             name=f"fifo_{name}",
+            input_period=period,
             timeout_s=timeout_s,
             settings=settings,
             progress=progress,
@@ -174,10 +174,11 @@ def size_fifos(
     initial = run("initial", None)
     deep_value = deep_depth or max(64, 2 * max(words.values()))
     deep = {f: max(deep_value, initial.fifo_depths[f]) for f in words}
-    deep_run = run("deep", deep)
+    # The source offers frames at FINN's analytic rate: an always-valid source would pile
+    # whole frames into the FIFO in front of the first slow node, which says nothing about
+    # the depth the design needs to sustain that rate.
+    deep_run = run("deep", deep, initial.bottleneck_cycles)
     depths = {f: max(2, deep_run.fifo_maxcount[f] + 1) for f in words}
-    if first_fifo is not None:
-        depths[first_fifo] = initial.fifo_depths[first_fifo]
     goal = initial.bottleneck_cycles * (1 + tolerance)
     if deep_run.interval_cycles > goal:
         log.warning(
@@ -195,7 +196,7 @@ def size_fifos(
         sized = run(f"sized_{rounds}", depths)
         if sized.interval_cycles <= max(goal, deep_run.interval_cycles * 1.001):
             break
-        full = [f for f in depths if f != first_fifo and sized.fifo_maxcount[f] >= depths[f]]
+        full = [f for f in depths if sized.fifo_maxcount[f] >= depths[f]]
         if not full:
             break
         for f in full:
@@ -231,14 +232,6 @@ def size_fifos(
         result.total_depth,
     )
     return result
-
-
-def _first_fifo(model_path: Path) -> str | None:
-    from qonnx.core.modelwrapper import ModelWrapper
-
-    model = ModelWrapper(str(model_path))
-    first = model.graph.node[0]
-    return first.name if first.op_type.startswith("StreamingFIFO") else None
 
 
 def apply_fifo_depths(run_dir: Path, depths: dict[str, int]) -> tuple[Path, Path]:

@@ -75,6 +75,8 @@ class SimResult:
         frames: Frames simulated.
         ready_pct: Output ready probability (percent) per cycle.
         seed: Seed of the backpressure generator.
+        input_period: Input throttle: frame ``f`` offered from cycle ``f * input_period``
+            (0: always valid).
         clock_ns: Clock period used for FPS.
         latency_cycles: Frame 0: first input word accepted -> last output word accepted.
         interval_cycles: Steady-state cycles per frame (mean spacing of frame completions,
@@ -105,6 +107,7 @@ class SimResult:
     frames: int
     ready_pct: int
     seed: int
+    input_period: int
     clock_ns: float
     latency_cycles: int
     interval_cycles: float
@@ -311,6 +314,7 @@ def simulate(
     fifo_depths: dict[str, int] | None = None,
     model_path: Path | None = None,
     name: str = "result",
+    input_period: int = 0,
     check: bool = True,
     mvu_queue_fix: bool = False,
     settings: Settings | None = None,
@@ -328,6 +332,8 @@ def simulate(
         fifo_depths: Simulate with these FIFO depths instead of the model's.
         model_path: The dataflow model (default ``RUN/compiled.onnx``).
         name: Base name of the outputs in ``RUN/sim/``.
+        input_period: Offer frame ``f`` no earlier than cycle ``f * input_period`` (0: the
+            input is always valid). FIFO sizing measures with a source at the target rate.
         check: Raise on a mismatch (False: record ``bit_exact=False`` and return).
         mvu_queue_fix: Simulate with the MVU output-queue workaround applied.
         settings: Settings (cache folder, PATH); default: the process settings.
@@ -380,7 +386,7 @@ def simulate(
     trace_path = sim_dir / f"{name}.trace"
     write_input(in_path, words)
     bottleneck = max(io.analytic.values()) or 1
-    per_frame = max(bottleneck, io.words_in, io.words_out)
+    per_frame = max(bottleneck, io.words_in, io.words_out, input_period)
     max_cycles = int((frames + 4) * per_frame * 20 * 100 / ready_pct) + 100_000
     plusargs: dict[str, object] = {
         "in": in_path,
@@ -392,6 +398,7 @@ def simulate(
         "ready_pct": ready_pct,
         "seed": seed,
         "max_cycles": max_cycles,
+        "frame_period": input_period,
     }
     fst_path = sim_dir / f"{name}.fst" if fst else None
     if fst_path is not None:
@@ -419,6 +426,7 @@ def simulate(
         plan,
         ready_pct,
         seed,
+        input_period,
         clock_ns_of(run_dir),
         sim,
         sim_s,
@@ -460,6 +468,7 @@ def _result(
     plan: stitch.BuildPlan,
     ready_pct: int,
     seed: int,
+    input_period: int,
     clock_ns: float,
     sim: verilator.Build,
     sim_s: float,
@@ -487,6 +496,7 @@ def _result(
         frames=len(trace.output_done),
         ready_pct=ready_pct,
         seed=seed,
+        input_period=input_period,
         clock_ns=clock_ns,
         latency_cycles=trace.output_done[0] - trace.input_start[0],
         interval_cycles=interval,
