@@ -8,7 +8,13 @@ never from the global RNG, so the same seed gives the same output.
 The parameter of each corruption at severity ``s`` is ``SEVERITY_PARAMS[name][s - 1]``; the
 table is data, with units stated per corruption below. Hendrycks & Dietterich's ImageNet-C
 values were scaled down where they assume 224x224 images (blur radii, pixelation factors)
-and kept where they are per-pixel (noise levels, JPEG quality, contrast factors).
+and kept where they are per-pixel (noise levels, JPEG quality, contrast factors). Blur radii
+and pixelation are in pixels of a 28x28 image: on 8x8 images (sklearn digits) severities
+above 2 of the blurs and pixelation leave little of the content.
+
+Random draws are made for the whole batch at once, so an image corrupted alone and the
+same image corrupted inside a batch get different (equally distributed) noise; the same
+batch with the same seed always gets the same noise.
 
 Example:
     >>> import torch
@@ -196,9 +202,12 @@ def _conv_same(x: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
     """Convolve every channel of ``x`` (B, C, H, W) with ``kernel`` (kh, kw), replicate pad."""
     b, c, h, w = x.shape
     kh, kw = kernel.shape
-    flat = x.reshape(b * c, 1, h, w)
+    # Every image is its own channel of a depthwise (grouped) convolution: on CPU this is
+    # about 3x faster than a one-channel convolution over a batch of B*C images.
+    flat = x.reshape(1, b * c, h, w)
     padded = F.pad(flat, (kw // 2, kw // 2, kh // 2, kh // 2), mode="replicate")
-    out = F.conv2d(padded, kernel.to(x)[None, None])  # (B*C, 1, H, W)
+    weight = kernel.to(x).expand(b * c, 1, kh, kw).contiguous()
+    out = F.conv2d(padded, weight, groups=b * c)  # (1, B*C, H, W)
     return out.reshape(b, c, h, w)
 
 

@@ -217,15 +217,15 @@ MEASURES: Mapping[str, Callable[[torch.Tensor], torch.Tensor]] = MappingProxyTyp
 )
 FEATURE_NAMES: tuple[str, ...] = tuple(MEASURES)
 
-# Fixed constants (see module docstring), from the means over 256 Fashion-MNIST test images,
-# clean and under every corruption at severities 1..5 (raw range -> feature range):
-#   noise_sigma      0.03 clean, 0.0002 (blur) .. 0.29 (impulse)     -> 0.3 clean, 0 .. 2.9
-#   sharpness        0.18 clean, 0.0008 (blur) .. 2.1 (impulse)      -> 0.75 clean, -1.6 .. 1.8
-#   blockiness       1.05 clean, 1.16 .. 1.94 (JPEG), 0.03 .. 7.7 (pixelate, its block edges)
-#                    log2 scale                                      -> 0.07 clean, 0.2 .. 1.0
-#   rms_contrast     0.32 clean, 0.03 (contrast) .. 0.40             -> 1.3 clean, 0.1 .. 1.6
-#   brightness       0.29 clean, 0.25 .. 0.70 (brightness)           -> -0.8 clean, -1 .. 0.8
-#   hf_energy_ratio  0.27 clean, 0.017 (blur) .. 0.71 (impulse)      -> 1.1 clean, 0.07 .. 2.8
+# Fixed constants (see module docstring), chosen from the means over Fashion-MNIST test
+# images, clean and under every corruption at severities 1..5 (raw -> feature):
+#   noise_sigma      0.03 clean, ~0 (blur) .. 0.29 (impulse)            -> 0.3 clean, 0 .. 2.9
+#   sharpness        0.18 clean, 0.0008 (blur) .. 2.1 (impulse), log10  -> 0.7 clean, -1.6 .. 1.8
+#   blockiness       1.0 clean, 1.16 .. 1.94 (JPEG), log2               -> 0 clean, 0.2 .. 1.0;
+#                    pixelation's own block edges reach 0.04 .. 7.7    -> -4.7 .. 2.9
+#   rms_contrast     0.32 clean, 0.03 (contrast) .. 0.40                -> 1.3 clean, 0.1 .. 1.6
+#   brightness       0.29 clean, 0.25 .. 0.70 (brightness)              -> -0.8 clean, -1 .. 0.8
+#   hf_energy_ratio  0.27 clean, 0.017 (blur) .. 0.71 (impulse)         -> 1.1 clean, 0.07 .. 2.8
 FEATURE_SCALING: Mapping[str, FeatureScaling] = MappingProxyType(
     {
         "noise_sigma": FeatureScaling(offset=0.0, scale=0.1),

@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Iterable, Mapping
+from types import MappingProxyType
 from typing import NamedTuple
 
 import torch
@@ -37,7 +38,9 @@ from codesign.quality.corruptions import (
 log = logging.getLogger(__name__)
 
 # Condition name -> id: clean is 0, corruptions follow in Corruption's declaration order.
-CONDITION_IDS: Mapping[str, int] = {CLEAN: 0} | {c.value: i + 1 for i, c in enumerate(Corruption)}
+CONDITION_IDS: Mapping[str, int] = MappingProxyType(
+    {CLEAN: 0} | {c.value: i + 1 for i, c in enumerate(Corruption)}
+)
 CONDITION_NAMES: tuple[str, ...] = tuple(CONDITION_IDS)
 RATIO_TOLERANCE = 1e-6
 
