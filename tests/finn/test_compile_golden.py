@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from conftest import CASES
+from compile_cases import CASES
 
 from codesign.finn.golden import (
     DataflowRunner,
