@@ -33,7 +33,6 @@ import contextlib
 import dataclasses
 import io
 import logging
-import warnings
 import zlib
 from typing import TYPE_CHECKING, Any
 
@@ -220,12 +219,7 @@ def step_export(state: FlowState, cfg: FlowConfig) -> FlowState:
 
     model = load_checkpoint(state.path("checkpoint"))
     chatter = io.StringIO()  # torch.onnx prints its progress; keep it in the log instead
-    with (
-        torch_threads(cfg.run.torch_threads),
-        contextlib.redirect_stdout(chatter),
-        warnings.catch_warnings(),
-    ):
-        warnings.filterwarnings("ignore", message="fast_hadamard_transform package not found")
+    with torch_threads(cfg.run.torch_threads), contextlib.redirect_stdout(chatter):
         path = export_qonnx(model, state.run_dir / QONNX_DIR)
     log.debug("torch.onnx output:\n%s", chatter.getvalue())
     state.add_artifact("qonnx", path)
