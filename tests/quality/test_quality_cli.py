@@ -10,7 +10,7 @@ from codesign.cli.main import cli, main
 
 def test_quality_cli_end_to_end(tmp_path, fmnist_images):
     out, table = tmp_path / "grid.png", tmp_path / "table.json"
-    args = ["quality", "-n", "48", "--grid-images", "2", "--severities", "1,5"]
+    args = ["quality", "-n", "16", "--grid-images", "2", "--severities", "1,5"]
     args += ["--seed", "3", "-o", str(out), "--json", str(table)]
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
@@ -20,7 +20,7 @@ def test_quality_cli_end_to_end(tmp_path, fmnist_images):
     with Image.open(out) as img:
         assert img.size[1] > img.size[0] > 600  # 10 corruption rows, 2 x 3 panel columns
     text = result.output
-    assert "mean quality features over 48 fashion_mnist test images (seed 3)" in text
+    assert "mean quality features over 16 fashion_mnist test images (seed 3)" in text
     for header in ("condition", "noise", "sharp", "block", "contrast", "bright", "hf"):
         assert header in text
     assert "jpeg_compression" in text and "pixelate" in text
