@@ -14,9 +14,10 @@ Example::
 
 Adding a section for a new step (compile, simulate, synth...):
 
-1. Write ``class CompileSection(Section)`` here with its fields and defaults, and add
-   ``compile: CompileSection | None = None`` to :class:`FlowConfig`. ``None`` keeps old flow
-   files valid.
+1. Write ``class CompileSection(Section)`` here with its fields and defaults (fixed choices
+   as ``StrEnum``, file paths typed ``Path``: relative ones are resolved against the flow
+   file), and add ``compile: CompileSection | None = None`` to :class:`FlowConfig`. ``None``
+   keeps old flow files valid.
 2. Write ``step_compile(state, cfg) -> state`` in :mod:`codesign.flow.steps` and register it
    in ``STEPS`` with ``sections=("compile",), after=("export",)``: a flow that lists the
    step without the section is rejected at load time, and the runner re-runs the step (and
@@ -30,7 +31,7 @@ import logging
 import re
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Self, get_args, get_origin
+from typing import TYPE_CHECKING, Any, Self, get_args, get_origin
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
@@ -39,10 +40,11 @@ from codesign.data.datasets import DatasetName
 from codesign.errors import ConfigError
 from codesign.io import atomic_write_text
 
-log = logging.getLogger(__name__)
+if TYPE_CHECKING:
+    from codesign.models.bits import BitConfig
+    from codesign.models.cnn import CnnArch
 
-# Mirrors codesign.quality.corruptions (not imported here: it pulls in torch).
-MIN_SEVERITY, MAX_SEVERITY = 1, 5
+log = logging.getLogger(__name__)
 
 # Flows run these steps, in this order, unless ``run.steps`` says otherwise.
 DEFAULT_STEPS: tuple[str, ...] = ("train", "evaluate", "export")
@@ -181,7 +183,7 @@ class ModelSection(Section):
             raise ValueError(str(err)) from None  # pydantic adds the file line
         return self
 
-    def build_arch(self) -> Any:
+    def build_arch(self) -> CnnArch:
         """Return the ``codesign.models.CnnArch`` this section describes.
 
         Raises:
@@ -196,7 +198,7 @@ class ModelSection(Section):
         except (ConfigError, TypeError, ValueError, KeyError) as err:
             raise ConfigError(f"model.arch: {err}") from None
 
-    def build_bits(self, arch: Any) -> Any:
+    def build_bits(self, arch: CnnArch) -> BitConfig:
         """Return the ``codesign.models.BitConfig`` for ``arch``, checked against it.
 
         Raises:
@@ -257,9 +259,13 @@ class EvaluateSection(Section):
 
     @model_validator(mode="after")
     def _check(self) -> Self:
-        if self.corruptions:
-            from codesign.quality.corruptions import Corruption  # noqa: PLC0415
+        from codesign.quality.corruptions import (  # noqa: PLC0415 (imports torch)
+            MAX_SEVERITY,
+            MIN_SEVERITY,
+            Corruption,
+        )
 
+        if self.corruptions:
             allowed = [c.value for c in Corruption]
             for name in self.corruptions:
                 if name not in allowed:
@@ -450,16 +456,21 @@ def write_resolved_config(cfg: FlowConfig, path: Path) -> Path:
 
 # --- helpers ------------------------------------------------------------------------------
 
-# Config fields holding paths: (section, key). Relative values are resolved against the file.
-_PATH_FIELDS: tuple[tuple[str, str], ...] = (("run", "out_dir"),)
+
+def _resolve_paths(raw: dict[str, Any], base: Path, model: type[BaseModel] = FlowConfig) -> None:
+    """Resolve relative values of ``Path`` fields (in any section) against ``base``, in place."""
+    for name, field in model.model_fields.items():
+        value = raw.get(name)
+        sub = _model_in(field.annotation)
+        if sub is not None and isinstance(value, dict):
+            _resolve_paths(value, base, sub)
+        elif isinstance(value, str) and _has_path(field.annotation):
+            p = Path(value).expanduser()
+            raw[name] = str(p if p.is_absolute() else (base / p).resolve())
 
 
-def _resolve_paths(raw: dict[str, Any], base: Path) -> None:
-    for section, key in _PATH_FIELDS:
-        sec = raw.get(section)
-        if isinstance(sec, dict) and isinstance(sec.get(key), str):
-            p = Path(sec[key]).expanduser()
-            sec[key] = str(p if p.is_absolute() else (base / p).resolve())
+def _has_path(annotation: Any) -> bool:
+    return annotation is Path or any(_has_path(a) for a in get_args(annotation))
 
 
 def _key_lines(node: yaml.Node | None, prefix: tuple[str, ...] = ()) -> dict[tuple[str, ...], int]:

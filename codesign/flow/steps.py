@@ -44,6 +44,8 @@ from codesign.io import atomic_write_json
 if TYPE_CHECKING:
     from torch import Tensor
 
+    from codesign.models.cnn import CnnArch
+
 log = logging.getLogger(__name__)
 
 REPORT_FILE = "report.json"
@@ -86,7 +88,7 @@ def load_split(dataset: str, split: str, n: int, seed: int) -> tuple[Tensor, Ten
     return ds.tensors()  # (n, 1, H, W) float32 in [0, 1], (n,) int64
 
 
-def check_data_fits(arch: Any, images: Tensor, labels: Tensor, dataset: str) -> None:
+def check_data_fits(arch: CnnArch, images: Tensor, labels: Tensor, dataset: str) -> None:
     """Check that ``arch`` takes ``images`` (``(N, C, H, W)``) and predicts all ``labels``.
 
     Raises:
