@@ -58,7 +58,7 @@ class TrainStats:
     def to_dict(self) -> dict[str, object]:
         """A JSON-able summary."""
         return {
-            "steps": self.steps,
+            "optimizer_steps": self.steps,
             "seconds": round(self.seconds, 3),
             "epoch_loss": [round(v, 5) for v in self.epoch_loss],
             "epoch_accuracy": [round(v, 5) for v in self.epoch_accuracy],
