@@ -237,7 +237,7 @@ def _synthesize_plan(
             cached=True,
             **common,
         )
-        log.info("%s: cached (%s)", plan.name, key[:12])
+        log.debug("%s: cached (%s)", plan.name, key[:12])
         if on_event:
             on_event(plan.name, "cached", result)
         return result
