@@ -92,3 +92,25 @@ def test_xsim_without_vivado_raises_with_fix(run_copy: Path) -> None:
                                                 r"settings64.sh"):
         run_xsim_performance(run_copy, load_board("pynq-z2"), settings=NO_VIVADO)
     assert not (run_copy / "xsim").exists()
+
+
+def test_finish_command_reaches_finn_and_fails_with_log_tail(
+        run_copy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The printed finn-plus command is accepted by finn-plus's CLI; without Vivado, finn-plus
+    itself stops at its XSI check, and codesign reports that with the log's tail."""
+    from codesign.build.build import _run_finn
+    from codesign.build.folder import prepare_build
+    from codesign.errors import ToolFailedError
+
+    _write_folding(run_copy)
+    folder = prepare_build(run_copy, load_board("pynq-z2"), tmp_path / "b", write_rtl=False)
+    for var in ("XILINX_VIVADO", "XILINX_HLS", "XILINX_VITIS"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    with pytest.raises(ToolFailedError) as err:
+        _run_finn(folder)
+    msg = str(err.value)
+    assert msg.startswith("finn-plus build failed (exit 1, status None)")
+    assert "finn build --batch -b finn_build -o output build_config.yaml model.onnx" in msg
+    assert "XILINX_VIVADO environment variable not set" in msg
+    assert (folder.path / "logs" / "finn_build.log").is_file()
