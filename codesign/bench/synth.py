@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -52,6 +53,7 @@ def run(out_dir: Path) -> dict[str, Any]:
     compile_s = time.perf_counter() - t0
     base: Settings = get_settings()
     settings = dataclasses.replace(base, cache_dir=out_dir / "cache")
+    shutil.rmtree(settings.cache_dir, ignore_errors=True)  # every figure a real Yosys run
     t1 = time.perf_counter()
     report = synthesize(run_dir, per_layer=True, whole=True, jobs=1, settings=settings)
     synth_s = time.perf_counter() - t1
@@ -67,6 +69,7 @@ def run(out_dir: Path) -> dict[str, Any]:
         "yosys_s_per_layer": {r.name: round(r.seconds, 2) for r in report.layers},
         "yosys_s_layers_total": round(sum(r.seconds for r in report.layers), 2),
         "yosys_s_whole": round(report.whole.seconds, 2),
+        "cached_results": sum(r.cached for r in (*report.layers, report.whole)),
         "resources_per_layer": {r.name: r.resources.to_dict() for r in report.layers},
         "resources_whole": report.whole.resources.to_dict(),
         "stitching_overhead": overhead.to_dict() if overhead else None,

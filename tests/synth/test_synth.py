@@ -161,3 +161,14 @@ def test_table_puts_estimates_next_to_measurements(report: SynthReport) -> None:
         f"{v:g}" for v in (est.lut, mvau.lut, mvau.ff, est.bram18, mvau.bram18, est.dsp, mvau.dsp)
     ]
     assert rows["StreamingFIFO_rtl_4"].split("│")[2].strip() == "-"  # no FINN estimate
+
+
+def test_node_selection_errors(tiny_run: Path, synth_settings: Settings) -> None:
+    from codesign.errors import CodesignError, ConfigError
+
+    with pytest.raises(ConfigError, match="whole-design synthesis needs consecutive nodes"):
+        synthesize(tiny_run, nodes=["MVAU_rtl_0", "MVAU_rtl_1"], settings=synth_settings)
+    with pytest.raises(CodesignError, match="no node named MVAU_rtl_9 in"):
+        synthesize(tiny_run, nodes=["MVAU_rtl_9"], settings=synth_settings)
+    with pytest.raises(ConfigError, match="nothing to synthesize"):
+        synthesize(tiny_run, per_layer=False, whole=False, settings=synth_settings)
