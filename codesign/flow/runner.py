@@ -32,6 +32,7 @@ Example::
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import json
 import logging
@@ -54,6 +55,7 @@ ProgressFn = Callable[[str, int, int], None]
 STEPS_FILE = "steps.json"
 CONFIG_FILE = "config.yaml"
 LOG_FILE = "flow.log"
+LOCK_FILE = ".flow.lock"
 # Bump when the digest recipe changes, so old run folders are not mistaken for current ones.
 _DIGEST_VERSION = 1
 
@@ -265,7 +267,7 @@ def run_flow(
             },
         )
 
-    with _log_to(run_dir / LOG_FILE):
+    with _exclusive(run_dir), _log_to(run_dir / LOG_FILE):
         write_resolved_config(cfg, run_dir / CONFIG_FILE)
         log.info("flow %s -> %s", cfg.run.name, run_dir)
         ran: set[str] = set()  # steps run in this invocation
@@ -373,6 +375,23 @@ def _restore(state: FlowState, rec: StepRecord) -> None:
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+@contextlib.contextmanager
+def _exclusive(run_dir: Path) -> Iterator[None]:
+    """Hold ``run_dir/.flow.lock`` so two runs never write one run folder at once."""
+    with (run_dir / LOCK_FILE).open("a+") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise CodesignError(
+                f"another flow run is using {run_dir}; wait for it to finish, or pass "
+                f"--out to run elsewhere"
+            ) from None
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 @contextlib.contextmanager

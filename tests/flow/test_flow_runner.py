@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import subprocess
 import sys
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from codesign.errors import ConfigError
+from codesign.errors import CodesignError, ConfigError
 from codesign.flow.config import FlowConfig, load_flow_config
 from codesign.flow.runner import FlowState, Step, run_flow
 from codesign.io import atomic_write_text
@@ -240,3 +241,15 @@ def test_step_reading_a_later_step_is_rejected(tmp_path: Path) -> None:
     reg["train"] = Step("train", flow.train, after=("evaluate",))
     with pytest.raises(ConfigError, match="step 'train' needs step 'evaluate' earlier"):
         run_flow(make_cfg(tmp_path / "run"), reg)
+
+
+def test_second_run_on_the_same_folder_is_refused(tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    with (run_dir / ".flow.lock").open("a+") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        with pytest.raises(CodesignError, match="another flow run is using .*pass --out"):
+            run_flow(make_cfg(run_dir), FakeFlow().registry)
+    flow = FakeFlow()
+    run_flow(make_cfg(run_dir), flow.registry)  # free again
+    assert flow.calls == ["train", "evaluate"]
