@@ -156,7 +156,7 @@ def prepare_build(run_dir: Path, board: Board, out_dir: Path | None = None, *,
                                   vitis_platform=vitis_platform)
     validate_build_config(build_cfg)
 
-    out = Path(out_dir).resolve() if out_dir else run_dir / "build" / _slug(board.name)
+    out = Path(out_dir).resolve() if out_dir else default_build_dir(run_dir, board)
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_json(out / FOLDING_FILE, folding)
     atomic_write_json(out / FIFO_FILE, fifo_config(model, depths))
@@ -177,6 +177,28 @@ def prepare_build(run_dir: Path, board: Board, out_dir: Path | None = None, *,
     log.info("build folder written: %s (%d FIFOs, %s)", out, len(depths),
              "sized in simulation" if sized else "NOT sized")
     return folder
+
+
+def default_build_dir(run_dir: Path, board: Board) -> Path:
+    """``RUN/build/<board name>``."""
+    return Path(run_dir).resolve() / "build" / _slug(board.name)
+
+
+def read_build_meta(build_dir: Path) -> dict[str, Any]:
+    """Read ``codesign_build.json`` of a build folder.
+
+    Raises:
+        ConfigError: The folder was not written by :func:`prepare_build`.
+    """
+    path = Path(build_dir) / META_FILE
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as err:
+        raise ConfigError(f"{build_dir} is not a codesign build folder (cannot read "
+                          f"{META_FILE}: {err})") from err
+    if not isinstance(data, dict) or "clock_ns" not in data:
+        raise ConfigError(f"{path} has no clock_ns: rewrite the folder with `codesign build`")
+    return data
 
 
 def _copy_inputs(run_dir: Path, out: Path) -> None:

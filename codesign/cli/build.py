@@ -3,7 +3,8 @@
 Exit status: 0 built (measurements written); 1 a user error (bad run folder, missing tool
 other than Vivado, failed build); 2 bad command line; 3 (``EXIT_NEEDS_VIVADO``) the complete
 build folder was written but Vivado is not installed here: the message gives the command that
-finishes the build on a Vivado machine.
+finishes the build on a Vivado machine. ``--collect`` reads the reports of a folder finished
+elsewhere into ``measurements.json`` (no Vivado needed).
 """
 
 from __future__ import annotations
@@ -11,12 +12,16 @@ from __future__ import annotations
 import shlex
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.console import Console
 from rich.table import Table
 
 from codesign.cli.main import err_console
+
+if TYPE_CHECKING:
+    from codesign.build import Measurement
 
 
 @click.command()
@@ -28,23 +33,34 @@ from codesign.cli.main import err_console
               help="Alveo only: Vitis platform (default: finn-plus's for the board).")
 @click.option("--unsized-fifos", is_flag=True,
               help="Build with the compile's FIFO depths when RUN/folding_config.json "
-                   "(FIFOs sized by `codesign simulate`) is missing.")
+                   "(FIFOs sized by `codesign simulate --size-fifos`) is missing.")
+@click.option("--collect", is_flag=True,
+              help="Only read the reports of a build folder that finn-plus finished (e.g. with "
+                   "the printed `finn build` command on another machine) into "
+                   "measurements.json; needs no Vivado.")
 def build(run_dir: Path, board_name: str, out_dir: Path | None, vitis_platform: str | None,
-          unsized_fifos: bool) -> None:
+          unsized_fifos: bool, collect: bool) -> None:
     """Build the bitstream of the compiled design in RUN_DIR with finn-plus's builder."""
     from codesign.boards import load_board  # noqa: PLC0415 (keeps `codesign --help` fast)
     from codesign.build import (  # noqa: PLC0415
         EXIT_NEEDS_VIVADO,
+        collect_measurements,
         prepare_build,
         run_build,
         vivado_status,
     )
+    from codesign.build.folder import default_build_dir, read_build_meta  # noqa: PLC0415
     from codesign.settings import get_settings  # noqa: PLC0415
 
     board = load_board(board_name)
+    out = Console(soft_wrap=True, highlight=False)
+    if collect:
+        path = out_dir or default_build_dir(run_dir, board)
+        meta = read_build_meta(path)
+        _show(out, collect_measurements(path, board.part, float(meta["clock_ns"])), path)
+        return
     folder = prepare_build(run_dir, board, out_dir, allow_unsized_fifos=unsized_fifos,
                            vitis_platform=vitis_platform)
-    out = Console(soft_wrap=True, highlight=False)
     out.print(f"build folder: {folder.path}")
     out.print(f"  board {board.name} ({board.part}, {board.shell.value} shell), clock "
               f"{folder.clock_ns:g} ns; {len(folder.fifo_depths)} FIFOs "
@@ -63,13 +79,18 @@ def build(run_dir: Path, board_name: str, out_dir: Path | None, vitis_platform: 
             "The complete FINN build folder is written. To finish, on a machine with "
             "Vivado 2022.2 or 2024.2 (after `source <Xilinx>/Vivado/<ver>/settings64.sh`), "
             f"run:\n  {shlex.join(again)}\n"
-            f"or, with finn-plus alone (no codesign needed there):\n  {finn}",
+            f"or, with finn-plus alone (no codesign needed there):\n  {finn}\n"
+            f"then, back here: {shlex.join([*again, '--collect'])}",
             highlight=False, soft_wrap=True)
         sys.exit(EXIT_NEEDS_VIVADO)
     err_console.print(f"Vivado {status.version}: running finn-plus's builder "
                       f"(log: {folder.path / 'logs' / 'finn_build.log'}); this takes from "
                       "about half an hour to hours", highlight=False)
-    measurements = run_build(folder)
+    _show(out, run_build(folder), folder.path)
+
+
+def _show(out: Console, measurements: list[Measurement], build_dir: Path) -> None:
+    """Print the measurements and where the results are."""
     table = Table(title=f"Vivado {measurements[0].tool_version} measurements")
     for col in ("kind", "LUT", "FF", "BRAM18", "URAM", "DSP", "WNS ns", "Fmax MHz"):
         table.add_column(col, justify="left" if col == "kind" else "right")
@@ -80,5 +101,5 @@ def build(run_dir: Path, board_name: str, out_dir: Path | None, vitis_platform: 
                       f"{r.dsp:.0f}", "-" if wns is None else f"{wns:.3f}",
                       "-" if fmax is None else f"{fmax:.1f}")
     out.print(table)
-    out.print(f"bitfile and driver: {folder.output_dir / 'deploy'}")
-    out.print(f"measurements: {folder.path / 'measurements.json'}")
+    out.print(f"bitfile and driver: {build_dir / 'output' / 'deploy'}")
+    out.print(f"measurements: {build_dir / 'measurements.json'}")

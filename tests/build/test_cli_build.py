@@ -58,6 +58,7 @@ def test_build_without_vivado_writes_folder_and_exits_3(run_copy: Path, tmp_path
     assert f"codesign build {run_copy} --board pynq-z2 --out {out}" in err
     assert (f"cd {out} && finn build --batch -b finn_build -o output build_config.yaml "
             "model.onnx") in err
+    assert f"--out {out} --collect" in err
     for name in ("build_config.json", "build_config.yaml", "model.onnx", "folding_config.json",
                  "fifo_config.json", "codesign_build.json", "qonnx/model.onnx"):
         assert (out / name).is_file(), name

@@ -130,3 +130,28 @@ def test_collect_measurements_without_reports(tmp_path: Path) -> None:
     (tmp_path / "output" / "report").mkdir(parents=True)
     with pytest.raises(ReportError, match="no Vivado reports"):
         collect_measurements(tmp_path, "xc7z020clg400-1", 10.0)
+
+
+def test_cli_collect_reads_a_finished_folder(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from codesign.cli.main import cli
+
+    build = _fake_finished_build(tmp_path)
+    (build / "codesign_build.json").write_text('{"clock_ns": 10.0, "board": "Pynq-Z2"}')
+    result = CliRunner().invoke(cli, ["build", str(tmp_path / "run"), "--board", "pynq-z2",
+                                      "--out", str(build), "--collect"])
+    assert result.exit_code == 0, result.output
+    assert "Vivado 2022.2 measurements" in result.output
+    assert "ooc_post_route" in result.output and "4321" in result.output
+    assert "bitfile_post_route" in result.output and "9876" in result.output
+    saved = json.loads((build / "measurements.json").read_text())
+    assert [m["kind"] for m in saved] == ["ooc_post_route", "bitfile_post_route"]
+
+
+def test_cli_collect_needs_a_build_folder(tmp_path: Path) -> None:
+    from codesign.build.folder import read_build_meta
+    from codesign.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="is not a codesign build folder"):
+        read_build_meta(tmp_path)
