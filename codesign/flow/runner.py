@@ -268,7 +268,7 @@ def run_flow(
         )
 
     with _exclusive(run_dir), _log_to(run_dir / LOG_FILE):
-        write_resolved_config(cfg, run_dir / CONFIG_FILE)
+        write_resolved_config(cfg.with_overrides(out_dir=run_dir), run_dir / CONFIG_FILE)
         log.info("flow %s -> %s", cfg.run.name, run_dir)
         ran: set[str] = set()  # steps run in this invocation
         state.report("steps", 0, last + 1)

@@ -78,6 +78,15 @@ def test_first_run_records_each_step_with_its_time(tmp_path: Path) -> None:
     assert load_flow_config(result.run_dir / "config.yaml").run.out_dir == result.run_dir
 
 
+def test_written_config_names_the_run_folder(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    cfg = FlowConfig.model_validate({"run": {"name": "dflt", "steps": ["train", "evaluate"]}})
+    result = run_flow(cfg, FakeFlow().registry)
+    assert result.run_dir == tmp_path / "runs" / "dflt"
+    written = load_flow_config(result.run_dir / "config.yaml")
+    assert written.run.out_dir == result.run_dir
+
+
 def test_rerun_skips_completed_steps(tmp_path: Path) -> None:
     cfg = make_cfg(tmp_path / "run")
     run_flow(cfg, FakeFlow().registry)
