@@ -219,6 +219,10 @@ def _run_steps(model: ModelWrapper, ctx: StepContext, first: int, last: int) -> 
     timings_path = ctx.run_dir / "logs" / "steps.json"
     seconds: dict[str, float] = {}
     handler = _log_file(ctx.run_dir / "logs" / "compile.log")
+    pkg_log = logging.getLogger("codesign")
+    old_level = pkg_log.level
+    if pkg_log.getEffectiveLevel() > logging.INFO:
+        pkg_log.setLevel(logging.INFO)  # so the run's log file gets the step lines
     try:
         with finn_build_dir(ctx.run_dir / "finn_build"):
             for index in range(first, last + 1):
@@ -233,7 +237,8 @@ def _run_steps(model: ModelWrapper, ctx: StepContext, first: int, last: int) -> 
                 model.save(str(ctx.run_dir / "compiled.onnx"))
                 _point_parent_at(ctx.parent_path, ctx.run_dir / "compiled.onnx")
     finally:
-        logging.getLogger("codesign").removeHandler(handler)
+        pkg_log.removeHandler(handler)
+        pkg_log.setLevel(old_level)
         handler.close()
     return seconds
 

@@ -154,3 +154,15 @@ def test_resume_from_folding_and_stop_early(compiled, tmp_path):
     assert (run / "intermediate" / "11_estimates.onnx").is_file()
     with pytest.raises(ConfigError, match="unknown start step 'fold'"):
         compile_model(run, CompileConfig(board="pynq-z2", fps=1), run, start_step="fold")
+
+
+def test_w1a1_xnor_layers_are_named_with_the_fix(tmp_path):
+    from tiny_models import export_binary_mlp
+
+    qonnx = export_binary_mlp(tmp_path / "export")
+    with pytest.raises(UnsupportedModelError) as err:
+        compile_model(qonnx, CompileConfig(board="zcu104", fps=1000), tmp_path / "run")
+    msg = str(err.value)
+    assert msg.startswith("2 node(s) cannot become RTL")
+    assert "MVAU_0 (MVAU): W1A1 (XNOR-popcount) layers are HLS-only" in msg
+    assert "MVAU_1 (MVAU)" in msg and "use >= 2-bit weights and activations" in msg

@@ -14,6 +14,7 @@ from tiny_models import export_tiny
 
 from codesign.cli.main import cli
 from codesign.errors import ConfigError
+from codesign.finn import STEP_NAMES
 
 
 def test_foreign_rtl_model_compiles_to_a_run_folder(tmp_path):
@@ -26,6 +27,8 @@ def test_foreign_rtl_model_compiles_to_a_run_folder(tmp_path):
     assert "MVAU_rtl" in res.output and "FINN estimates RTL MVAU/VVAU LUTs as 0" in res.output
     assert (run / "qonnx" / "model.onnx").is_file() and (run / "parent.onnx").is_file()
     assert (run / "intermediate" / "13_prepare_ip.onnx").is_file()
+    assert "step 13/13 prepare_ip" in (run / "logs" / "compile.log").read_text()
+    assert set(json.loads((run / "logs" / "steps.json").read_text())) == set(STEP_NAMES)
     rtl = list((run / "finn_build").rglob("*.v")) + list((run / "finn_build").rglob("*.sv"))
     assert any("MVAU_rtl" in str(p) for p in rtl) and any("Thresholding" in str(p) for p in rtl)
     cfg = yaml.safe_load((run / "config.yaml").read_text())

@@ -67,3 +67,36 @@ def export_tiny(out_dir: Path, bits: tuple = (8, (4, 4), (4, 4), 4), pool: bool 
     path = out_dir / "model.onnx"
     export_qonnx(model, torch.rand(1, 1, 28, 28), export_path=str(path))
     return model, path
+
+
+class BinaryMlp(nn.Module):
+    """A W1A1 (XNOR) MLP: binary weights and activations, HLS-only in finn-plus."""
+
+    def __init__(self) -> None:
+        from brevitas.quant import SignedBinaryActPerTensorConst, SignedBinaryWeightPerTensorConst
+
+        super().__init__()
+        self.inp = qnn.QuantIdentity(act_quant=SignedBinaryActPerTensorConst,
+                                     return_quant_tensor=True)
+        self.fc1 = qnn.QuantLinear(64, 32, bias=False,
+                                   weight_quant=SignedBinaryWeightPerTensorConst)
+        self.bn1 = nn.BatchNorm1d(32)
+        self.act1 = qnn.QuantIdentity(act_quant=SignedBinaryActPerTensorConst,
+                                      return_quant_tensor=True)
+        self.fc2 = qnn.QuantLinear(32, 10, bias=False,
+                                   weight_quant=SignedBinaryWeightPerTensorConst)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc2(self.act1(self.bn1(self.fc1(self.inp(x)))))  # (B, 64) -> (B, 10)
+
+
+def export_binary_mlp(out_dir: Path) -> Path:
+    """Export a :class:`BinaryMlp` to QONNX; returns its path."""
+    torch.manual_seed(0)
+    model = BinaryMlp()
+    randomize_bn(model)
+    model.eval()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / "model.onnx"
+    export_qonnx(model, torch.rand(1, 64), export_path=str(path))
+    return path
