@@ -179,7 +179,8 @@ def export_qonnx(model: QuantCNN, out_dir: Path) -> Path:
     start = time.monotonic()
     try:
         meta = export_metadata(model)
-        dummy = torch.zeros(meta.input_shape)  # (1, C, H, W)
+        device = next(model.parameters()).device
+        dummy = torch.zeros(meta.input_shape, device=device)  # (1, C, H, W)
         with tempfile.TemporaryDirectory(prefix=".export-", dir=out_dir) as tmp:
             tmp_model = Path(tmp) / MODEL_FILE
             _brevitas_export_qonnx(model, input_t=dummy, export_path=str(tmp_model))
