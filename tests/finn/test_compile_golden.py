@@ -75,3 +75,22 @@ def test_estimates_meet_the_fps_target(key, compiled):
     assert est.max_cycles <= 1e9 / est.clock_ns / fps
     assert est.total.dsp == sum(layer.resources.dsp for layer in est.layers)
     assert any("0" in note and "MVAU" in note for note in est.notes)
+
+
+def test_foreign_model_with_biases_matches(tmp_path, fmnist_test_images):
+    from tiny_models import export_bias_cnn
+
+    from codesign.finn import CompileConfig, compile_model
+
+    qonnx_path = export_bias_cnn(tmp_path / "export")
+    result = compile_model(qonnx_path, CompileConfig(board="zcu104", fps=10_000, prepare_ip=False),
+                           tmp_path / "run")
+    qonnx = load_qonnx_for_exec(result.qonnx)
+    runner = DataflowRunner(result.parent, result.compiled)
+    assert np.any(runner.offset != 0)  # the classifier's bias stays on the host, as an Add
+    for x in fmnist_test_images[:8]:
+        y_qonnx = execute_qonnx(qonnx, x[None])
+        got = runner.run(x[None])
+        want = integer_outputs(y_qonnx, runner.scale, runner.offset)
+        assert np.array_equal(want, got.integers.astype(np.int64))
+        assert np.count_nonzero(want) > 0

@@ -100,3 +100,31 @@ def export_binary_mlp(out_dir: Path) -> Path:
     path = out_dir / "model.onnx"
     export_qonnx(model, torch.rand(1, 64), export_path=str(path))
     return path
+
+
+class BiasCnn(nn.Module):
+    """One conv and a classifier, both with biases (the last one a float bias on the host)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.inp = qnn.QuantIdentity(bit_width=8, return_quant_tensor=True)
+        self.conv = qnn.QuantConv2d(1, 4, 3, stride=2, weight_bit_width=4, bias=True)
+        self.bn = nn.BatchNorm2d(4)
+        self.act = qnn.QuantReLU(bit_width=4, return_quant_tensor=True)
+        self.fc = qnn.QuantLinear(4 * 13 * 13, 10, weight_bit_width=4, bias=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.act(self.bn(self.conv(self.inp(x))))  # (B, 4, 13, 13)
+        return self.fc(x.flatten(1))                    # (B, 10)
+
+
+def export_bias_cnn(out_dir: Path) -> Path:
+    """Export a :class:`BiasCnn` to QONNX; returns its path."""
+    torch.manual_seed(0)
+    model = BiasCnn()
+    randomize_bn(model)
+    model.eval()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / "model.onnx"
+    export_qonnx(model, torch.rand(1, 1, 28, 28), export_path=str(path))
+    return path
