@@ -71,15 +71,11 @@ def synth(
             if what == "start":
                 tasks[name] = progress.add_task(f"  {name}", total=1)
                 return
-            task = tasks.get(name) or progress.add_task(f"  {name}", total=1)
+            task = tasks[name] if name in tasks else progress.add_task(f"  {name}", total=1)
             label = "cached" if what == "cached" else f"{result.seconds:.1f} s"
             progress.update(task, completed=1, description=f"  {name} ({label})")
             progress.advance(overall)
 
-        n_plans = len(nodes) if nodes else None
-        progress.update(
-            overall, total=None if n_plans is None else n_plans * per_layer + int(whole)
-        )
         report = synthesize(
             run_dir,
             board,
