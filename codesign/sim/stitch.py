@@ -251,7 +251,16 @@ def _read_design(
                 )
             return
         origin[name] = key
-        sources[name] = library_source(rel, mvu_queue_fix) if rel else path.read_text()
+        if rel:
+            sources[name] = library_source(rel, mvu_queue_fix)
+        else:
+            # Generated wrappers embed their own folder (the memstream's default INIT_FILE);
+            # the top overrides those parameters, and dropping the folder keeps the plan
+            # digest independent of where the run folder lives.
+            text = path.read_text()
+            for folder in {str(path.parent), str(path.parent.resolve())}:
+                text = text.replace(folder + "/", "")
+            sources[name] = text
 
     nodes: list[StitchNode] = []
     prev_out = model.graph.input[0].name

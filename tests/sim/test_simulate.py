@@ -56,6 +56,7 @@ def test_bit_exact_under_backpressure(design_w4a4, fmnist_images) -> None:
     free = simulate(design_w4a4.run_dir, images, name="free")
     slow = simulate(design_w4a4.run_dir, images, ready_pct=10, seed=7, name="ready10")
     assert slow.bit_exact and slow.digest == free.digest  # same build, run-time plusargs
+    assert slow.build_cached
     np.testing.assert_array_equal(slow.outputs, free.outputs)
     assert slow.streams[-1].stalls > 0 and free.streams[-1].stalls == 0
     assert slow.total_cycles > free.total_cycles

@@ -33,7 +33,9 @@ def test_plan_wires_weight_memories_and_data_paths(design_w4a4) -> None:
     sources = plan.files["sources.f"].split()
     pkgs = [i for i, s in enumerate(sources) if s.endswith("_pkg.sv")]
     assert pkgs == list(range(len(pkgs)))
-    assert "no absolute path" and str(design_w4a4.run_dir) not in top
+    # no file depends on where the run folder lives: the digest is a portable cache key
+    run = str(design_w4a4.run_dir.resolve())
+    assert not [name for name, text in plan.files.items() if run in text]
 
 
 def test_digest_is_stable_and_tracks_content(design_w4a4) -> None:
