@@ -34,7 +34,11 @@ from codesign.errors import ConfigError
 @click.option(
     "--seed", type=int, default=1, show_default=True, help="Seed of the backpressure generator."
 )
-@click.option("--fst", is_flag=True, help="Record an FST waveform to RUN/sim/result.fst.")
+@click.option(
+    "--fst",
+    is_flag=True,
+    help="Record a waveform: RUN/sim/result.fst (VCD where lz4 headers are missing).",
+)
 @click.option(
     "--timeout",
     "timeout_s",
@@ -124,8 +128,8 @@ def simulate(
             f"cycles/frame (target {sizing.bottleneck_cycles}, reached {sizing.reached}),"
             f" total depth {sizing.total_depth}; folding config {sizing.folding_config}"
         )
-    if result.fst:
-        out.print(f"waveform: {result.fst}")
+    if result.waveform:
+        out.print(f"waveform: {result.waveform}")
     out.print(f"results: {result.result_path}  ({time.perf_counter() - t0:.1f} s)")
 
 

@@ -97,7 +97,7 @@ class SimResult:
         digest: The build plan digest.
         sim_s: Simulator wall seconds.
         reference_s: Seconds spent in FINN's execution (the reference).
-        fst: The waveform file, when one was recorded.
+        waveform: The waveform file (FST or VCD), when one was recorded.
         result_path: Where the JSON was written.
         outputs: Verilator outputs, ``(frames, *output_shape)``.
         expected: FINN's outputs, same shape.
@@ -127,7 +127,7 @@ class SimResult:
     digest: str
     sim_s: float
     reference_s: float
-    fst: str | None = None
+    waveform: str | None = None
     result_path: str | None = None
     outputs: np.ndarray | None = field(default=None, repr=False)
     expected: np.ndarray | None = field(default=None, repr=False)
@@ -327,7 +327,8 @@ def simulate(
         images: Float images in [0, 1], ``(N, C, H, W)``: one frame each.
         ready_pct: Probability (percent, 1-100) that the output is ready in a cycle.
         seed: Seed of the backpressure generator.
-        fst: Record an FST waveform to ``RUN/sim/<name>.fst`` (a separate, traced build).
+        fst: Record a waveform (a separate, traced build): FST to ``RUN/sim/<name>.fst``, or
+            VCD to ``RUN/sim/<name>.vcd`` where the lz4 headers FST needs are missing.
         timeout_s: Wall-clock limit for the build and for the simulation, each.
         fifo_depths: Simulate with these FIFO depths instead of the model's.
         model_path: The dataflow model (default ``RUN/compiled.onnx``).
@@ -378,7 +379,15 @@ def simulate(
 
     report("building the Verilator simulator")
     design = stitch.read_design(model_path, fifo_depths, mvu_queue_fix)
-    plan = stitch.make_plan(design, verilator.verilator_version(settings), trace=fst)
+    wave = ""
+    if fst:
+        wave = "fst" if verilator.fst_supported() else "vcd"
+        if wave == "vcd":
+            log.warning(
+                "Verilator's FST writer needs the lz4 headers (apt-get install "
+                "liblz4-dev); recording a VCD waveform instead"
+            )
+    plan = stitch.make_plan(design, verilator.verilator_version(settings), trace=wave)
     sim = verilator.build(plan, log_dir, settings, timeout_s)
 
     frames = len(images)
@@ -400,9 +409,9 @@ def simulate(
         "max_cycles": max_cycles,
         "frame_period": input_period,
     }
-    fst_path = sim_dir / f"{name}.fst" if fst else None
-    if fst_path is not None:
-        plusargs["fst"] = fst_path
+    wave_path = sim_dir / f"{name}.{wave}" if wave else None
+    if wave_path is not None:
+        plusargs["wave"] = wave_path
     report(f"simulating {frames} frames ({len(words)} input words)")
     sim_s = verilator.run(sim, plusargs, log_dir / f"sim_{name}.log", timeout_s)
     trace = parse_trace(trace_path)
@@ -432,7 +441,7 @@ def simulate(
         sim_s,
         ref.seconds,
         bit_exact,
-        fst_path,
+        wave_path,
     )
     result.outputs, result.expected = actual, expected
     result.result_path = str(atomic_write_json(sim_dir / f"{name}.json", result.to_dict()))
@@ -474,7 +483,7 @@ def _result(
     sim_s: float,
     ref_s: float,
     bit_exact: bool,
-    fst_path: Path | None,
+    wave_path: Path | None,
 ) -> SimResult:
     interval = _interval(trace.output_done)
     names = [producer for _, producer in plan.streams]
@@ -516,7 +525,7 @@ def _result(
         digest=sim.digest,
         sim_s=round(sim_s, 3),
         reference_s=round(ref_s, 3),
-        fst=str(fst_path) if fst_path else None,
+        waveform=str(wave_path) if wave_path else None,
     )
 
 

@@ -148,7 +148,8 @@ class BuildPlan:
         streams: Stream names in order (``s0`` = design input ... ``sN`` = output) with the
             node that produces each (``"input"`` for ``s0``).
         fifos: FIFO node names with their depths in this build.
-        trace: The build records an FST waveform when asked at run time.
+        trace: Waveform format the build can record when asked at run time: ``"fst"``,
+            ``"vcd"`` or ``""`` (none).
     """
 
     files: dict[str, str]
@@ -157,7 +158,7 @@ class BuildPlan:
     tool_version: str
     streams: tuple[tuple[str, str], ...]
     fifos: tuple[tuple[str, int], ...]
-    trace: bool
+    trace: str
 
     def digest(self) -> str:
         """SHA-256 over files, command and tool version: the build cache key."""
@@ -387,15 +388,18 @@ def _env() -> jinja2.Environment:
     )
 
 
-def make_plan(design: Design, tool_version: str, trace: bool = False, jobs: int = 2) -> BuildPlan:
+def make_plan(design: Design, tool_version: str, trace: str = "", jobs: int = 2) -> BuildPlan:
     """Render the stitched top and harness; return the build plan for ``design``.
 
     Args:
         design: From :func:`read_design`.
         tool_version: ``verilator --version`` output (recorded in the digest).
-        trace: Build with FST tracing (``--trace-fst``); the harness dumps when asked.
+        trace: ``"fst"`` (``--trace-fst``, needs lz4 and zlib headers) or ``"vcd"``
+            (``--trace``) to build with waveform dumping; ``""`` for none.
         jobs: Parallel jobs for Verilator and the C++ compile.
     """
+    if trace not in ("", "fst", "vcd"):
+        raise ValueError(f"trace must be 'fst', 'vcd' or '', got {trace!r}")
     env = _env()
     streams = [("s0", "input")] + [(f"s{k + 1}", n.name) for k, n in enumerate(design.nodes)]
     top = env.get_template("dataflow_top.sv.j2").render(
@@ -408,7 +412,7 @@ def make_plan(design: Design, tool_version: str, trace: bool = False, jobs: int 
         streams=streams,
         in_width=design.in_width,
         out_width=design.out_width,
-        trace=trace,
+        trace=bool(trace),
     )
     files = dict(design.sources)
     files[f"{RTL_DIR}/{TOP_MODULE}.sv"] = top
@@ -432,7 +436,7 @@ def make_plan(design: Design, tool_version: str, trace: bool = False, jobs: int 
         "-Wno-style",
         "-Wno-MULTIDRIVEN",
         "-Wno-TIMESCALEMOD",
-        *(("--trace-fst",) if trace else ()),
+        *({"fst": ("--trace-fst",), "vcd": ("--trace",), "": ()}[trace]),
         "--top-module",
         HARNESS_MODULE,
         "-Mdir",

@@ -53,6 +53,25 @@ def verilator_version(settings: Settings | None = None) -> str:
     return tool_version("verilator", settings)
 
 
+def fst_supported() -> bool:
+    """True when the C++ compiler finds the headers Verilator's FST writer needs (lz4, zlib)."""
+    for header in ("lz4.h", "zlib.h"):
+        try:
+            proc = subprocess.run(
+                ["c++", "-E", "-x", "c++", "-"],
+                input=f"#include <{header}>\n",
+                capture_output=True,
+                text=True,
+                timeout=60,
+                check=False,
+            )
+        except (OSError, subprocess.TimeoutExpired):
+            return False
+        if proc.returncode != 0:
+            return False
+    return True
+
+
 def _excerpt(text: str) -> str:
     lines = text.strip().splitlines()
     errors = [ln for ln in lines if "%Error" in ln or "error:" in ln.lower()]
