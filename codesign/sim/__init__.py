@@ -10,6 +10,6 @@ Importing this package is cheap; FINN, qonnx and torch load when a function runs
 """
 
 from codesign.sim.fifo import FifoSizing, size_fifos
-from codesign.sim.simulate import SimHangError, SimMismatchError, SimResult, simulate
+from codesign.sim.simulation import SimHangError, SimMismatchError, SimResult, simulate
 
 __all__ = ["FifoSizing", "SimHangError", "SimMismatchError", "SimResult", "simulate", "size_fifos"]

@@ -28,7 +28,7 @@ import numpy as np
 from codesign.errors import CodesignError
 from codesign.io import atomic_write_json
 from codesign.settings import Settings
-from codesign.sim.simulate import Progress, SimResult, simulate
+from codesign.sim.simulation import Progress, SimResult, simulate
 
 log = logging.getLogger(__name__)
 
@@ -147,7 +147,7 @@ def size_fifos(
 
     Raises:
         CodesignError: The design has no FIFOs; or a simulation failed (mismatch, hang,
-            tool failure: see :func:`codesign.sim.simulate`).
+            tool failure: see :func:`codesign.sim.simulation.simulate`).
     """
     run_dir = Path(run_dir).resolve()
     report = progress or (lambda _msg: None)

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from codesign.sim import SimMismatchError, simulate, size_fifos
-from codesign.sim.simulate import check_outputs
+from codesign.sim.simulation import check_outputs
 
 pytestmark = pytest.mark.verilator
 
@@ -72,6 +72,35 @@ def test_mismatch_names_frame_and_element(design_w4a4, fmnist_images) -> None:
         r"1 elements in 1 of 3 frames differ",
     ):
         check_outputs(result.outputs, expected)
+
+
+def test_simulate_raises_on_mismatch_and_records_it(design_w4a4, fmnist_images, monkeypatch):
+    """End to end: a corrupted reference makes simulate() fail, naming frame and element."""
+    import codesign.sim.simulation as sim_module
+
+    real = sim_module.finn_reference
+
+    def corrupted(*args, **kwargs):
+        ref = real(*args, **kwargs)
+        ref.outputs[1].reshape(-1)[3] += 5
+        return ref
+
+    monkeypatch.setattr(sim_module, "finn_reference", corrupted)
+    with pytest.raises(SimMismatchError, match=r"first at frame 1, element \(0, 3\)"):
+        simulate(design_w4a4.run_dir, fmnist_images[:2], name="corrupt")
+    saved = json.loads((design_w4a4.run_dir / "sim" / "corrupt.json").read_text())
+    assert saved["bit_exact"] is False
+
+
+def test_waveform(design_w4a4, fmnist_images) -> None:
+    from codesign.sim.verilator import fst_supported
+
+    result = simulate(design_w4a4.run_dir, fmnist_images[:1], fst=True, name="wave")
+    wave = Path(result.waveform)
+    assert wave.suffix == (".fst" if fst_supported() else ".vcd")
+    assert wave.stat().st_size > 1000
+    if wave.suffix == ".vcd":
+        assert "s0_tvalid" in wave.read_text(errors="replace")
 
 
 def test_fifo_sizing_reaches_analytic_throughput(design_w4a4, fmnist_images, tmp_path) -> None:
