@@ -315,6 +315,7 @@ def simulate(
     model_path: Path | None = None,
     name: str = "result",
     input_period: int = 0,
+    max_cycles: int | None = None,
     check: bool = True,
     mvu_queue_fix: bool = False,
     settings: Settings | None = None,
@@ -335,6 +336,8 @@ def simulate(
         name: Base name of the outputs in ``RUN/sim/``.
         input_period: Offer frame ``f`` no earlier than cycle ``f * input_period`` (0: the
             input is always valid). FIFO sizing measures with a source at the target rate.
+        max_cycles: Stop the simulation after this many cycles and report a hang (default:
+            20 times the expected cycles of every frame, slowed by ``ready_pct``).
         check: Raise on a mismatch (False: record ``bit_exact=False`` and return).
         mvu_queue_fix: Simulate with the MVU output-queue workaround applied.
         settings: Settings (cache folder, PATH); default: the process settings.
@@ -396,7 +399,7 @@ def simulate(
     write_input(in_path, words)
     bottleneck = max(io.analytic.values()) or 1
     per_frame = max(bottleneck, io.words_in, io.words_out, input_period)
-    max_cycles = int((frames + 4) * per_frame * 20 * 100 / ready_pct) + 100_000
+    max_cycles = max_cycles or int((frames + 4) * per_frame * 20 * 100 / ready_pct) + 100_000
     plusargs: dict[str, object] = {
         "in": in_path,
         "out": trace_path,

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from codesign.sim import SimMismatchError, simulate, size_fifos
+from codesign.sim import SimHangError, SimMismatchError, simulate, size_fifos
 from codesign.sim.simulation import check_outputs
 
 pytestmark = pytest.mark.verilator
@@ -90,6 +90,15 @@ def test_simulate_raises_on_mismatch_and_records_it(design_w4a4, fmnist_images, 
         simulate(design_w4a4.run_dir, fmnist_images[:2], name="corrupt")
     saved = json.loads((design_w4a4.run_dir / "sim" / "corrupt.json").read_text())
     assert saved["bit_exact"] is False
+
+
+def test_cycle_limit_reports_a_hang(design_w4a4, fmnist_images) -> None:
+    with pytest.raises(
+        SimHangError,
+        match=r"stopped after 500 cycles with 0 of \d+ output words "
+        r"\(0 of 2 frames\)",
+    ):
+        simulate(design_w4a4.run_dir, fmnist_images[:2], max_cycles=500, name="hang")
 
 
 def test_waveform(design_w4a4, fmnist_images) -> None:
