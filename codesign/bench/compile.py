@@ -29,9 +29,12 @@ def cnv_arch() -> Any:  # noqa: ANN401 - a CnnArch; models is imported lazily
     from codesign.models.cnn import CnnArch, StageSpec
 
     widths_strides = ((64, 1), (64, 2), (128, 1), (128, 2), (256, 1), (256, 2))
-    return CnnArch(stages=tuple(StageSpec(width=w, kernel=3, stride=s)
-                                for w, s in widths_strides),
-                   num_classes=10, in_channels=3, input_size=32)
+    return CnnArch(
+        stages=tuple(StageSpec(width=w, kernel=3, stride=s) for w, s in widths_strides),
+        num_classes=10,
+        in_channels=3,
+        input_size=32,
+    )
 
 
 def run(out_dir: Path) -> dict:
@@ -39,9 +42,11 @@ def run(out_dir: Path) -> dict:
     from codesign.models.cnn import QUICKSTART_ARCH
 
     out_dir = Path(out_dir)
-    return {"board": BOARD,
-            "quickstart": _compile_one(QUICKSTART_ARCH, QUICKSTART_FPS, out_dir / "quickstart"),
-            "cnv": _compile_one(cnv_arch(), CNV_FPS, out_dir / "cnv")}
+    return {
+        "board": BOARD,
+        "quickstart": _compile_one(QUICKSTART_ARCH, QUICKSTART_FPS, out_dir / "quickstart"),
+        "cnv": _compile_one(cnv_arch(), CNV_FPS, out_dir / "cnv"),
+    }
 
 
 def _compile_one(arch: Any, fps: float, out_dir: Path) -> dict:  # noqa: ANN401

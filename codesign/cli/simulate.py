@@ -53,6 +53,14 @@ from codesign.errors import ConfigError
     help="First size the FIFOs (rewrites RUN/compiled.onnx, writes "
     "RUN/folding_config.json), then simulate the sized design.",
 )
+@click.option(
+    "--engine",
+    type=click.Choice(["verilator", "xsim"]),
+    default="verilator",
+    show_default=True,
+    help="xsim: finn-plus's own rtlsim performance step in Vivado's simulator (needs "
+    "Vivado), on the same design and FIFO depths, for comparison with Verilator.",
+)
 def simulate(
     run_dir: Path,
     frames: int,
@@ -61,6 +69,7 @@ def simulate(
     fst: bool,
     timeout_s: float,
     size_fifos: bool,
+    engine: str,
 ) -> None:
     """Stream Fashion-MNIST test images through RUN's RTL in Verilator, check against FINN."""
     from codesign.data.datasets import load_dataset  # noqa: PLC0415 (loads numpy data)
@@ -69,6 +78,9 @@ def simulate(
 
     if not (run_dir / "compiled.onnx").is_file():
         raise ConfigError(f"{run_dir} has no compiled.onnx: run `codesign compile` first")
+    if engine == "xsim":
+        _simulate_xsim(run_dir)
+        return
     handler = logging.FileHandler(_log_path(run_dir))
     handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
     logging.getLogger("codesign").addHandler(handler)
@@ -131,6 +143,21 @@ def simulate(
     if result.waveform:
         out.print(f"waveform: {result.waveform}")
     out.print(f"results: {result.result_path}  ({time.perf_counter() - t0:.1f} s)")
+
+
+def _simulate_xsim(run_dir: Path) -> None:
+    """Run finn-plus's rtlsim performance measurement in xsim on RUN's board."""
+    from codesign.boards import load_board  # noqa: PLC0415
+    from codesign.build import run_xsim_performance  # noqa: PLC0415
+    from codesign.finn.compile import load_result  # noqa: PLC0415
+
+    board = load_board(load_result(run_dir).config.board)
+    with Console(stderr=True).status(f"finn-plus rtlsim (xsim) for {board.name}"):
+        perf = run_xsim_performance(run_dir, board)
+    table = Table("measure", "value", title=f"xsim (Vivado {perf['tool_version']}) of {run_dir}")
+    for key, value in perf["results"][0].items():
+        table.add_row(str(key), str(value))
+    Console().print(table)
 
 
 def _log_path(run_dir: Path) -> Path:

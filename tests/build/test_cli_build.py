@@ -115,3 +115,13 @@ def test_finish_command_reaches_finn_and_fails_with_log_tail(
     assert "finn build --batch -b finn_build -o output build_config.yaml model.onnx" in msg
     assert "XILINX_VIVADO environment variable not set" in msg
     assert (folder.path / "logs" / "finn_build.log").is_file()
+
+
+def test_simulate_engine_xsim_without_vivado_is_one_line_error(run_copy: Path) -> None:
+    _write_folding(run_copy)
+    proc = _codesign("simulate", str(run_copy), "--engine", "xsim")
+    assert proc.returncode == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    err = " ".join(proc.stderr.split())
+    assert "xsim needs Vivado: Vivado not found" in err and "settings64.sh" in err
+    assert not (run_copy / "xsim").exists()
