@@ -44,7 +44,7 @@ def _tree_rss(proc: psutil.Process) -> int:
 
 def run_benchmark(name: str, out_dir: Path) -> dict:
     """Run one benchmark in a child process; return its figures plus wall time and peak RSS."""
-    work = out_dir / name
+    work = (out_dir / name).resolve()
     work.mkdir(parents=True, exist_ok=True)
     queue: mp.Queue = mp.get_context("spawn").Queue()
     child = mp.get_context("spawn").Process(target=_worker, args=(name, str(work), queue))

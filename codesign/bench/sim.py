@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import shutil
 import time
 from pathlib import Path
 
@@ -41,7 +42,9 @@ def run(out_dir: Path) -> dict:
     qonnx = export_qonnx(model, out_dir / "export")
     compiled = compile_model(qonnx, CompileConfig(board="pynq-z2", fps=FPS_TARGET), out_dir / "run")
     compile_s = time.perf_counter() - t0
-    settings = dataclasses.replace(get_settings(), cache_dir=out_dir / "verilator-cache")
+    cache = out_dir / "verilator-cache"
+    shutil.rmtree(cache, ignore_errors=True)  # a real build every time, never an earlier one
+    settings = dataclasses.replace(get_settings(), cache_dir=cache)
     images = load_dataset("fashion_mnist", "test").images[:FRAMES, None]
     images = images.astype(np.float32) / 255.0  # (N, 1, 28, 28)
     result = simulate(compiled.run_dir, images, settings=settings)

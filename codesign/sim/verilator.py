@@ -96,7 +96,7 @@ def build(
     """
     settings = settings or get_settings()
     digest = plan.digest()
-    root = Path(settings.cache_dir) / "verilator"
+    root = Path(settings.cache_dir).resolve() / "verilator"
     folder = root / digest
     exe = folder / plan.executable
     log_path = Path(log_dir) / "verilator_build.log"
