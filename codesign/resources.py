@@ -22,8 +22,9 @@ class Resources:
     srl: float = 0
 
     def __add__(self, other: Resources) -> Resources:
-        return Resources(**{f.name: getattr(self, f.name) + getattr(other, f.name)
-                            for f in fields(self)})
+        return Resources(
+            **{f.name: getattr(self, f.name) + getattr(other, f.name) for f in fields(self)}
+        )
 
     def to_dict(self) -> dict[str, float]:
         """Return the counts as a plain dict (for JSON)."""
@@ -31,5 +32,6 @@ class Resources:
 
     def fits(self, capacity: Resources) -> bool:
         """True when every count is within ``capacity`` (lut, ff, bram18, uram, dsp)."""
-        return all(getattr(self, k) <= getattr(capacity, k)
-                   for k in ("lut", "ff", "bram18", "uram", "dsp"))
+        return all(
+            getattr(self, k) <= getattr(capacity, k) for k in ("lut", "ff", "bram18", "uram", "dsp")
+        )

@@ -96,8 +96,9 @@ def require_tool(name: str, settings: Settings | None = None) -> Path:
     found = find_tool(name, settings)
     if found is None:
         spec = _spec(name)
-        raise ToolNotFoundError(f"{name} not found (looked for {', '.join(spec.binaries)}): "
-                                f"{spec.fix}")
+        raise ToolNotFoundError(
+            f"{name} not found (looked for {', '.join(spec.binaries)}): {spec.fix}"
+        )
     return found
 
 
@@ -110,8 +111,13 @@ def tool_version(name: str, settings: Settings | None = None, timeout_s: float =
     path = require_tool(name, settings)
     spec = _spec(name)
     try:
-        proc = subprocess.run([str(path), *spec.version_args], capture_output=True, text=True,
-                              timeout=timeout_s, check=False)
+        proc = subprocess.run(
+            [str(path), *spec.version_args],
+            capture_output=True,
+            text=True,
+            timeout=timeout_s,
+            check=False,
+        )
     except (OSError, subprocess.TimeoutExpired) as err:
         raise ToolNotFoundError(f"{name} at {path} does not run ({err}): {spec.fix}") from err
     out = (proc.stdout or proc.stderr).strip().splitlines()

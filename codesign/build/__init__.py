@@ -35,8 +35,25 @@ from codesign.build.vivado_reports import (
     parse_utilization,
 )
 
-__all__ = ["BUILD_STEPS", "EXIT_NEEDS_VIVADO", "SUPPORTED_VIVADO", "XSIM_STEPS", "BuildFolder",
-           "Measurement", "ReportError", "TimingSummary", "UtilizationReport", "VivadoStatus",
-           "build_config_dict", "collect_measurements", "load_measurements", "parse_timing_summary",
-           "parse_utilization", "prepare_build", "require_build_tools", "run_build",
-           "run_xsim_performance", "vivado_status"]
+__all__ = [
+    "BUILD_STEPS",
+    "EXIT_NEEDS_VIVADO",
+    "SUPPORTED_VIVADO",
+    "XSIM_STEPS",
+    "BuildFolder",
+    "Measurement",
+    "ReportError",
+    "TimingSummary",
+    "UtilizationReport",
+    "VivadoStatus",
+    "build_config_dict",
+    "collect_measurements",
+    "load_measurements",
+    "parse_timing_summary",
+    "parse_utilization",
+    "prepare_build",
+    "require_build_tools",
+    "run_build",
+    "run_xsim_performance",
+    "vivado_status",
+]

@@ -80,8 +80,11 @@ class VivadoStatus:
     def describe(self) -> str:
         """One line for ``codesign doctor``."""
         if self.usable:
-            note = "" if self.version in SUPPORTED_VIVADO else (
-                f" (finn-plus is used with {' or '.join(SUPPORTED_VIVADO)})")
+            note = (
+                ""
+                if self.version in SUPPORTED_VIVADO
+                else (f" (finn-plus is used with {' or '.join(SUPPORTED_VIVADO)})")
+            )
             return f"Vivado {self.version} at {self.path}{note}"
         return str(self.problem)
 
@@ -116,20 +119,32 @@ class Measurement:
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON form in ``measurements.json``."""
-        return {"kind": self.kind, "tool": self.tool, "tool_version": self.tool_version,
-                "part": self.part, "clock_ns": self.clock_ns,
-                "resources": self.resources.to_dict(), "timing": self.timing,
-                "per_node": {k: v.to_dict() for k, v in self.per_node.items()},
-                "sources": list(self.sources)}
+        return {
+            "kind": self.kind,
+            "tool": self.tool,
+            "tool_version": self.tool_version,
+            "part": self.part,
+            "clock_ns": self.clock_ns,
+            "resources": self.resources.to_dict(),
+            "timing": self.timing,
+            "per_node": {k: v.to_dict() for k, v in self.per_node.items()},
+            "sources": list(self.sources),
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Measurement:
         """Rebuild from :meth:`to_dict`."""
-        return cls(kind=data["kind"], tool=data["tool"], tool_version=data["tool_version"],
-                   part=data["part"], clock_ns=data["clock_ns"],
-                   resources=Resources(**data["resources"]), timing=data.get("timing", {}),
-                   per_node={k: Resources(**v) for k, v in data.get("per_node", {}).items()},
-                   sources=tuple(data.get("sources", ())))
+        return cls(
+            kind=data["kind"],
+            tool=data["tool"],
+            tool_version=data["tool_version"],
+            part=data["part"],
+            clock_ns=data["clock_ns"],
+            resources=Resources(**data["resources"]),
+            timing=data.get("timing", {}),
+            per_node={k: Resources(**v) for k, v in data.get("per_node", {}).items()},
+            sources=tuple(data.get("sources", ())),
+        )
 
 
 def vivado_status(settings: Settings | None = None) -> VivadoStatus:
@@ -141,9 +156,12 @@ def vivado_status(settings: Settings | None = None) -> VivadoStatus:
     fix = TOOLS["vivado"].fix
     path = find_tool("vivado", settings)
     if path is None:
-        return VivadoStatus(None, None, settings.xilinx_vivado,
-                            f"Vivado not found (no `vivado` on PATH or under XILINX_VIVADO): "
-                            f"{fix}")
+        return VivadoStatus(
+            None,
+            None,
+            settings.xilinx_vivado,
+            f"Vivado not found (no `vivado` on PATH or under XILINX_VIVADO): {fix}",
+        )
     try:
         line = tool_version("vivado", settings)
     except ToolNotFoundError as err:
@@ -151,8 +169,12 @@ def vivado_status(settings: Settings | None = None) -> VivadoStatus:
     m = re.search(r"v(\d{4}\.\d+(?:\.\d+)?)", line)
     ver = m.group(1) if m else line
     if settings.xilinx_vivado is None:
-        return VivadoStatus(path, ver, None, f"Vivado {ver} is on PATH but XILINX_VIVADO is "
-                            f"not set (finn-plus reads it): {fix}")
+        return VivadoStatus(
+            path,
+            ver,
+            None,
+            f"Vivado {ver} is on PATH but XILINX_VIVADO is not set (finn-plus reads it): {fix}",
+        )
     return VivadoStatus(path, ver, settings.xilinx_vivado, None)
 
 
@@ -170,21 +192,26 @@ def require_build_tools(board: Board, settings: Settings | None = None) -> Vivad
     if not status.usable:
         raise ToolNotFoundError(str(status.problem))
     if find_tool("vitis_hls", settings) is None:
-        raise ToolNotFoundError(f"Vitis HLS not found (the shell's DMA engines are HLS): "
-                                f"{TOOLS['vitis_hls'].fix}")
+        raise ToolNotFoundError(
+            f"Vitis HLS not found (the shell's DMA engines are HLS): {TOOLS['vitis_hls'].fix}"
+        )
     if board.shell == ShellFlow.ALVEO:
         if find_tool("vitis", settings) is None:
-            raise ToolNotFoundError(f"v++ not found (Alveo builds link with Vitis): "
-                                    f"{TOOLS['vitis'].fix}")
+            raise ToolNotFoundError(
+                f"v++ not found (Alveo builds link with Vitis): {TOOLS['vitis'].fix}"
+            )
         if settings.xilinx_xrt is None or settings.platform_repo_paths is None:
-            raise ToolNotFoundError("Alveo builds need XILINX_XRT and PLATFORM_REPO_PATHS: "
-                                    "`source /opt/xilinx/xrt/setup.sh` and export "
-                                    "PLATFORM_REPO_PATHS=<folder with the Alveo platforms>")
+            raise ToolNotFoundError(
+                "Alveo builds need XILINX_XRT and PLATFORM_REPO_PATHS: "
+                "`source /opt/xilinx/xrt/setup.sh` and export "
+                "PLATFORM_REPO_PATHS=<folder with the Alveo platforms>"
+            )
     return status
 
 
-def run_build(folder: BuildFolder, settings: Settings | None = None,
-              timeout_s: float | None = None) -> list[Measurement]:
+def run_build(
+    folder: BuildFolder, settings: Settings | None = None, timeout_s: float | None = None
+) -> list[Measurement]:
     """Run finn-plus's builder on ``folder`` and record Vivado's figures.
 
     Takes from ~30 minutes (small design on a Zynq-7020) to several hours (large Alveo
@@ -200,12 +227,14 @@ def run_build(folder: BuildFolder, settings: Settings | None = None,
     settings = settings or get_settings()
     status = require_build_tools(folder.board, settings)
     _run_finn(folder)
-    return collect_measurements(folder.path, folder.board.part, folder.clock_ns,
-                                default_version=status.version)
+    return collect_measurements(
+        folder.path, folder.board.part, folder.clock_ns, default_version=status.version
+    )
 
 
-def collect_measurements(build_dir: Path, part: str, clock_ns: float,
-                         default_version: str | None = None) -> list[Measurement]:
+def collect_measurements(
+    build_dir: Path, part: str, clock_ns: float, default_version: str | None = None
+) -> list[Measurement]:
     """Parse the reports a finished finn-plus build left in ``build_dir`` (no Vivado needed).
 
     Reads ``output/report/ooc_synth_and_timing.json`` and, where they still exist, the OOC
@@ -221,11 +250,19 @@ def collect_measurements(build_dir: Path, part: str, clock_ns: float,
     build_dir = Path(build_dir)
     report = build_dir / OUTPUT_DIR / "report"
     version = _builder_version(report) or default_version
-    found = [m for m in (_ooc(build_dir, report, part, clock_ns, version),
-                         _bitfile(build_dir, report, part, clock_ns, version)) if m is not None]
+    found = [
+        m
+        for m in (
+            _ooc(build_dir, report, part, clock_ns, version),
+            _bitfile(build_dir, report, part, clock_ns, version),
+        )
+        if m is not None
+    ]
     if not found:
-        raise ReportError(f"no Vivado reports in {report}: the build did not reach "
-                          "out-of-context synthesis (see logs/finn_build.log)")
+        raise ReportError(
+            f"no Vivado reports in {report}: the build did not reach "
+            "out-of-context synthesis (see logs/finn_build.log)"
+        )
     atomic_write_json(build_dir / MEASUREMENTS_FILE, [m.to_dict() for m in found])
     return found
 
@@ -236,8 +273,9 @@ def load_measurements(build_dir: Path) -> list[Measurement]:
     return [Measurement.from_dict(x) for x in data]
 
 
-def run_xsim_performance(run_dir: Path, board: Board, out_dir: Path | None = None,
-                         settings: Settings | None = None) -> dict[str, Any]:
+def run_xsim_performance(
+    run_dir: Path, board: Board, out_dir: Path | None = None, settings: Settings | None = None
+) -> dict[str, Any]:
     """Measure throughput and latency with finn-plus's ``step_measure_rtlsim_performance``.
 
     The same compiled design and Verilator-sized FIFOs as a bitstream build, simulated in
@@ -262,16 +300,27 @@ def run_xsim_performance(run_dir: Path, board: Board, out_dir: Path | None = Non
     if not status.usable:
         raise ToolNotFoundError(f"xsim needs Vivado: {status.problem}")
     out_dir = Path(out_dir) if out_dir else Path(run_dir) / "xsim" / board.name.lower()
-    folder = prepare_build(run_dir, board, out_dir, steps=XSIM_STEPS,
-                           outputs=("stitched_ip", "rtlsim_performance"), write_rtl=False)
+    folder = prepare_build(
+        run_dir,
+        board,
+        out_dir,
+        steps=XSIM_STEPS,
+        outputs=("stitched_ip", "rtlsim_performance"),
+        write_rtl=False,
+    )
     _run_finn(folder)
     perf = folder.output_dir / "report" / "rtlsim_performance.json"
     results = read_json_list(perf)
     if not results:
         raise ToolFailedError(f"xsim produced no results in {perf}")
-    return {"engine": "xsim", "tool": "vivado", "tool_version": status.version,
-            "clock_ns": folder.clock_ns,
-            "throughput_fps": results[0].get("throughput_fps"), "results": results}
+    return {
+        "engine": "xsim",
+        "tool": "vivado",
+        "tool_version": status.version,
+        "clock_ns": folder.clock_ns,
+        "throughput_fps": results[0].get("throughput_fps"),
+        "results": results,
+    }
 
 
 def read_json_list(path: Path) -> list[dict[str, Any]]:
@@ -296,23 +345,27 @@ def _run_finn(folder: BuildFolder) -> None:
     if finn.is_file():
         cmd[0] = str(finn)
     elif shutil.which("finn") is None:
-        raise ToolNotFoundError("finn-plus's `finn` command is not installed next to this "
-                                "Python: run `make setup`")
+        raise ToolNotFoundError(
+            "finn-plus's `finn` command is not installed next to this Python: run `make setup`"
+        )
     logs = folder.path / "logs"
     logs.mkdir(exist_ok=True)
     log_path = logs / "finn_build.log"
     log.info("running %s in %s (log: %s)", " ".join(cmd), folder.path, log_path)
     env = {**os.environ, "XILINX_LOCAL_USER_DATA": os.environ.get("XILINX_LOCAL_USER_DATA", "no")}
     with log_path.open("w") as fh:
-        proc = subprocess.run(cmd, cwd=folder.path, stdout=fh, stderr=subprocess.STDOUT,
-                              env=env, check=False)
+        proc = subprocess.run(
+            cmd, cwd=folder.path, stdout=fh, stderr=subprocess.STDOUT, env=env, check=False
+        )
     status = _builder_status(folder.output_dir / "report")
     # `finn build` exits 0 even when build_dataflow_cfg reports a failure: read its record.
     if proc.returncode != 0 or status != "ok":
         tail = "\n".join(log_path.read_text(errors="replace").splitlines()[-_LOG_TAIL:])
-        raise ToolFailedError(f"finn-plus build failed (exit {proc.returncode}, status "
-                              f"{status}); command: cd {folder.path} && {' '.join(cmd)}; "
-                              f"last lines of {log_path}:\n{tail}")
+        raise ToolFailedError(
+            f"finn-plus build failed (exit {proc.returncode}, status "
+            f"{status}); command: cd {folder.path} && {' '.join(cmd)}; "
+            f"last lines of {log_path}:\n{tail}"
+        )
 
 
 def _builder_status(report: Path) -> str | None:
@@ -331,8 +384,9 @@ def _builder_version(report: Path) -> str | None:
     return ver if isinstance(ver, str) and re.fullmatch(r"\d{4}\.\d+(\.\d+)?", ver) else None
 
 
-def _ooc(build_dir: Path, report: Path, part: str, clock_ns: float,
-         version: str | None) -> Measurement | None:
+def _ooc(
+    build_dir: Path, report: Path, part: str, clock_ns: float, version: str | None
+) -> Measurement | None:
     path = report / "ooc_synth_and_timing.json"
     if not path.is_file():
         return None
@@ -355,12 +409,21 @@ def _ooc(build_dir: Path, report: Path, part: str, clock_ns: float,
         summary = parse_timing_summary(read_text(timing_txt))
         timing = _timing(summary, clock_ns)
         sources.append(f"reports/{timing_txt.name}")
-    return Measurement(kind="ooc_post_route", tool="vivado", tool_version=version, part=part,
-                       clock_ns=clock_ns, resources=res, timing=timing, sources=tuple(sources))
+    return Measurement(
+        kind="ooc_post_route",
+        tool="vivado",
+        tool_version=version,
+        part=part,
+        clock_ns=clock_ns,
+        resources=res,
+        timing=timing,
+        sources=tuple(sources),
+    )
 
 
-def _bitfile(build_dir: Path, report: Path, part: str, clock_ns: float,
-             version: str | None) -> Measurement | None:
+def _bitfile(
+    build_dir: Path, report: Path, part: str, clock_ns: float, version: str | None
+) -> Measurement | None:
     candidates = [report / "post_synth_resources.json", report / "post_synth_resources_0.json"]
     path = next((p for p in candidates if p.is_file()), None)
     if path is None:
@@ -376,14 +439,24 @@ def _bitfile(build_dir: Path, report: Path, part: str, clock_ns: float,
         timing = _timing(summary, clock_ns)
         version = summary.vivado_version or version
         sources.append(str(timing_rpt.relative_to(build_dir)))
-    return Measurement(kind="bitfile_post_route", tool="vivado", tool_version=version,
-                       part=part, clock_ns=clock_ns, resources=top, timing=timing,
-                       per_node=per_node, sources=tuple(sources))
+    return Measurement(
+        kind="bitfile_post_route",
+        tool="vivado",
+        tool_version=version,
+        part=part,
+        clock_ns=clock_ns,
+        resources=top,
+        timing=timing,
+        per_node=per_node,
+        sources=tuple(sources),
+    )
 
 
 def _timing(summary: TimingSummary, clock_ns: float) -> dict[str, Any]:
     # The design clock: the one whose period is the target (the Zynq shell names it
     # clk_fpga_0, the stitched IP ap_clk); else the first clock listed.
-    period = next((p for p in summary.clocks.values() if abs(p - clock_ns) < 1e-6),
-                  next(iter(summary.clocks.values()), clock_ns))
+    period = next(
+        (p for p in summary.clocks.values() if abs(p - clock_ns) < 1e-6),
+        next(iter(summary.clocks.values()), clock_ns),
+    )
     return {**summary.to_dict(), "clock_ns": period, "fmax_mhz": summary.fmax_mhz(period)}

@@ -75,17 +75,28 @@ CONFIG_JSON = "build_config.json"
 CONFIG_YAML = "build_config.yaml"
 OUTPUT_DIR = "output"
 
-_ZYNQ_OUTPUTS = ("stitched_ip", "estimate_reports", "out_of_context_synth", "bitfile",
-                 "pynq_driver", "deployment_package")
+_ZYNQ_OUTPUTS = (
+    "stitched_ip",
+    "estimate_reports",
+    "out_of_context_synth",
+    "bitfile",
+    "pynq_driver",
+    "deployment_package",
+)
 # The PYNQ driver also drives Alveo cards (platform "alveo"); the C++ driver would need a
 # git checkout of finn-cpp-driver at build time, so it is left out.
 _ALVEO_OUTPUTS = _ZYNQ_OUTPUTS
 
 
-def build_config_dict(board: Board, clock_ns: float, *, part: str | None = None,
-                      steps: Sequence[str] = BUILD_STEPS,
-                      outputs: Sequence[str] | None = None,
-                      vitis_platform: str | None = None) -> dict[str, Any]:
+def build_config_dict(
+    board: Board,
+    clock_ns: float,
+    *,
+    part: str | None = None,
+    steps: Sequence[str] = BUILD_STEPS,
+    outputs: Sequence[str] | None = None,
+    vitis_platform: str | None = None,
+) -> dict[str, Any]:
     """The ``DataflowBuildConfig`` fields for a bitstream build of a compiled design.
 
     Paths are relative to the build folder, so the folder can be moved. finn-plus 1.6.1
@@ -111,8 +122,10 @@ def build_config_dict(board: Board, clock_ns: float, *, part: str | None = None,
             for a Zynq board.
     """
     if part is not None and part != board.part:
-        raise ConfigError(f"the design was compiled for {part} but board {board.name} has "
-                          f"{board.part}: recompile with --board {board.name.lower()}")
+        raise ConfigError(
+            f"the design was compiled for {part} but board {board.name} has "
+            f"{board.part}: recompile with --board {board.name.lower()}"
+        )
     zynq = board.shell == ShellFlow.ZYNQ
     if zynq and vitis_platform is not None:
         raise ConfigError(f"--vitis-platform applies to Alveo boards only, not {board.name}")
@@ -150,8 +163,9 @@ def default_vitis_platform(board: Board) -> str:
     try:
         return alveo_default_platform[board.finn_board]
     except KeyError:
-        raise ConfigError(f"finn-plus has no default Vitis platform for {board.finn_board}; "
-                          "pass --vitis-platform") from None
+        raise ConfigError(
+            f"finn-plus has no default Vitis platform for {board.finn_board}; pass --vitis-platform"
+        ) from None
 
 
 def validate_build_config(data: dict[str, Any]) -> Any:  # noqa: ANN401 - a finn-plus object

@@ -93,15 +93,30 @@ class BuildFolder:
         dependencies such as board files, tool paths) and then calls
         ``build_dataflow_cfg(model, DataflowBuildConfig.construct_from(config))``.
         """
-        return ["finn", "build", "--batch", "-b", FINN_BUILD_DIR, "-o", OUTPUT_DIR,
-                CONFIG_YAML, MODEL_FILE]
+        return [
+            "finn",
+            "build",
+            "--batch",
+            "-b",
+            FINN_BUILD_DIR,
+            "-o",
+            OUTPUT_DIR,
+            CONFIG_YAML,
+            MODEL_FILE,
+        ]
 
 
-def prepare_build(run_dir: Path, board: Board, out_dir: Path | None = None, *,
-                  allow_unsized_fifos: bool = False, vitis_platform: str | None = None,
-                  steps: tuple[str, ...] = BUILD_STEPS,
-                  outputs: tuple[str, ...] | None = None,
-                  write_rtl: bool = True) -> BuildFolder:
+def prepare_build(
+    run_dir: Path,
+    board: Board,
+    out_dir: Path | None = None,
+    *,
+    allow_unsized_fifos: bool = False,
+    vitis_platform: str | None = None,
+    steps: tuple[str, ...] = BUILD_STEPS,
+    outputs: tuple[str, ...] | None = None,
+    write_rtl: bool = True,
+) -> BuildFolder:
     """Write the finn-plus build folder for the compiled design in ``run_dir``.
 
     Args:
@@ -131,8 +146,9 @@ def prepare_build(run_dir: Path, board: Board, out_dir: Path | None = None, *,
     run_dir = Path(run_dir).resolve()
     compiled = run_dir / "compiled.onnx"
     if not compiled.is_file():
-        raise ConfigError(f"{run_dir} has no compiled.onnx: run `codesign compile` first "
-                          "(with RTL generation on)")
+        raise ConfigError(
+            f"{run_dir} has no compiled.onnx: run `codesign compile` first (with RTL generation on)"
+        )
     cfg = CompileConfig.from_yaml(run_dir / "config.yaml")
     clock_ns = float(cfg.clock_ns or board.clock_ns)
     model = ModelWrapper(str(compiled))
@@ -142,18 +158,24 @@ def prepare_build(run_dir: Path, board: Board, out_dir: Path | None = None, *,
         folding = load_folding_config(folding_path)
         sized = True
     elif allow_unsized_fifos:
-        log.warning("%s missing: building with the compile's FIFO depths, which were not "
-                    "sized in simulation", folding_path)
+        log.warning(
+            "%s missing: building with the compile's FIFO depths, which were not "
+            "sized in simulation",
+            folding_path,
+        )
         folding = extract_folding_config(model)
         sized = False
     else:
-        raise ConfigError(f"{folding_path} is missing: size the FIFOs in Verilator first "
-                          f"(`codesign simulate {run_dir} --size-fifos`), or pass "
-                          "--unsized-fifos to build with the compile's FIFO depths")
+        raise ConfigError(
+            f"{folding_path} is missing: size the FIFOs in Verilator first "
+            f"(`codesign simulate {run_dir} --size-fifos`), or pass "
+            "--unsized-fifos to build with the compile's FIFO depths"
+        )
     depths = check_folding_config(model, folding, source=str(folding_path))
 
-    build_cfg = build_config_dict(board, clock_ns, part=cfg.part, steps=steps, outputs=outputs,
-                                  vitis_platform=vitis_platform)
+    build_cfg = build_config_dict(
+        board, clock_ns, part=cfg.part, steps=steps, outputs=outputs, vitis_platform=vitis_platform
+    )
     validate_build_config(build_cfg)
 
     out = Path(out_dir).resolve() if out_dir else default_build_dir(run_dir, board)
@@ -168,14 +190,34 @@ def prepare_build(run_dir: Path, board: Board, out_dir: Path | None = None, *,
         _write_rtl(ModelWrapper(str(out / MODEL_FILE)), out / "rtl", board.part, clock_ns)
     atomic_write_text(out / CONFIG_JSON, json.dumps(build_cfg, indent=2) + "\n")
     atomic_write_text(out / CONFIG_YAML, yaml.safe_dump(build_cfg, sort_keys=False))
-    folder = BuildFolder(path=out, run_dir=run_dir, board=board, clock_ns=clock_ns,
-                         fifo_depths=depths, fifos_sized=sized, config=build_cfg)
-    atomic_write_json(out / META_FILE, {
-        "run_dir": str(run_dir), "board": board.name, "part": board.part,
-        "clock_ns": clock_ns, "fifos_sized": sized, "finn_plus": _finn_version(),
-        "steps": list(steps), "finn_command": folder.finn_command()})
-    log.info("build folder written: %s (%d FIFOs, %s)", out, len(depths),
-             "sized in simulation" if sized else "NOT sized")
+    folder = BuildFolder(
+        path=out,
+        run_dir=run_dir,
+        board=board,
+        clock_ns=clock_ns,
+        fifo_depths=depths,
+        fifos_sized=sized,
+        config=build_cfg,
+    )
+    atomic_write_json(
+        out / META_FILE,
+        {
+            "run_dir": str(run_dir),
+            "board": board.name,
+            "part": board.part,
+            "clock_ns": clock_ns,
+            "fifos_sized": sized,
+            "finn_plus": _finn_version(),
+            "steps": list(steps),
+            "finn_command": folder.finn_command(),
+        },
+    )
+    log.info(
+        "build folder written: %s (%d FIFOs, %s)",
+        out,
+        len(depths),
+        "sized in simulation" if sized else "NOT sized",
+    )
     return folder
 
 
@@ -194,8 +236,9 @@ def read_build_meta(build_dir: Path) -> dict[str, Any]:
     try:
         data = json.loads(path.read_text())
     except (OSError, json.JSONDecodeError) as err:
-        raise ConfigError(f"{build_dir} is not a codesign build folder (cannot read "
-                          f"{META_FILE}: {err})") from err
+        raise ConfigError(
+            f"{build_dir} is not a codesign build folder (cannot read {META_FILE}: {err})"
+        ) from err
     if not isinstance(data, dict) or "clock_ns" not in data:
         raise ConfigError(f"{path} has no clock_ns: rewrite the folder with `codesign build`")
     return data

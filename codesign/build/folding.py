@@ -26,9 +26,22 @@ log = logging.getLogger(__name__)
 
 #: The attributes finn-plus's step_apply_folding_config extracts (finn-plus 1.6.1).
 FOLDING_ATTRS: tuple[str, ...] = (
-    "PE", "SIMD", "EmbFold", "SeqFold", "parallel_window", "ram_style", "ram_style_thresholds",
-    "ram_style_mask", "depth", "impl_style", "resType", "mac_resource", "mem_mode",
-    "runtime_writeable_weights", "depth_trigger_uram", "depth_trigger_bram",
+    "PE",
+    "SIMD",
+    "EmbFold",
+    "SeqFold",
+    "parallel_window",
+    "ram_style",
+    "ram_style_thresholds",
+    "ram_style_mask",
+    "depth",
+    "impl_style",
+    "resType",
+    "mac_resource",
+    "mem_mode",
+    "runtime_writeable_weights",
+    "depth_trigger_uram",
+    "depth_trigger_bram",
 )
 
 #: Attributes that may differ from the compiled model: FIFO sizing changes exactly these.
@@ -36,8 +49,15 @@ _FIFO_SIZED = frozenset({"depth", "ram_style"})
 _DERIVED = frozenset({"inFIFODepths", "outFIFODepths"})
 
 #: Node attributes holding paths of code generated on the compile machine.
-CODEGEN_ATTRS: tuple[str, ...] = ("code_gen_dir_ipgen", "ipgen_path", "ip_path", "ip_vlnv",
-                                  "code_gen_dir_cppsim", "executable_path", "rtlsim_so")
+CODEGEN_ATTRS: tuple[str, ...] = (
+    "code_gen_dir_ipgen",
+    "ipgen_path",
+    "ip_path",
+    "ip_vlnv",
+    "code_gen_dir_cppsim",
+    "executable_path",
+    "rtlsim_so",
+)
 
 _FIFO_OP = "StreamingFIFO_rtl"
 
@@ -68,8 +88,9 @@ def load_folding_config(path: Path) -> dict[str, dict[str, Any]]:
     return data
 
 
-def check_folding_config(model: ModelWrapper, config: dict[str, dict[str, Any]],
-                         source: str = "folding_config.json") -> dict[str, int]:
+def check_folding_config(
+    model: ModelWrapper, config: dict[str, dict[str, Any]], source: str = "folding_config.json"
+) -> dict[str, int]:
     """Check that ``config`` describes ``model`` and return the FIFO depths it sets.
 
     Args:
@@ -111,23 +132,25 @@ def check_folding_config(model: ModelWrapper, config: dict[str, dict[str, Any]],
             if node.op_type == _FIFO_OP and attr in _FIFO_SIZED:
                 if attr == "depth":
                     if not isinstance(value, int) or isinstance(value, bool) or value < 2:
-                        problems.append(f"{name}.depth = {value!r}: a FIFO depth is an "
-                                        "integer >= 2")
+                        problems.append(
+                            f"{name}.depth = {value!r}: a FIFO depth is an integer >= 2"
+                        )
                     else:
                         depths[name] = value
                 continue
             current = _plain(inst.get_nodeattr(attr))
             if current != value:
-                problems.append(f"{name}.{attr} = {value!r} but the compiled model has "
-                                f"{current!r}")
+                problems.append(f"{name}.{attr} = {value!r} but the compiled model has {current!r}")
     for name, node in nodes.items():
         if node.op_type == _FIFO_OP and name not in depths and not _mentions_depth(config, name):
             problems.append(f"FIFO {name} has no depth")
     if problems:
-        raise ConfigError(f"{source} does not match the compiled design: "
-                          + "; ".join(problems)
-                          + " (recompile, then size the FIFOs again with "
-                            "`codesign simulate RUN --size-fifos`)")
+        raise ConfigError(
+            f"{source} does not match the compiled design: "
+            + "; ".join(problems)
+            + " (recompile, then size the FIFOs again with "
+            "`codesign simulate RUN --size-fifos`)"
+        )
     return depths
 
 
@@ -143,8 +166,7 @@ def fifo_config(model: ModelWrapper, depths: dict[str, int]) -> dict[str, Any]:
     """
     from qonnx.custom_op.registry import getCustomOp
 
-    out: dict[str, Any] = {"fifo_depths": {}, "fifo_sizes": {}, "impl_style": {},
-                           "ram_style": {}}
+    out: dict[str, Any] = {"fifo_depths": {}, "fifo_sizes": {}, "impl_style": {}, "ram_style": {}}
     total_bits = 0
     for node in model.get_nodes_by_op_type(_FIFO_OP):
         inst = getCustomOp(node)

@@ -27,19 +27,39 @@ if TYPE_CHECKING:
 @click.command()
 @click.argument("run_dir", type=click.Path(path_type=Path, file_okay=False))
 @click.option("--board", "board_name", required=True, help="Board name, e.g. pynq-z2.")
-@click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False),
-              default=None, help="Build folder (default RUN/build/<board>).")
-@click.option("--vitis-platform", default=None,
-              help="Alveo only: Vitis platform (default: finn-plus's for the board).")
-@click.option("--unsized-fifos", is_flag=True,
-              help="Build with the compile's FIFO depths when RUN/folding_config.json "
-                   "(FIFOs sized by `codesign simulate --size-fifos`) is missing.")
-@click.option("--collect", is_flag=True,
-              help="Only read the reports of a build folder that finn-plus finished (e.g. with "
-                   "the printed `finn build` command on another machine) into "
-                   "measurements.json; needs no Vivado.")
-def build(run_dir: Path, board_name: str, out_dir: Path | None, vitis_platform: str | None,
-          unsized_fifos: bool, collect: bool) -> None:
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Build folder (default RUN/build/<board>).",
+)
+@click.option(
+    "--vitis-platform",
+    default=None,
+    help="Alveo only: Vitis platform (default: finn-plus's for the board).",
+)
+@click.option(
+    "--unsized-fifos",
+    is_flag=True,
+    help="Build with the compile's FIFO depths when RUN/folding_config.json "
+    "(FIFOs sized by `codesign simulate --size-fifos`) is missing.",
+)
+@click.option(
+    "--collect",
+    is_flag=True,
+    help="Only read the reports of a build folder that finn-plus finished (e.g. with "
+    "the printed `finn build` command on another machine) into "
+    "measurements.json; needs no Vivado.",
+)
+def build(
+    run_dir: Path,
+    board_name: str,
+    out_dir: Path | None,
+    vitis_platform: str | None,
+    unsized_fifos: bool,
+    collect: bool,
+) -> None:
     """Build the bitstream of the compiled design in RUN_DIR with finn-plus's builder."""
     from codesign.boards import load_board  # noqa: PLC0415 (keeps `codesign --help` fast)
     from codesign.build import (  # noqa: PLC0415
@@ -59,16 +79,26 @@ def build(run_dir: Path, board_name: str, out_dir: Path | None, vitis_platform: 
         meta = read_build_meta(path)
         _show(out, collect_measurements(path, board.part, float(meta["clock_ns"])), path)
         return
-    folder = prepare_build(run_dir, board, out_dir, allow_unsized_fifos=unsized_fifos,
-                           vitis_platform=vitis_platform)
+    folder = prepare_build(
+        run_dir, board, out_dir, allow_unsized_fifos=unsized_fifos, vitis_platform=vitis_platform
+    )
     out.print(f"build folder: {folder.path}")
-    out.print(f"  board {board.name} ({board.part}, {board.shell.value} shell), clock "
-              f"{folder.clock_ns:g} ns; {len(folder.fifo_depths)} FIFOs "
-              + ("sized in simulation" if folder.fifos_sized else "NOT sized (--unsized-fifos)"))
+    out.print(
+        f"  board {board.name} ({board.part}, {board.shell.value} shell), clock "
+        f"{folder.clock_ns:g} ns; {len(folder.fifo_depths)} FIFOs "
+        + ("sized in simulation" if folder.fifos_sized else "NOT sized (--unsized-fifos)")
+    )
     status = vivado_status(get_settings())
     if not status.usable:
-        again = ["codesign", "build", str(folder.run_dir), "--board", board_name,
-                 "--out", str(folder.path)]
+        again = [
+            "codesign",
+            "build",
+            str(folder.run_dir),
+            "--board",
+            board_name,
+            "--out",
+            str(folder.path),
+        ]
         if unsized_fifos:
             again.append("--unsized-fifos")
         if vitis_platform:
@@ -81,11 +111,16 @@ def build(run_dir: Path, board_name: str, out_dir: Path | None, vitis_platform: 
             f"run:\n  {shlex.join(again)}\n"
             f"or, with finn-plus alone (no codesign needed there):\n  {finn}\n"
             f"then, back here: {shlex.join([*again, '--collect'])}",
-            highlight=False, soft_wrap=True)
+            highlight=False,
+            soft_wrap=True,
+        )
         sys.exit(EXIT_NEEDS_VIVADO)
-    err_console.print(f"Vivado {status.version}: running finn-plus's builder "
-                      f"(log: {folder.path / 'logs' / 'finn_build.log'}); this takes from "
-                      "about half an hour to hours", highlight=False)
+    err_console.print(
+        f"Vivado {status.version}: running finn-plus's builder "
+        f"(log: {folder.path / 'logs' / 'finn_build.log'}); this takes from "
+        "about half an hour to hours",
+        highlight=False,
+    )
     _show(out, run_build(folder), folder.path)
 
 
@@ -97,9 +132,16 @@ def _show(out: Console, measurements: list[Measurement], build_dir: Path) -> Non
     for m in measurements:
         r = m.resources
         wns, fmax = m.timing.get("wns_ns"), m.timing.get("fmax_mhz")
-        table.add_row(m.kind, f"{r.lut:.0f}", f"{r.ff:.0f}", f"{r.bram18:.0f}", f"{r.uram:.0f}",
-                      f"{r.dsp:.0f}", "-" if wns is None else f"{wns:.3f}",
-                      "-" if fmax is None else f"{fmax:.1f}")
+        table.add_row(
+            m.kind,
+            f"{r.lut:.0f}",
+            f"{r.ff:.0f}",
+            f"{r.bram18:.0f}",
+            f"{r.uram:.0f}",
+            f"{r.dsp:.0f}",
+            "-" if wns is None else f"{wns:.3f}",
+            "-" if fmax is None else f"{fmax:.1f}",
+        )
     out.print(table)
     out.print(f"bitfile and driver: {build_dir / 'output' / 'deploy'}")
     out.print(f"measurements: {build_dir / 'measurements.json'}")

@@ -17,19 +17,41 @@ from codesign.errors import ConfigError
 @click.argument("model", type=click.Path(path_type=Path, dir_okay=False))
 @click.option("--board", required=True, help="Board name, e.g. pynq-z2 or zcu104.")
 @click.option("--fps", type=float, default=None, help="Target frames per second.")
-@click.option("--lut-budget", type=int, default=None,
-              help="Fold to the fastest design within this many LUTs (instead of --fps).")
-@click.option("--bits", "bits_spec", default=None,
-              help="Bit config for a checkpoint: a YAML file or a uniform spec (4, w4a2).")
-@click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False),
-              default=None, help="Run folder (default: runs/compile-<model name>).")
+@click.option(
+    "--lut-budget",
+    type=int,
+    default=None,
+    help="Fold to the fastest design within this many LUTs (instead of --fps).",
+)
+@click.option(
+    "--bits",
+    "bits_spec",
+    default=None,
+    help="Bit config for a checkpoint: a YAML file or a uniform spec (4, w4a2).",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Run folder (default: runs/compile-<model name>).",
+)
 @click.option("--clock-ns", type=float, default=None, help="Override the board clock (ns).")
 @click.option("--no-ip", is_flag=True, help="Skip RTL generation (PrepareIP).")
 @click.option("--from-step", default=None, help="Resume the run folder at this step.")
 @click.option("--to-step", default=None, help="Stop after this step.")
-def compile_cmd(model: Path, board: str, fps: float | None, lut_budget: int | None,
-                bits_spec: str | None, out_dir: Path | None, clock_ns: float | None,
-                no_ip: bool, from_step: str | None, to_step: str | None) -> None:
+def compile_cmd(
+    model: Path,
+    board: str,
+    fps: float | None,
+    lut_budget: int | None,
+    bits_spec: str | None,
+    out_dir: Path | None,
+    clock_ns: float | None,
+    no_ip: bool,
+    from_step: str | None,
+    to_step: str | None,
+) -> None:
     """Compile MODEL (a QONNX .onnx file or a training checkpoint) to RTL for a board."""
     from codesign.finn.compile import compile_model  # noqa: PLC0415 (loads FINN)
     from codesign.finn.config import CompileConfig  # noqa: PLC0415
@@ -37,13 +59,22 @@ def compile_cmd(model: Path, board: str, fps: float | None, lut_budget: int | No
 
     t0 = time.perf_counter()
     cfg = CompileConfig.from_dict(
-        {"board": board, "fps": fps, "lut_budget": lut_budget, "clock_ns": clock_ns,
-         "bits": bits_spec, "prepare_ip": not no_ip}, source="codesign compile options")
+        {
+            "board": board,
+            "fps": fps,
+            "lut_budget": lut_budget,
+            "clock_ns": clock_ns,
+            "bits": bits_spec,
+            "prepare_ip": not no_ip,
+        },
+        source="codesign compile options",
+    )
     out_dir = out_dir or Path("runs") / f"compile-{model.stem}"
     is_onnx = model.suffix.lower() == ".onnx"
     if is_onnx and bits_spec is not None:
-        raise ConfigError("--bits applies to checkpoints; a QONNX model's bit-widths are fixed "
-                          "by its quantizers")
+        raise ConfigError(
+            "--bits applies to checkpoints; a QONNX model's bit-widths are fixed by its quantizers"
+        )
     with tempfile.TemporaryDirectory(prefix="codesign-export-") as tmp:
         if from_step is not None:
             qonnx = model
@@ -72,15 +103,35 @@ def estimates_table(est: object) -> Table:
         r = layer.resources
         lut = "0*" if layer.op_type in ("MVAU_rtl", "VVAU_rtl") else f"{r.lut:.0f}"
         style = "bold red" if layer.name == est.bottleneck else None
-        table.add_row(layer.name, layer.op_type, _opt(layer.pe), _opt(layer.simd), lut,
-                      f"{r.bram18:.0f}", f"{r.uram:.0f}", f"{r.dsp:.0f}", str(layer.cycles),
-                      style=style)
+        table.add_row(
+            layer.name,
+            layer.op_type,
+            _opt(layer.pe),
+            _opt(layer.simd),
+            lut,
+            f"{r.bram18:.0f}",
+            f"{r.uram:.0f}",
+            f"{r.dsp:.0f}",
+            str(layer.cycles),
+            style=style,
+        )
     t = est.total
     table.add_section()
-    table.add_row("total", "", "", "", f"{t.lut:.0f}*", f"{t.bram18:.0f}", f"{t.uram:.0f}",
-                  f"{t.dsp:.0f}", f"max {est.max_cycles}")
-    table.caption = (f"bottleneck {est.bottleneck}: {est.max_cycles} cycles/frame -> "
-                     f"{est.fps:,.0f} FPS.  * FINN estimates RTL MVAU/VVAU LUTs as 0.")
+    table.add_row(
+        "total",
+        "",
+        "",
+        "",
+        f"{t.lut:.0f}*",
+        f"{t.bram18:.0f}",
+        f"{t.uram:.0f}",
+        f"{t.dsp:.0f}",
+        f"max {est.max_cycles}",
+    )
+    table.caption = (
+        f"bottleneck {est.bottleneck}: {est.max_cycles} cycles/frame -> "
+        f"{est.fps:,.0f} FPS.  * FINN estimates RTL MVAU/VVAU LUTs as 0."
+    )
     return table
 
 

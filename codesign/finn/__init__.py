@@ -13,5 +13,12 @@ from codesign.finn.config import CompileConfig
 from codesign.finn.estimates import Estimates, LayerEstimate
 from codesign.finn.steps import STEP_NAMES
 
-__all__ = ["STEP_NAMES", "CompileConfig", "CompileResult", "Estimates", "LayerEstimate",
-           "compile_model", "load_result"]
+__all__ = [
+    "STEP_NAMES",
+    "CompileConfig",
+    "CompileResult",
+    "Estimates",
+    "LayerEstimate",
+    "compile_model",
+    "load_result",
+]

@@ -27,8 +27,21 @@ _HW_DOMAIN = "finn.custom_op.fpgadataflow"
 
 #: Ops that may stay on the host before the first or after the last HW layer: input
 #: scaling, output de-quantization and layout changes.
-HOST_OPS = frozenset({"Mul", "Add", "Sub", "Div", "Transpose", "Reshape", "Flatten",
-                      "Identity", "Squeeze", "Unsqueeze", "Cast"})
+HOST_OPS = frozenset(
+    {
+        "Mul",
+        "Add",
+        "Sub",
+        "Div",
+        "Transpose",
+        "Reshape",
+        "Flatten",
+        "Identity",
+        "Squeeze",
+        "Unsqueeze",
+        "Cast",
+    }
+)
 
 _POOL = "replace the max-pool by a stride-2 convolution (e.g. QuantConv2d(..., stride=2))"
 _ARGMAX = "export the network without TopK/argmax and take the argmax on the host"
@@ -38,31 +51,45 @@ REPLACEMENTS: dict[str, tuple[str, str]] = {
     "MaxPool": ("max-pooling is HLS-only (Pool_hls) in finn-plus 1.6.1", _POOL),
     "MaxPoolNHWC": ("max-pooling is HLS-only (Pool_hls) in finn-plus 1.6.1", _POOL),
     "Pool": ("pooling is HLS-only (Pool_hls) in finn-plus 1.6.1", _POOL),
-    "AveragePool": ("pooling is HLS-only (Pool_hls) in finn-plus 1.6.1",
-                    "replace the average-pool by a stride-2 convolution"),
-    "QuantAvgPool2d": ("pooling is HLS-only (Pool_hls) in finn-plus 1.6.1",
-                       "replace the average-pool by a stride-2 convolution"),
+    "AveragePool": (
+        "pooling is HLS-only (Pool_hls) in finn-plus 1.6.1",
+        "replace the average-pool by a stride-2 convolution",
+    ),
+    "QuantAvgPool2d": (
+        "pooling is HLS-only (Pool_hls) in finn-plus 1.6.1",
+        "replace the average-pool by a stride-2 convolution",
+    ),
     "TopK": ("TopK becomes LabelSelect, which is HLS-only", _ARGMAX),
     "LabelSelect": ("LabelSelect (TopK) is HLS-only", _ARGMAX),
-    "GlobalAveragePool": ("global pooling becomes GlobalAccPool, which is HLS-only",
-                          "end with flatten + QuantLinear (or a conv whose kernel covers the "
-                          "whole feature map) instead of global pooling"),
-    "GlobalAccPool": ("GlobalAccPool is HLS-only",
-                      "end with flatten + QuantLinear instead of global pooling"),
-    "DuplicateStreams": ("a tensor with several consumers (a residual fork) needs "
-                         "DuplicateStreams, which is HLS-only",
-                         "use a plain feed-forward chain without skip connections"),
+    "GlobalAveragePool": (
+        "global pooling becomes GlobalAccPool, which is HLS-only",
+        "end with flatten + QuantLinear (or a conv whose kernel covers the "
+        "whole feature map) instead of global pooling",
+    ),
+    "GlobalAccPool": (
+        "GlobalAccPool is HLS-only",
+        "end with flatten + QuantLinear instead of global pooling",
+    ),
+    "DuplicateStreams": (
+        "a tensor with several consumers (a residual fork) needs "
+        "DuplicateStreams, which is HLS-only",
+        "use a plain feed-forward chain without skip connections",
+    ),
     "StreamingConcat": ("Concat is HLS-only", "avoid Concat; use a single feed-forward path"),
     "StreamingSplit": ("Split is HLS-only", "avoid Split; use a single feed-forward path"),
     "Concat": ("Concat is HLS-only", "avoid Concat; use a single feed-forward path"),
     "Split": ("Split is HLS-only", "avoid Split; use a single feed-forward path"),
     "Upsample": ("upsampling is HLS-only", "use a feed-forward down-sampling network"),
-    "XnorPopcountMatMul": ("W1A1 (XNOR-popcount) layers are HLS-only",
-                           "use >= 2-bit weights and activations (W1A1/XNOR is HLS-only)"),
+    "XnorPopcountMatMul": (
+        "W1A1 (XNOR-popcount) layers are HLS-only",
+        "use >= 2-bit weights and activations (W1A1/XNOR is HLS-only)",
+    ),
 }
-_ELEMENTWISE = ("elementwise ops between layers are HLS-only on 7-series/UltraScale+",
-                "remove elementwise Add/Mul between layers (residual adds, extra scaling); "
-                "let BatchNorm and the activation quantizer absorb scales")
+_ELEMENTWISE = (
+    "elementwise ops between layers are HLS-only on 7-series/UltraScale+",
+    "remove elementwise Add/Mul between layers (residual adds, extra scaling); "
+    "let BatchNorm and the activation quantizer absorb scales",
+)
 
 
 @dataclass(frozen=True)
@@ -103,10 +130,16 @@ def find_unsupported_nodes(model: ModelWrapper, fpgapart: str) -> list[NodeIssue
     nodes = list(model.graph.node)
     hw = {n.name for n in nodes if is_hw_node(n)}
     if not hw:
-        return [NodeIssue(n.name, n.op_type, "no layer of the network became a FINN HW layer",
-                          "build the network from QuantConv2d/QuantLinear + BatchNorm + "
-                          "QuantReLU with a QuantIdentity input quantizer")
-                for n in nodes[:1]]
+        return [
+            NodeIssue(
+                n.name,
+                n.op_type,
+                "no layer of the network became a FINN HW layer",
+                "build the network from QuantConv2d/QuantLinear + BatchNorm + "
+                "QuantReLU with a QuantIdentity input quantizer",
+            )
+            for n in nodes[:1]
+        ]
     upstream_hw = _reaches_hw(model, hw, forward=False)
     downstream_hw = _reaches_hw(model, hw, forward=True)
     issues = []
@@ -158,8 +191,10 @@ def mvau_hls_reason(model: ModelWrapper, node: NodeProto, fpgapart: str) -> tupl
     if inst.get_nodeattr("binaryXnorMode") == 1:
         return REPLACEMENTS["XnorPopcountMatMul"]
     if inst.get_nodeattr("noActivation") == 0:
-        return ("its activation is fused into the MVAU (no standalone Thresholding)",
-                "keep an activation quantizer after every layer so thresholds stand alone")
+        return (
+            "its activation is fused into the MVAU (no standalone Thresholding)",
+            "keep an activation quantizer after every layer so thresholds stand alone",
+        )
     wdt = inst.get_input_datatype(1)
     idt = inst.get_input_datatype(0)
     if not wdt.signed():
@@ -168,23 +203,29 @@ def mvau_hls_reason(model: ModelWrapper, node: NodeProto, fpgapart: str) -> tupl
     weights = model.get_initializer(node.input[1])
     wmin = wdt.min() if weights is None else weights.min()
     if dsp == "DSP48E1" and wmin == wdt.min():
-        return (f"weights use the full {wdt.name} range; 7-series DSP48E1 needs narrow-range "
-                "weights", "quantize weights with narrow_range=True (Brevitas's default)")
+        return (
+            f"weights use the full {wdt.name} range; 7-series DSP48E1 needs narrow-range weights",
+            "quantize weights with narrow_range=True (Brevitas's default)",
+        )
     if idt.bitwidth() < 2 or wdt.bitwidth() < 2:
-        return (f"{wdt.bitwidth()}-bit weights x {idt.bitwidth()}-bit inputs is below the RTL "
-                "MVU's 2-bit minimum", REPLACEMENTS["XnorPopcountMatMul"][1])
+        return (
+            f"{wdt.bitwidth()}-bit weights x {idt.bitwidth()}-bit inputs is below the RTL "
+            "MVU's 2-bit minimum",
+            REPLACEMENTS["XnorPopcountMatMul"][1],
+        )
     max_act, max_w, max_acc = get_dsp_datapath_limits(dsp)
-    return (f"{idt.name} inputs x {wdt.name} weights exceed the {dsp} datapath "
-            f"(act < {max_act}, weight <= {max_w}, acc <= {max_acc} bits)",
-            "use <= 8-bit weights and activations")
+    return (
+        f"{idt.name} inputs x {wdt.name} weights exceed the {dsp} datapath "
+        f"(act < {max_act}, weight <= {max_w}, acc <= {max_acc} bits)",
+        "use <= 8-bit weights and activations",
+    )
 
 
 def raise_if_issues(issues: list[NodeIssue], where: str) -> None:
     """Raise one :class:`UnsupportedModelError` listing every issue (no-op when empty)."""
     if issues:
         lines = "; ".join(str(i) for i in issues)
-        raise UnsupportedModelError(
-            f"{len(issues)} node(s) cannot become RTL ({where}): {lines}")
+        raise UnsupportedModelError(f"{len(issues)} node(s) cannot become RTL ({where}): {lines}")
 
 
 def _issue(node: NodeProto, default_reason: str) -> NodeIssue:
@@ -194,8 +235,13 @@ def _issue(node: NodeProto, default_reason: str) -> NodeIssue:
     elif base.startswith("Elementwise") or base in ("Add", "Mul", "Sub", "Div"):
         reason, fix = _ELEMENTWISE
     else:
-        reason, fix = default_reason, ("express the network with QuantConv2d/QuantLinear, "
-                                       "BatchNorm, QuantReLU and stride-2 convolutions")
+        reason, fix = (
+            default_reason,
+            (
+                "express the network with QuantConv2d/QuantLinear, "
+                "BatchNorm, QuantReLU and stride-2 convolutions"
+            ),
+        )
     return NodeIssue(node.name, node.op_type, reason, fix)
 
 
@@ -211,9 +257,12 @@ def _hw_issue(model: ModelWrapper, node: NodeProto, fpgapart: str) -> NodeIssue 
 
         # The same rules SpecializeLayers applies with preferred_impl_style="rtl".
         if base == "VVAU" and not _vvu_rtl_possible(node, fpgapart):
-            return NodeIssue(node.name, node.op_type,
-                             "depthwise convolutions (VVAU) are RTL only on Versal (DSP58)",
-                             "use dense convolutions (groups=1)")
+            return NodeIssue(
+                node.name,
+                node.op_type,
+                "depthwise convolutions (VVAU) are RTL only on Versal (DSP58)",
+                "use dense convolutions (groups=1)",
+            )
         if base == "MVAU" and not _mvu_rtl_possible(node, fpgapart, model):
             reason, fix = mvau_hls_reason(model, node, fpgapart)
             return NodeIssue(node.name, node.op_type, reason, fix)
@@ -224,8 +273,9 @@ def _reaches_hw(model: ModelWrapper, hw: set[str], *, forward: bool) -> set[str]
     """Names of nodes that have a HW node strictly downstream (forward) or upstream."""
     succ: dict[str, list[str]] = {}
     for node in model.graph.node:
-        nxt = (model.find_direct_successors(node) if forward
-               else model.find_direct_predecessors(node)) or []
+        nxt = (
+            model.find_direct_successors(node) if forward else model.find_direct_predecessors(node)
+        ) or []
         succ[node.name] = [n.name for n in nxt]
     reach: set[str] = set()
     for start in succ:

@@ -66,8 +66,9 @@ def resolve_config(cfg: CompileConfig) -> tuple[CompileConfig, Resources]:
     from codesign.boards import load_board
 
     board = load_board(cfg.board)
-    resolved = cfg.model_copy(update={"part": cfg.part or board.part,
-                                      "clock_ns": cfg.clock_ns or board.clock_ns})
+    resolved = cfg.model_copy(
+        update={"part": cfg.part or board.part, "clock_ns": cfg.clock_ns or board.clock_ns}
+    )
     return resolved, board.capacity
 
 
@@ -85,13 +86,21 @@ def load_qonnx(path: Path) -> onnx.ModelProto:
     inits = {t.name for t in proto.graph.initializer}
     inputs = [i.name for i in proto.graph.input if i.name not in inits]
     if len(inputs) != 1 or len(proto.graph.output) != 1:
-        raise ConfigError(f"{path}: expected one graph input and one output, got "
-                          f"{len(inputs)} and {len(proto.graph.output)}")
+        raise ConfigError(
+            f"{path}: expected one graph input and one output, got "
+            f"{len(inputs)} and {len(proto.graph.output)}"
+        )
     return proto
 
 
-def compile_model(qonnx_path: Path, cfg: CompileConfig, run_dir: Path, *,
-                  start_step: str | None = None, stop_step: str | None = None) -> CompileResult:
+def compile_model(
+    qonnx_path: Path,
+    cfg: CompileConfig,
+    run_dir: Path,
+    *,
+    start_step: str | None = None,
+    stop_step: str | None = None,
+) -> CompileResult:
     """Compile a QONNX model to a FINN RTL dataflow graph in ``run_dir``.
 
     Args:
@@ -128,8 +137,9 @@ def compile_model(qonnx_path: Path, cfg: CompileConfig, run_dir: Path, *,
     try:
         if first > 0:
             if not (run_dir / "intermediate").is_dir():
-                raise ConfigError(f"cannot resume at {start_step!r}: {run_dir} has no "
-                                  "intermediate models")
+                raise ConfigError(
+                    f"cannot resume at {start_step!r}: {run_dir} has no intermediate models"
+                )
             shutil.copytree(run_dir, work, dirs_exist_ok=True, symlinks=True)
             _drop_outputs_from(work, first)
             _relocate(work, run_dir, work)
@@ -156,17 +166,23 @@ def load_result(run_dir: Path) -> CompileResult:
     return _result(run_dir, cfg, {}, (run_dir / "compiled.onnx").is_file())
 
 
-def _result(run_dir: Path, cfg: CompileConfig, seconds: dict[str, float],
-            done: bool) -> CompileResult:
+def _result(
+    run_dir: Path, cfg: CompileConfig, seconds: dict[str, float], done: bool
+) -> CompileResult:
     import json
 
     est_path = run_dir / "estimates.json"
     est = Estimates.from_dict(json.loads(est_path.read_text())) if est_path.is_file() else None
     parent = run_dir / "parent.onnx"
-    return CompileResult(run_dir=run_dir, config=cfg, qonnx=run_dir / QONNX_FILE,
-                         parent=parent if parent.is_file() else None,
-                         compiled=run_dir / "compiled.onnx" if done else None,
-                         estimates=est, step_seconds=seconds)
+    return CompileResult(
+        run_dir=run_dir,
+        config=cfg,
+        qonnx=run_dir / QONNX_FILE,
+        parent=parent if parent.is_file() else None,
+        compiled=run_dir / "compiled.onnx" if done else None,
+        estimates=est,
+        step_seconds=seconds,
+    )
 
 
 def _step_index(name: str, what: str) -> int:
@@ -177,8 +193,14 @@ def _step_index(name: str, what: str) -> int:
 
 def _save_qonnx(proto: onnx.ModelProto, path: Path) -> str:
     path.parent.mkdir(parents=True, exist_ok=True)
-    onnx.save_model(proto, str(path), save_as_external_data=True, all_tensors_to_one_file=True,
-                    location=path.name + ".data", size_threshold=1024)
+    onnx.save_model(
+        proto,
+        str(path),
+        save_as_external_data=True,
+        all_tensors_to_one_file=True,
+        location=path.name + ".data",
+        size_threshold=1024,
+    )
     return str(path)
 
 
@@ -187,23 +209,29 @@ def _load_intermediate(run_dir: Path, first: int) -> ModelWrapper:
         return ModelWrapper(str(run_dir / QONNX_FILE))
     prev = run_dir / "intermediate" / intermediate_name(first, STEP_NAMES[first - 1])
     if not prev.is_file():
-        raise ConfigError(f"cannot resume at {STEP_NAMES[first]!r}: {prev.name} is missing "
-                          "in the run folder's intermediate/")
+        raise ConfigError(
+            f"cannot resume at {STEP_NAMES[first]!r}: {prev.name} is missing "
+            "in the run folder's intermediate/"
+        )
     return ModelWrapper(str(prev))
 
 
 # run-folder outputs -> the step that writes them (dropped when resuming at or before it)
-_PRODUCED_BY = {"parent.onnx": "create_dataflow_partition",
-                "intermediate/partitions": "create_dataflow_partition",
-                "estimates.json": "estimates", "finn_build": "prepare_ip",
-                "compiled.onnx": "prepare_ip"}
+_PRODUCED_BY = {
+    "parent.onnx": "create_dataflow_partition",
+    "intermediate/partitions": "create_dataflow_partition",
+    "estimates.json": "estimates",
+    "finn_build": "prepare_ip",
+    "compiled.onnx": "prepare_ip",
+}
 
 
 def _drop_outputs_from(run_dir: Path, first: int) -> None:
     """Remove what steps ``first`` and later wrote, so a resumed run holds nothing stale."""
     for index in range(first, len(STEPS)):
         (run_dir / "intermediate" / intermediate_name(index + 1, STEP_NAMES[index])).unlink(
-            missing_ok=True)
+            missing_ok=True
+        )
     for rel, step in _PRODUCED_BY.items():
         if STEP_NAMES.index(step) >= first:
             path = run_dir / rel

@@ -48,8 +48,10 @@ class CompileConfig(BaseModel):
     @model_validator(mode="after")
     def _one_target(self) -> CompileConfig:
         if (self.fps is None) == (self.lut_budget is None):
-            raise ValueError("give exactly one of `fps` (a throughput target) and "
-                             "`lut_budget` (a LUT budget), e.g. `fps: 10000`")
+            raise ValueError(
+                "give exactly one of `fps` (a throughput target) and "
+                "`lut_budget` (a LUT budget), e.g. `fps: 10000`"
+            )
         return self
 
     @classmethod
@@ -60,7 +62,8 @@ class CompileConfig(BaseModel):
         except ValidationError as err:
             problems = "; ".join(
                 f"{'.'.join(str(p) for p in e['loc']) or 'config'}: {e['msg']}"
-                for e in err.errors())
+                for e in err.errors()
+            )
             raise ConfigError(f"{source}: {problems}") from None
 
     @classmethod

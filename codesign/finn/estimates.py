@@ -15,8 +15,10 @@ from codesign.finn.folding import to_resources
 from codesign.resources import Resources
 
 #: Shown under the table and stored in the JSON: a known gap in FINN's analytic model.
-RTL_LUT_NOTE = ("FINN estimates RTL MVAU/VVAU LUTs as 0 (real counts are 200-20k per layer "
-                "by Yosys); LUT totals are lower bounds.")
+RTL_LUT_NOTE = (
+    "FINN estimates RTL MVAU/VVAU LUTs as 0 (real counts are 200-20k per layer "
+    "by Yosys); LUT totals are lower bounds."
+)
 
 
 @dataclass(frozen=True)
@@ -40,8 +42,14 @@ class LayerEstimate:
     cycles: int
 
     def to_dict(self) -> dict[str, Any]:  # noqa: D102
-        return {"name": self.name, "op_type": self.op_type, "pe": self.pe, "simd": self.simd,
-                "resources": self.resources.to_dict(), "cycles": self.cycles}
+        return {
+            "name": self.name,
+            "op_type": self.op_type,
+            "pe": self.pe,
+            "simd": self.simd,
+            "resources": self.resources.to_dict(),
+            "cycles": self.cycles,
+        }
 
 
 @dataclass(frozen=True)
@@ -70,20 +78,41 @@ class Estimates:
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON form written to ``RUN/estimates.json``."""
-        return {"part": self.part, "clock_ns": self.clock_ns, "bottleneck": self.bottleneck,
-                "max_cycles": self.max_cycles, "fps": self.fps, "total": self.total.to_dict(),
-                "notes": list(self.notes), "layers": [x.to_dict() for x in self.layers]}
+        return {
+            "part": self.part,
+            "clock_ns": self.clock_ns,
+            "bottleneck": self.bottleneck,
+            "max_cycles": self.max_cycles,
+            "fps": self.fps,
+            "total": self.total.to_dict(),
+            "notes": list(self.notes),
+            "layers": [x.to_dict() for x in self.layers],
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Estimates:
         """Rebuild from :meth:`to_dict`'s output."""
-        layers = tuple(LayerEstimate(name=x["name"], op_type=x["op_type"], pe=x["pe"],
-                                     simd=x["simd"], resources=Resources(**x["resources"]),
-                                     cycles=x["cycles"]) for x in data["layers"])
-        return cls(part=data["part"], clock_ns=data["clock_ns"], layers=layers,
-                   bottleneck=data["bottleneck"], max_cycles=data["max_cycles"],
-                   fps=data["fps"], total=Resources(**data["total"]),
-                   notes=tuple(data.get("notes", ())))
+        layers = tuple(
+            LayerEstimate(
+                name=x["name"],
+                op_type=x["op_type"],
+                pe=x["pe"],
+                simd=x["simd"],
+                resources=Resources(**x["resources"]),
+                cycles=x["cycles"],
+            )
+            for x in data["layers"]
+        )
+        return cls(
+            part=data["part"],
+            clock_ns=data["clock_ns"],
+            layers=layers,
+            bottleneck=data["bottleneck"],
+            max_cycles=data["max_cycles"],
+            fps=data["fps"],
+            total=Resources(**data["total"]),
+            notes=tuple(data.get("notes", ())),
+        )
 
 
 def estimate(model: ModelWrapper, part: str, clock_ns: float) -> Estimates:
@@ -99,16 +128,30 @@ def estimate(model: ModelWrapper, part: str, clock_ns: float) -> Estimates:
     layers = []
     for node in model.graph.node:
         inst = getCustomOp(node)
-        layers.append(LayerEstimate(
-            name=node.name, op_type=node.op_type, pe=_attr(inst, "PE"), simd=_attr(inst, "SIMD"),
-            resources=to_resources(res.get(node.name, {})), cycles=int(cycles.get(node.name, 0))))
+        layers.append(
+            LayerEstimate(
+                name=node.name,
+                op_type=node.op_type,
+                pe=_attr(inst, "PE"),
+                simd=_attr(inst, "SIMD"),
+                resources=to_resources(res.get(node.name, {})),
+                cycles=int(cycles.get(node.name, 0)),
+            )
+        )
     slowest = max(layers, key=lambda x: x.cycles)
     total = Resources()
     for layer in layers:
         total = total + layer.resources
     fps = 1e9 / clock_ns / slowest.cycles if slowest.cycles else float("inf")
-    return Estimates(part=part, clock_ns=clock_ns, layers=tuple(layers),
-                     bottleneck=slowest.name, max_cycles=slowest.cycles, fps=fps, total=total)
+    return Estimates(
+        part=part,
+        clock_ns=clock_ns,
+        layers=tuple(layers),
+        bottleneck=slowest.name,
+        max_cycles=slowest.cycles,
+        fps=fps,
+        total=total,
+    )
 
 
 def _attr(inst: Any, name: str) -> int | None:  # noqa: ANN401 - a FINN HWCustomOp

@@ -52,8 +52,11 @@ def fold(model: ModelWrapper, target_cycles: int, mvau_wwidth_max: int = 36) -> 
 
     Returns a new model; ``model`` is left untouched.
     """
-    model = model.transform(SetFolding(max(1, int(target_cycles)), mvau_wwidth_max=mvau_wwidth_max,
-                                       two_pass_relaxation=True))
+    model = model.transform(
+        SetFolding(
+            max(1, int(target_cycles)), mvau_wwidth_max=mvau_wwidth_max, two_pass_relaxation=True
+        )
+    )
     model = model.transform(AvoidFullSimdMvau())
     return model.transform(GiveUniqueNodeNamesRecursive())
 
@@ -75,8 +78,12 @@ def total_resources(model: ModelWrapper, part: str) -> Resources:
 
 def to_resources(res: dict[str, float]) -> Resources:
     """Convert one FINN ``node_res_estimation`` dict to :class:`Resources`."""
-    return Resources(lut=float(res.get("LUT", 0)), bram18=float(res.get("BRAM_18K", 0)),
-                     uram=float(res.get("URAM", 0)), dsp=float(res.get("DSP", 0)))
+    return Resources(
+        lut=float(res.get("LUT", 0)),
+        bram18=float(res.get("BRAM_18K", 0)),
+        uram=float(res.get("URAM", 0)),
+        dsp=float(res.get("DSP", 0)),
+    )
 
 
 def fold_to_fps(model: ModelWrapper, fps: float, target: FoldTarget) -> ModelWrapper:
@@ -89,8 +96,9 @@ def fold_to_fps(model: ModelWrapper, fps: float, target: FoldTarget) -> ModelWra
     """
     target_cycles = math.floor(target.f_clk / fps)
     if target_cycles < 1:
-        raise InfeasibleError(f"{fps:g} FPS is more than one frame per clock cycle at "
-                              f"{target.f_clk / 1e6:g} MHz")
+        raise InfeasibleError(
+            f"{fps:g} FPS is more than one frame per clock cycle at {target.f_clk / 1e6:g} MHz"
+        )
     folded = fold(model, target_cycles, target.mvau_wwidth_max)
     name, cycles = bottleneck(folded)
     if cycles > target_cycles:
@@ -101,17 +109,27 @@ def fold_to_fps(model: ModelWrapper, fps: float, target: FoldTarget) -> ModelWra
             f"{fps:g} FPS needs <= {target_cycles} cycles per frame at "
             f"{target.f_clk / 1e6:g} MHz, but the bottleneck {best_name} ({op}) needs "
             f"{best_cycles} cycles at maximum folding (mvau_wwidth_max="
-            f"{target.mvau_wwidth_max}): best achievable is {target.f_clk / best_cycles:.1f} FPS")
+            f"{target.mvau_wwidth_max}): best achievable is {target.f_clk / best_cycles:.1f} FPS"
+        )
     used = total_resources(folded, target.part)
     if not used.fits(target.capacity):
         best_fps = _best_fitting_fps(model, target, lambda r: r.fits(target.capacity))
         raise InfeasibleError(
             f"{fps:g} FPS needs {_describe(used)} by FINN's estimate, over the capacity of "
             f"{target.part} ({_describe(target.capacity)}); "
-            + (f"best achievable that fits is {best_fps:.1f} FPS" if best_fps
-               else "the design does not fit even fully folded"))
-    log.info("folded to %d cycles/frame target: bottleneck %s at %d cycles (%.1f FPS)",
-             target_cycles, name, cycles, target.f_clk / cycles)
+            + (
+                f"best achievable that fits is {best_fps:.1f} FPS"
+                if best_fps
+                else "the design does not fit even fully folded"
+            )
+        )
+    log.info(
+        "folded to %d cycles/frame target: bottleneck %s at %d cycles (%.1f FPS)",
+        target_cycles,
+        name,
+        cycles,
+        target.f_clk / cycles,
+    )
     return folded
 
 
@@ -124,21 +142,26 @@ def fold_to_lut_budget(model: ModelWrapper, lut_budget: int, target: FoldTarget)
     Raises:
         InfeasibleError: Even the fully folded design exceeds the budget or the board.
     """
+
     def ok(res: Resources) -> bool:
         return res.lut <= lut_budget and res.fits(target.capacity)
 
     fps = _best_fitting_fps(model, target, ok)
     if fps is None:
         used = total_resources(fold(model, 10**12, target.mvau_wwidth_max), target.part)
-        raise InfeasibleError(f"even fully folded the design needs {_describe(used)} by FINN's "
-                              f"estimate: over the LUT budget {lut_budget} or the capacity of "
-                              f"{target.part} ({_describe(target.capacity)})")
+        raise InfeasibleError(
+            f"even fully folded the design needs {_describe(used)} by FINN's "
+            f"estimate: over the LUT budget {lut_budget} or the capacity of "
+            f"{target.part} ({_describe(target.capacity)})"
+        )
     return fold(model, math.floor(target.f_clk / fps), target.mvau_wwidth_max)
 
 
-def _best_fitting_fps(model: ModelWrapper, target: FoldTarget,
-                      ok: Callable[[Resources], bool]) -> float | None:
+def _best_fitting_fps(
+    model: ModelWrapper, target: FoldTarget, ok: Callable[[Resources], bool]
+) -> float | None:
     """Highest FPS whose folding satisfies ``ok``, by bisection on the cycle target."""
+
     def fits(cycles: int) -> bool:
         return ok(total_resources(fold(model, cycles, target.mvau_wwidth_max), target.part))
 
@@ -162,5 +185,4 @@ def _best_fitting_fps(model: ModelWrapper, target: FoldTarget,
 
 
 def _describe(res: Resources) -> str:
-    return (f"LUT {res.lut:.0f}, BRAM18 {res.bram18:.0f}, URAM {res.uram:.0f}, "
-            f"DSP {res.dsp:.0f}")
+    return f"LUT {res.lut:.0f}, BRAM18 {res.bram18:.0f}, URAM {res.uram:.0f}, DSP {res.dsp:.0f}"

@@ -66,8 +66,9 @@ class DataflowRunner:
         work_dir: Where the exec-mode copy is written (a temp folder by default).
     """
 
-    def __init__(self, parent_path: Path, dataflow_path: Path,
-                 work_dir: Path | None = None) -> None:
+    def __init__(
+        self, parent_path: Path, dataflow_path: Path, work_dir: Path | None = None
+    ) -> None:
         self._tmp = None if work_dir else tempfile.TemporaryDirectory(prefix="codesign-golden-")
         work = Path(work_dir) if work_dir else Path(self._tmp.name)  # type: ignore[union-attr]
         dataflow = ModelWrapper(str(dataflow_path))
@@ -88,8 +89,9 @@ class DataflowRunner:
         from finn.core.onnx_exec import execute_onnx
 
         iname, oname = self.parent.graph.input[0].name, self.parent.graph.output[0].name
-        ctx = execute_onnx(self.parent, {iname: x.astype(np.float32)},
-                           return_full_exec_context=True)
+        ctx = execute_onnx(
+            self.parent, {iname: x.astype(np.float32)}, return_full_exec_context=True
+        )
         return DataflowOutput(output=ctx[oname], integers=ctx[self._sdp_out])
 
 
@@ -113,14 +115,17 @@ def host_tail_affine(parent: ModelWrapper, sdp_output: str) -> tuple[np.ndarray,
         elif consumer.op_type in ("Reshape", "Flatten", "Identity"):
             pass
         else:
-            raise UnsupportedModelError(f"host-side tail node {consumer.name} "
-                                        f"({consumer.op_type}) is not a Mul/Add by a constant")
+            raise UnsupportedModelError(
+                f"host-side tail node {consumer.name} "
+                f"({consumer.op_type}) is not a Mul/Add by a constant"
+            )
         tensor = consumer.output[0]
     return np.asarray(scale, dtype=np.float64), np.asarray(offset, dtype=np.float64)
 
 
-def integer_outputs(y: np.ndarray, scale: np.ndarray, offset: np.ndarray,
-                    tol: float = 1e-3) -> np.ndarray:
+def integer_outputs(
+    y: np.ndarray, scale: np.ndarray, offset: np.ndarray, tol: float = 1e-3
+) -> np.ndarray:
     """Map float outputs back to the integers the dataflow graph computes.
 
     Raises:

@@ -46,8 +46,9 @@ def parse_bits(spec: str, n_layers: int) -> BitConfig:
         return BitConfig.from_dict(BitConfig.uniform(n_layers, w, a, input_bits=i).to_dict())
     path = Path(spec)
     if not path.is_file():
-        raise ConfigError(f"--bits {spec!r} is neither a YAML file nor a uniform spec "
-                          "such as 4, w4a4 or w4a2i8")
+        raise ConfigError(
+            f"--bits {spec!r} is neither a YAML file nor a uniform spec such as 4, w4a4 or w4a2i8"
+        )
     try:
         data = yaml.safe_load(path.read_text())
     except (OSError, yaml.YAMLError) as err:
@@ -78,14 +79,20 @@ def export_checkpoint(checkpoint: Path, bits_spec: str | None, out_dir: Path) ->
     if bits == ckpt.bits:
         model = load_checkpoint(checkpoint)
     else:
-        log.warning("compiling %s at bits %s, not the %s it was trained with: the weights "
-                    "are requantized without retraining", checkpoint, bits.describe(),
-                    ckpt.bits.describe())
+        log.warning(
+            "compiling %s at bits %s, not the %s it was trained with: the weights "
+            "are requantized without retraining",
+            checkpoint,
+            bits.describe(),
+            ckpt.bits.describe(),
+        )
         model = build_cnn(ckpt.arch, bits)
         try:
             model.load_state_dict(ckpt.state_dict)
         except RuntimeError as err:
-            raise ConfigError(f"{checkpoint}: its weights do not load into the network with "
-                              f"bits {bits.describe()}: {str(err).splitlines()[0]}") from None
+            raise ConfigError(
+                f"{checkpoint}: its weights do not load into the network with "
+                f"bits {bits.describe()}: {str(err).splitlines()[0]}"
+            ) from None
         model.eval()
     return export_qonnx(model, out_dir)

@@ -136,29 +136,52 @@ def _has(model: ModelWrapper, *op_types: str) -> bool:
 def step_qonnx_to_finn(model: ModelWrapper, ctx: StepContext) -> ModelWrapper:
     """QONNX cleanup, then Quant nodes -> FINN MultiThreshold and quantized initializers."""
     if not _has(model, "Quant", "BipolarQuant", "BinaryQuant", "Trunc"):
-        raise UnsupportedModelError("the model has no QONNX Quant nodes: export a quantized "
-                                    "Brevitas model with brevitas.export.export_qonnx")
+        raise UnsupportedModelError(
+            "the model has no QONNX Quant nodes: export a quantized "
+            "Brevitas model with brevitas.export.export_qonnx"
+        )
     model = cleanup_model(model)
     width = ctx.cfg.max_multithreshold_bit_width
-    return model.transform(ConvertQONNXtoFINN(
-        filter_function=default_filter_function_generator(max_multithreshold_bit_width=width)))
+    return model.transform(
+        ConvertQONNXtoFINN(
+            filter_function=default_filter_function_generator(max_multithreshold_bit_width=width)
+        )
+    )
 
 
 def step_tidy_up(model: ModelWrapper, ctx: StepContext) -> ModelWrapper:  # noqa: ARG001
     """Shape and datatype inference, constant folding, readable unique names."""
-    return _apply(model, InferShapes(), FoldConstants(), GiveUniqueNodeNamesRecursive(),
-                  GiveReadableTensorNames(), InferDataTypes(), RemoveStaticGraphInputs())
+    return _apply(
+        model,
+        InferShapes(),
+        FoldConstants(),
+        GiveUniqueNodeNamesRecursive(),
+        GiveReadableTensorNames(),
+        InferDataTypes(),
+        RemoveStaticGraphInputs(),
+    )
 
 
 def step_streamline(model: ModelWrapper, ctx: StepContext) -> ModelWrapper:  # noqa: ARG001
     """Move float scales/biases into thresholds; lower convolutions to Im2Col + MatMul."""
     model = _apply(model, absorb.AbsorbScalarBiasIntoMultiThreshold(), Streamline())
     if _has(model, "Conv"):
-        model = _apply(model, LowerConvsToMatMul(), MakeMaxPoolNHWC(),
-                       absorb.AbsorbTransposeIntoMultiThreshold(), MakeMaxPoolNHWC(),
-                       absorb.AbsorbConsecutiveTransposes())
-    return _apply(model, ConvertBipolarMatMulToXnorPopcount(), Streamline(),
-                  absorb.AbsorbScalarMulAddIntoTopK(), InferDataLayouts(), RemoveUnusedTensors())
+        model = _apply(
+            model,
+            LowerConvsToMatMul(),
+            MakeMaxPoolNHWC(),
+            absorb.AbsorbTransposeIntoMultiThreshold(),
+            MakeMaxPoolNHWC(),
+            absorb.AbsorbConsecutiveTransposes(),
+        )
+    return _apply(
+        model,
+        ConvertBipolarMatMulToXnorPopcount(),
+        Streamline(),
+        absorb.AbsorbScalarMulAddIntoTopK(),
+        InferDataLayouts(),
+        RemoveUnusedTensors(),
+    )
 
 
 def step_convert_to_hw(model: ModelWrapper, ctx: StepContext) -> ModelWrapper:  # noqa: ARG001
@@ -174,8 +197,7 @@ def step_convert_to_hw(model: ModelWrapper, ctx: StepContext) -> ModelWrapper:  
     if _has(model, "XnorPopcountMatMul"):
         model = model.transform(InferBinaryMatrixVectorActivation())
     if _has(model, "MatMul"):
-        model = _apply(model, InferQuantizedMatrixVectorActivation(),
-                       InferVectorVectorActivation())
+        model = _apply(model, InferQuantizedMatrixVectorActivation(), InferVectorVectorActivation())
     if _has(model, "TopK"):
         model = model.transform(InferLabelSelectLayer())
     if _has(model, "MultiThreshold", "Quant"):
@@ -192,17 +214,31 @@ def step_convert_to_hw(model: ModelWrapper, ctx: StepContext) -> ModelWrapper:  
         model = model.transform(RemoveCNVtoFCFlatten())
     if _has(model, "GlobalAveragePool"):
         model = model.transform(InferGlobalAccPoolLayer())
-    model = _apply(model, InferDuplicateStreamsLayer(), absorb.AbsorbConsecutiveTransposes(),
-                   RemoveCNVtoFCFlatten(), GiveUniqueNodeNamesRecursive(), InferDataLayouts(),
-                   InferDataTypes(), InferShapes())
+    model = _apply(
+        model,
+        InferDuplicateStreamsLayer(),
+        absorb.AbsorbConsecutiveTransposes(),
+        RemoveCNVtoFCFlatten(),
+        GiveUniqueNodeNamesRecursive(),
+        InferDataLayouts(),
+        InferDataTypes(),
+        InferShapes(),
+    )
     return model.transform(InferReshape())
 
 
 def _minimize_bit_width(model: ModelWrapper) -> ModelWrapper:
     """Tighten weight/accumulator widths, round and clip thresholds, tighten again."""
-    return _apply(model, MinimizeWeightBitWidth(), MinimizeAccumulatorWidth(), InferDataTypes(),
-                  RoundAndClipThresholds(), InferDataTypes(), MinimizeWeightBitWidth(),
-                  InferDataTypes())
+    return _apply(
+        model,
+        MinimizeWeightBitWidth(),
+        MinimizeAccumulatorWidth(),
+        InferDataTypes(),
+        RoundAndClipThresholds(),
+        InferDataTypes(),
+        MinimizeWeightBitWidth(),
+        InferDataTypes(),
+    )
 
 
 def step_minimize_bit_width_initial(model: ModelWrapper, ctx: StepContext) -> ModelWrapper:  # noqa: ARG001
@@ -218,30 +254,44 @@ def step_check_supported(model: ModelWrapper, ctx: StepContext) -> ModelWrapper:
 
 def step_create_dataflow_partition(model: ModelWrapper, ctx: StepContext) -> ModelWrapper:
     """Split off the HW layers; the parent graph is kept as ``RUN/parent.onnx``."""
-    parent = model.transform(CreateDataflowPartition(
-        partition_model_dir=str(ctx.run_dir / "intermediate" / "partitions")))
+    parent = model.transform(
+        CreateDataflowPartition(
+            partition_model_dir=str(ctx.run_dir / "intermediate" / "partitions")
+        )
+    )
     sdp = parent.get_nodes_by_op_type("StreamingDataflowPartition")
     if len(sdp) != 1:
         raise UnsupportedModelError(
             f"the HW layers form {len(sdp)} dataflow partitions, not one: nodes "
             f"{[n.name for n in parent.graph.node if n.op_type != 'StreamingDataflowPartition']}"
-            " break the chain")
+            " break the chain"
+        )
     parent.save(str(ctx.parent_path))
     return ModelWrapper(getCustomOp(sdp[0]).get_nodeattr("model"))
 
 
 def step_specialize_layers(model: ModelWrapper, ctx: StepContext) -> ModelWrapper:
     """Pick RTL implementations (``preferred_impl_style="rtl"``); any HLS node is an error."""
-    model = _apply(model, PreferRTL(), SpecializeLayers(ctx.part),
-                   GiveUniqueNodeNamesRecursive(), InferShapes(), InferDataTypes())
+    model = _apply(
+        model,
+        PreferRTL(),
+        SpecializeLayers(ctx.part),
+        GiveUniqueNodeNamesRecursive(),
+        InferShapes(),
+        InferDataTypes(),
+    )
     raise_if_issues(find_hls_nodes(model, ctx.part), "after specialization")
     return model
 
 
 def step_set_folding(model: ModelWrapper, ctx: StepContext) -> ModelWrapper:
     """PE/SIMD to the FPS target or the LUT budget; raises InfeasibleError if impossible."""
-    target = FoldTarget(part=ctx.part, clock_ns=ctx.clock_ns, capacity=ctx.capacity,
-                        mvau_wwidth_max=ctx.cfg.mvau_wwidth_max)
+    target = FoldTarget(
+        part=ctx.part,
+        clock_ns=ctx.clock_ns,
+        capacity=ctx.capacity,
+        mvau_wwidth_max=ctx.cfg.mvau_wwidth_max,
+    )
     if ctx.cfg.fps is not None:
         return fold_to_fps(model, ctx.cfg.fps, target)
     assert ctx.cfg.lut_budget is not None  # CompileConfig guarantees one of the two
@@ -257,17 +307,30 @@ def step_estimates(model: ModelWrapper, ctx: StepContext) -> ModelWrapper:
     """Write ``RUN/estimates.json`` (per-layer FINN estimates, bottleneck, FPS)."""
     est = estimate(model, ctx.part, ctx.clock_ns)
     atomic_write_json(ctx.estimates_path, est.to_dict())
-    log.info("estimate: bottleneck %s at %d cycles -> %.1f FPS at %.2f ns; total LUT %.0f "
-             "BRAM18 %.0f DSP %.0f", est.bottleneck, est.max_cycles, est.fps, ctx.clock_ns,
-             est.total.lut, est.total.bram18, est.total.dsp)
+    log.info(
+        "estimate: bottleneck %s at %d cycles -> %.1f FPS at %.2f ns; total LUT %.0f "
+        "BRAM18 %.0f DSP %.0f",
+        est.bottleneck,
+        est.max_cycles,
+        est.fps,
+        ctx.clock_ns,
+        est.total.lut,
+        est.total.bram18,
+        est.total.dsp,
+    )
     return model
 
 
 def step_insert_dwc_fifo(model: ModelWrapper, ctx: StepContext) -> ModelWrapper:
     """Data-width converters and shallow FIFOs (their sizing is simulation's job)."""
-    model = _apply(model, InsertDWC(), InsertFIFO(create_shallow_fifos=True),
-                   SpecializeLayers(ctx.part), GiveUniqueNodeNamesRecursive(),
-                   GiveReadableTensorNames())
+    model = _apply(
+        model,
+        InsertDWC(),
+        InsertFIFO(create_shallow_fifos=True),
+        SpecializeLayers(ctx.part),
+        GiveUniqueNodeNamesRecursive(),
+        GiveReadableTensorNames(),
+    )
     raise_if_issues(find_hls_nodes(model, ctx.part), "after inserting DWCs and FIFOs")
     return model
 

@@ -64,7 +64,15 @@ class AvoidFullSimdMvau(Transformation):
                 inst.set_nodeattr("PE", cand)
                 if inst.get_exp_cycles() <= cycles:
                     break
-            log.info("%s: SIMD %d == MW would hit the MVAU_rtl backpressure bug; SIMD -> %d, "
-                     "PE %d -> %d, cycles %d -> %d", node.name, simd, inst.get_nodeattr("SIMD"),
-                     pe, inst.get_nodeattr("PE"), cycles, inst.get_exp_cycles())
+            log.info(
+                "%s: SIMD %d == MW would hit the MVAU_rtl backpressure bug; SIMD -> %d, "
+                "PE %d -> %d, cycles %d -> %d",
+                node.name,
+                simd,
+                inst.get_nodeattr("SIMD"),
+                pe,
+                inst.get_nodeattr("PE"),
+                cycles,
+                inst.get_exp_cycles(),
+            )
         return model, False

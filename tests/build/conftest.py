@@ -25,8 +25,7 @@ def compiled_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     root = tmp_path_factory.mktemp("build_design")
     torch.manual_seed(0)
-    arch = CnnArch(stages=(StageSpec(width=4, kernel=3, stride=2),), num_classes=4,
-                   input_size=8)
+    arch = CnnArch(stages=(StageSpec(width=4, kernel=3, stride=2),), num_classes=4, input_size=8)
     model = build_cnn(arch, BitConfig.uniform(arch.n_layers, 4, 4, input_bits=4))
     qonnx = export_qonnx(model, root / "qonnx")
     result = compile_model(qonnx, CompileConfig(board="pynq-z2", fps=100_000), root / "run")

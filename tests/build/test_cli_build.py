@@ -40,8 +40,14 @@ def _write_folding(run: Path) -> None:
 
 
 def _codesign(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(CODESIGN), *args], env=_env_without_vivado(), text=True,
-                          capture_output=True, check=False, timeout=600)
+    return subprocess.run(
+        [str(CODESIGN), *args],
+        env=_env_without_vivado(),
+        text=True,
+        capture_output=True,
+        check=False,
+        timeout=600,
+    )
 
 
 def test_build_without_vivado_writes_folder_and_exits_3(run_copy: Path, tmp_path: Path) -> None:
@@ -56,11 +62,19 @@ def test_build_without_vivado_writes_folder_and_exits_3(run_copy: Path, tmp_path
     assert "not built: Vivado not found" in err
     assert "settings64.sh" in err
     assert f"codesign build {run_copy} --board pynq-z2 --out {out}" in err
-    assert (f"cd {out} && finn build --batch -b finn_build -o output build_config.yaml "
-            "model.onnx") in err
+    assert (
+        f"cd {out} && finn build --batch -b finn_build -o output build_config.yaml model.onnx"
+    ) in err
     assert f"--out {out} --collect" in err
-    for name in ("build_config.json", "build_config.yaml", "model.onnx", "folding_config.json",
-                 "fifo_config.json", "codesign_build.json", "qonnx/model.onnx"):
+    for name in (
+        "build_config.json",
+        "build_config.yaml",
+        "model.onnx",
+        "folding_config.json",
+        "fifo_config.json",
+        "codesign_build.json",
+        "qonnx/model.onnx",
+    ):
         assert (out / name).is_file(), name
     assert list((out / "rtl").glob("code_gen_ipgen_MVAU_rtl_0_*/*.v"))
     meta = json.loads((out / "codesign_build.json").read_text())
@@ -89,14 +103,18 @@ def test_tools_are_required_without_vivado() -> None:
 
 def test_xsim_without_vivado_raises_with_fix(run_copy: Path) -> None:
     _write_folding(run_copy)
-    with pytest.raises(ToolNotFoundError, match=r"xsim needs Vivado: Vivado not found .*"
-                                                r"settings64.sh"):
+    with pytest.raises(
+        ToolNotFoundError,
+        match=r"xsim needs Vivado: Vivado not found .*"
+        r"settings64.sh",
+    ):
         run_xsim_performance(run_copy, load_board("pynq-z2"), settings=NO_VIVADO)
     assert not (run_copy / "xsim").exists()
 
 
 def test_finish_command_reaches_finn_and_fails_with_log_tail(
-        run_copy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    run_copy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The printed finn-plus command is accepted by finn-plus's CLI; without Vivado, finn-plus
     itself stops at its XSI check, and codesign reports that with the log's tail."""
     from codesign.build.build import _run_finn

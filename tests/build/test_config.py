@@ -22,8 +22,9 @@ def _registered_finn_steps() -> set[str]:
     names = set()
     for node in ast.parse(src).body:
         if isinstance(node, ast.FunctionDef) and any(
-                isinstance(d, ast.Call) and getattr(d.func, "id", "") ==
-                "register_build_dataflow_step" for d in node.decorator_list):
+            isinstance(d, ast.Call) and getattr(d.func, "id", "") == "register_build_dataflow_step"
+            for d in node.decorator_list
+        ):
             names.add(node.name)
     return names
 
@@ -34,8 +35,14 @@ def test_config_module_imports_without_vivado() -> None:
     import sys
 
     env = {k: v for k, v in os.environ.items() if k != "XILINX_VIVADO"}
-    proc = subprocess.run([sys.executable, "-c", "import finn.builder.build_dataflow_config"],
-                          env=env, capture_output=True, text=True, check=False, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-c", "import finn.builder.build_dataflow_config"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
 
 

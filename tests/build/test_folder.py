@@ -78,8 +78,11 @@ def test_check_rejects_a_bad_depth(compiled_run: Path) -> None:
 
 
 def test_missing_folding_config_is_a_clear_error(run_copy: Path, tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match=r"folding_config.json is missing: size the FIFOs in "
-                                          r"Verilator first .*--unsized-fifos"):
+    with pytest.raises(
+        ConfigError,
+        match=r"folding_config.json is missing: size the FIFOs in "
+        r"Verilator first .*--unsized-fifos",
+    ):
         prepare_build(run_copy, load_board("pynq-z2"), tmp_path / "b", write_rtl=False)
 
 
@@ -98,8 +101,16 @@ def test_build_folder_contents(run_copy: Path, tmp_path: Path) -> None:
     folder = prepare_build(run_copy, load_board("pynq-z2"), out)
     assert folder.path == out.resolve() and folder.fifos_sized
     assert folder.fifo_depths == depths
-    for name in ("build_config.json", "build_config.yaml", "model.onnx", "folding_config.json",
-                 "fifo_config.json", "parent.onnx", "qonnx/model.onnx", "codesign_build.json"):
+    for name in (
+        "build_config.json",
+        "build_config.yaml",
+        "model.onnx",
+        "folding_config.json",
+        "fifo_config.json",
+        "parent.onnx",
+        "qonnx/model.onnx",
+        "codesign_build.json",
+    ):
         assert (out / name).is_file(), name
 
     # finn-plus's own loader accepts the folder's config and finds its files.

@@ -14,8 +14,9 @@ BIT_CONFIGS: dict[str, BitConfig] = {
     "uniform4": BitConfig.uniform(N, 4, 4, input_bits=8),
     "uniform2": BitConfig.uniform(N, 2, 2, input_bits=8),
     # different weight and activation bits in every layer
-    "mixed": BitConfig(input_bits=8, layers=(LayerBits(4, 3), LayerBits(2, 4), LayerBits(3, 2),
-                                             LayerBits(6, None))),
+    "mixed": BitConfig(
+        input_bits=8, layers=(LayerBits(4, 3), LayerBits(2, 4), LayerBits(3, 2), LayerBits(6, None))
+    ),
 }
 # (config, board, fps, generate RTL): both part families, one compile with PrepareIP.
 CASES = [

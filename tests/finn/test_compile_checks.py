@@ -44,8 +44,9 @@ def test_infeasible_fps_gives_best_achievable(tmp_path):
     assert 1e3 < best < 1e6
     assert not run.exists() and _no_leftovers(run.parent)
     # the best achievable rate is in fact achievable
-    ok = compile_model(qonnx, CompileConfig(board="pynq-z2", fps=best * 0.999, prepare_ip=False),
-                       run)
+    ok = compile_model(
+        qonnx, CompileConfig(board="pynq-z2", fps=best * 0.999, prepare_ip=False), run
+    )
     assert ok.estimates.fps >= best * 0.999
 
 
@@ -55,8 +56,9 @@ def test_lut_budget_folds_within_budget_or_raises(tmp_path):
     _, qonnx = export_tiny(tmp_path / "export")
     with pytest.raises(InfeasibleError, match="even fully folded .* over the LUT budget 900"):
         compile_model(qonnx, CompileConfig(board="pynq-z2", lut_budget=900), tmp_path / "r0")
-    fit = compile_model(qonnx, CompileConfig(board="pynq-z2", lut_budget=1100,
-                                             prepare_ip=False), tmp_path / "r1")
+    fit = compile_model(
+        qonnx, CompileConfig(board="pynq-z2", lut_budget=1100, prepare_ip=False), tmp_path / "r1"
+    )
     with pytest.raises(InfeasibleError) as err:
         compile_model(qonnx, CompileConfig(board="pynq-z2", fps=1e6), tmp_path / "r2")
     fastest = float(re.search(r"best achievable is ([\d.]+) FPS", str(err.value))[1])
@@ -70,8 +72,11 @@ def test_over_capacity_gives_best_fitting_fps(compiled):
 
     run = compiled["uniform4@pynq-z2"].result.run_dir
     model = ModelWrapper(str(run / "intermediate" / "08_specialize_layers.onnx"))
-    target = FoldTarget(part="xc7z020clg400-1", clock_ns=10.0,
-                        capacity=Resources(lut=53200, ff=106400, bram18=280, dsp=12))
+    target = FoldTarget(
+        part="xc7z020clg400-1",
+        clock_ns=10.0,
+        capacity=Resources(lut=53200, ff=106400, bram18=280, dsp=12),
+    )
     with pytest.raises(InfeasibleError, match="over the capacity") as err:
         fold_to_fps(model, 50_000, target)
     best = float(re.search(r"best achievable that fits is ([\d.]+) FPS", str(err.value))[1])
@@ -90,8 +95,11 @@ def test_simd_guard_changes_what_setfolding_alone_produces(compiled):
     target = int(1e9 / 5.0 / 200_000)
 
     def full_simd(m):
-        return [n.name for n in m.get_nodes_by_op_type("MVAU_rtl")
-                if getCustomOp(n).get_nodeattr("SIMD") == getCustomOp(n).get_nodeattr("MW")]
+        return [
+            n.name
+            for n in m.get_nodes_by_op_type("MVAU_rtl")
+            if getCustomOp(n).get_nodeattr("SIMD") == getCustomOp(n).get_nodeattr("MW")
+        ]
 
     assert full_simd(model.transform(SetFolding(target, two_pass_relaxation=True)))
     assert full_simd(fold(model, target)) == []
@@ -116,8 +124,9 @@ def test_corrupt_onnx_is_a_config_error(tmp_path):
     with pytest.raises(ConfigError, match="is not a readable ONNX model"):
         compile_model(bad, CompileConfig(board="pynq-z2", fps=100), tmp_path / "run")
     with pytest.raises(ConfigError, match="does not exist"):
-        compile_model(tmp_path / "nope.onnx", CompileConfig(board="pynq-z2", fps=100),
-                      tmp_path / "run")
+        compile_model(
+            tmp_path / "nope.onnx", CompileConfig(board="pynq-z2", fps=100), tmp_path / "run"
+        )
     assert not (tmp_path / "run").exists()
 
 
@@ -145,9 +154,13 @@ def test_resume_from_folding_and_stop_early(compiled, tmp_path):
     run = tmp_path / "run"
     shutil.copytree(compiled["uniform4@pynq-z2"].result.run_dir, run)
     before = compiled["uniform4@pynq-z2"].result.estimates
-    slower = compile_model(run / "unused.onnx", CompileConfig(board="pynq-z2", fps=2_000,
-                                                              prepare_ip=False),
-                           run, start_step="set_folding", stop_step="estimates")
+    slower = compile_model(
+        run / "unused.onnx",
+        CompileConfig(board="pynq-z2", fps=2_000, prepare_ip=False),
+        run,
+        start_step="set_folding",
+        stop_step="estimates",
+    )
     assert slower.estimates.fps < before.fps and slower.estimates.fps >= 2_000
     assert slower.compiled is None and not (run / "compiled.onnx").exists()
     assert "set_folding" in slower.step_seconds and "streamline" not in slower.step_seconds

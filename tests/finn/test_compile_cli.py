@@ -20,8 +20,11 @@ from codesign.finn import STEP_NAMES
 def test_foreign_rtl_model_compiles_to_a_run_folder(tmp_path):
     _, qonnx = export_tiny(tmp_path / "export", bits=(8, (4, 3), (3, 4), 4))
     run = tmp_path / "run"
-    res = CliRunner().invoke(cli, ["compile", str(qonnx), "--board", "pynq-z2", "--fps", "20000",
-                                   "--out", str(run)], catch_exceptions=False)
+    res = CliRunner().invoke(
+        cli,
+        ["compile", str(qonnx), "--board", "pynq-z2", "--fps", "20000", "--out", str(run)],
+        catch_exceptions=False,
+    )
     assert res.exit_code == 0, res.output
     assert "FINN estimates on xc7z020clg400-1 at 100 MHz" in res.output
     assert "MVAU_rtl" in res.output and "FINN estimates RTL MVAU/VVAU LUTs as 0" in res.output
@@ -48,9 +51,25 @@ def test_foreign_rtl_model_compiles_to_a_run_folder(tmp_path):
 
 def test_maxpool_model_fails_with_one_line(tmp_path):
     _, qonnx = export_tiny(tmp_path / "export", pool=True)
-    proc = subprocess.run([sys.executable, "-m", "codesign.cli.main", "compile", str(qonnx),
-                           "--board", "pynq-z2", "--fps", "1000", "--out", str(tmp_path / "r")],
-                          capture_output=True, text=True, timeout=300, check=False)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "codesign.cli.main",
+            "compile",
+            str(qonnx),
+            "--board",
+            "pynq-z2",
+            "--fps",
+            "1000",
+            "--out",
+            str(tmp_path / "r"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert proc.returncode == 1
     assert "Traceback" not in proc.stderr
     assert "error:" in proc.stderr and "stride-2 convolution" in proc.stderr
@@ -64,10 +83,12 @@ def test_corrupt_onnx_and_bits_on_onnx_are_config_errors(tmp_path):
     res = runner.invoke(cli, ["compile", str(bad), "--board", "pynq-z2", "--fps", "10"])
     assert isinstance(res.exception, ConfigError)
     assert "is not a readable ONNX model" in str(res.exception)
-    res = runner.invoke(cli, ["compile", str(bad), "--board", "pynq-z2", "--fps", "10",
-                              "--bits", "4"])
+    res = runner.invoke(
+        cli, ["compile", str(bad), "--board", "pynq-z2", "--fps", "10", "--bits", "4"]
+    )
     assert isinstance(res.exception, ConfigError) and "--bits applies to checkpoints" in str(
-        res.exception)
+        res.exception
+    )
     res = runner.invoke(cli, ["compile", str(bad), "--board", "pynq-z2"])
     assert isinstance(res.exception, ConfigError) and "exactly one of `fps`" in str(res.exception)
 
@@ -78,19 +99,35 @@ def test_checkpoint_with_bits(tmp_path):
 
     torch.manual_seed(0)
     bits = BIT_CONFIGS["mixed"]
-    ckpt = save_checkpoint(tmp_path / "model.pt", build_cnn(QUICKSTART_ARCH, bits),
-                           QUICKSTART_ARCH, bits)
+    ckpt = save_checkpoint(
+        tmp_path / "model.pt", build_cnn(QUICKSTART_ARCH, bits), QUICKSTART_ARCH, bits
+    )
     runner = CliRunner()
-    res = runner.invoke(cli, ["compile", str(ckpt), "--bits", "w7a4", "--board", "zcu104",
-                              "--fps", "1000"])
+    res = runner.invoke(
+        cli, ["compile", str(ckpt), "--bits", "w7a4", "--board", "zcu104", "--fps", "1000"]
+    )
     assert isinstance(res.exception, ConfigError)
     assert "bit-width 7 is not allowed" in str(res.exception)
     bits_file = tmp_path / "bits.yaml"
     bits_file.write_text(yaml.safe_dump(bits.to_dict()))
     run = tmp_path / "run"
-    res = runner.invoke(cli, ["compile", str(ckpt), "--bits", str(bits_file), "--board", "zcu104",
-                              "--fps", "50000", "--no-ip", "--out", str(run)],
-                        catch_exceptions=False)
+    res = runner.invoke(
+        cli,
+        [
+            "compile",
+            str(ckpt),
+            "--bits",
+            str(bits_file),
+            "--board",
+            "zcu104",
+            "--fps",
+            "50000",
+            "--no-ip",
+            "--out",
+            str(run),
+        ],
+        catch_exceptions=False,
+    )
     assert res.exit_code == 0, res.output
     assert yaml.safe_load((run / "config.yaml").read_text())["bits"] == str(bits_file)
     assert json.loads((run / "estimates.json").read_text())["part"] == "xczu7ev-ffvc1156-2-e"

@@ -46,8 +46,10 @@ def test_qonnx_matches_brevitas_in_integers(key, compiled, fmnist_test_images):
     with torch.no_grad():
         ref = c.model(torch.from_numpy(x)).numpy()
     got = np.concatenate([execute_qonnx(qonnx, xi[None]) for xi in x])
-    assert np.array_equal(integer_outputs(ref, np.float64(scale), np.float64(0)),
-                          integer_outputs(got, np.float64(scale), np.float64(0)))
+    assert np.array_equal(
+        integer_outputs(ref, np.float64(scale), np.float64(0)),
+        integer_outputs(got, np.float64(scale), np.float64(0)),
+    )
 
 
 @pytest.mark.parametrize("key", KEYS)
@@ -83,8 +85,9 @@ def test_foreign_model_with_biases_matches(tmp_path, fmnist_test_images):
     from codesign.finn import CompileConfig, compile_model
 
     qonnx_path = export_bias_cnn(tmp_path / "export")
-    result = compile_model(qonnx_path, CompileConfig(board="zcu104", fps=10_000, prepare_ip=False),
-                           tmp_path / "run")
+    result = compile_model(
+        qonnx_path, CompileConfig(board="zcu104", fps=10_000, prepare_ip=False), tmp_path / "run"
+    )
     qonnx = load_qonnx_for_exec(result.qonnx)
     runner = DataflowRunner(result.parent, result.compiled)
     assert np.any(runner.offset != 0)  # the classifier's bias stays on the host, as an Add

@@ -25,8 +25,7 @@ class TinyCnn(nn.Module):
         super().__init__()
         ib, (w1, a1), (w2, a2), w3 = bits
         self.inp = qnn.QuantIdentity(bit_width=ib, return_quant_tensor=True)
-        self.conv_a = qnn.QuantConv2d(1, 4, 3, stride=2, padding=1, weight_bit_width=w1,
-                                      bias=False)
+        self.conv_a = qnn.QuantConv2d(1, 4, 3, stride=2, padding=1, weight_bit_width=w1, bias=False)
         self.bn_a = nn.BatchNorm2d(4)
         self.act_a = qnn.QuantReLU(bit_width=a1, return_quant_tensor=True)
         self.conv_b = qnn.QuantConv2d(4, 8, 3, stride=2, weight_bit_width=w2, bias=False)
@@ -37,11 +36,11 @@ class TinyCnn(nn.Module):
         self.head = qnn.QuantLinear(8 * side * side, 10, weight_bit_width=w3, bias=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.inp(x)                                  # (B, 1, 28, 28)
-        x = self.act_a(self.bn_a(self.conv_a(x)))        # (B, 4, 14, 14)
-        x = self.act_b(self.bn_b(self.conv_b(x)))        # (B, 8, 6, 6)
+        x = self.inp(x)  # (B, 1, 28, 28)
+        x = self.act_a(self.bn_a(self.conv_a(x)))  # (B, 4, 14, 14)
+        x = self.act_b(self.bn_b(self.conv_b(x)))  # (B, 8, 6, 6)
         x = self.pool(x)
-        return self.head(x.flatten(1))                   # (B, 10)
+        return self.head(x.flatten(1))  # (B, 10)
 
 
 def randomize_bn(model: nn.Module, seed: int = 1) -> None:
@@ -56,8 +55,9 @@ def randomize_bn(model: nn.Module, seed: int = 1) -> None:
             mod.bias.data = torch.rand(n, generator=g) * 0.2
 
 
-def export_tiny(out_dir: Path, bits: tuple = (8, (4, 4), (4, 4), 4), pool: bool = False,
-                seed: int = 0) -> tuple[TinyCnn, Path]:
+def export_tiny(
+    out_dir: Path, bits: tuple = (8, (4, 4), (4, 4), 4), pool: bool = False, seed: int = 0
+) -> tuple[TinyCnn, Path]:
     """Build, randomize and export a :class:`TinyCnn`; returns the model and its QONNX path."""
     torch.manual_seed(seed)
     model = TinyCnn(bits, pool=pool)
@@ -76,15 +76,19 @@ class BinaryMlp(nn.Module):
         from brevitas.quant import SignedBinaryActPerTensorConst, SignedBinaryWeightPerTensorConst
 
         super().__init__()
-        self.inp = qnn.QuantIdentity(act_quant=SignedBinaryActPerTensorConst,
-                                     return_quant_tensor=True)
-        self.fc1 = qnn.QuantLinear(64, 32, bias=False,
-                                   weight_quant=SignedBinaryWeightPerTensorConst)
+        self.inp = qnn.QuantIdentity(
+            act_quant=SignedBinaryActPerTensorConst, return_quant_tensor=True
+        )
+        self.fc1 = qnn.QuantLinear(
+            64, 32, bias=False, weight_quant=SignedBinaryWeightPerTensorConst
+        )
         self.bn1 = nn.BatchNorm1d(32)
-        self.act1 = qnn.QuantIdentity(act_quant=SignedBinaryActPerTensorConst,
-                                      return_quant_tensor=True)
-        self.fc2 = qnn.QuantLinear(32, 10, bias=False,
-                                   weight_quant=SignedBinaryWeightPerTensorConst)
+        self.act1 = qnn.QuantIdentity(
+            act_quant=SignedBinaryActPerTensorConst, return_quant_tensor=True
+        )
+        self.fc2 = qnn.QuantLinear(
+            32, 10, bias=False, weight_quant=SignedBinaryWeightPerTensorConst
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.fc2(self.act1(self.bn1(self.fc1(self.inp(x)))))  # (B, 64) -> (B, 10)
@@ -115,7 +119,7 @@ class BiasCnn(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.act(self.bn(self.conv(self.inp(x))))  # (B, 4, 13, 13)
-        return self.fc(x.flatten(1))                    # (B, 10)
+        return self.fc(x.flatten(1))  # (B, 10)
 
 
 def export_bias_cnn(out_dir: Path) -> Path:
