@@ -27,7 +27,8 @@ from codesign.resources import Resources
 
 _VERSION = re.compile(r"^\|\s*Tool Version\s*:\s*Vivado v\.(\d{4}\.\d+(?:\.\d+)?)", re.M)
 _DEVICE = re.compile(r"^\|\s*Device\s*:\s*(\S+)", re.M)
-_STATE = re.compile(r"^\|\s*Design State\s*:\s*(\S+)", re.M)
+# The state can be several words: "Routed", "Fully Placed", "Physopt postRoute".
+_STATE = re.compile(r"^\|\s*Design State\s*:\s*(\S.*?)\s*$", re.M)
 _DESIGN = re.compile(r"^\|\s*Design\s*:\s*(\S+)", re.M)
 
 # Row labels (first table cell) -> field; the first label present wins.
@@ -56,7 +57,8 @@ class UtilizationReport:
         vivado_version: E.g. ``2022.2`` (from the header), or None.
         device: The ``Device`` header field, e.g. ``xc7z020clg400-1``.
         design: The ``Design`` header field.
-        state: ``Routed`` or ``Synthesized``, or None.
+        state: The ``Design State`` header field (``Synthesized``, ``Fully Placed``,
+            ``Routed``, ...), or None.
     """
 
     resources: Resources
@@ -124,15 +126,26 @@ def parse_utilization(text: str) -> UtilizationReport:
                 values[key] = used[label]
                 break
     if "lut" not in values or "ff" not in values:
-        raise ReportError("not a Vivado utilization report: no 'Slice LUTs'/'CLB LUTs' and "
-                          "'Slice Registers'/'CLB Registers' rows")
-    res = Resources(lut=values["lut"], ff=values["ff"],
-                    bram18=2 * values.get("ramb36", 0) + values.get("ramb18", 0),
-                    uram=values.get("uram", 0), dsp=values.get("dsp", 0),
-                    lutram=values.get("lutram", 0), srl=values.get("srl", 0))
-    return UtilizationReport(resources=res, vivado_version=_first(_VERSION, text),
-                             device=_first(_DEVICE, text), design=_first(_DESIGN, text),
-                             state=_first(_STATE, text))
+        raise ReportError(
+            "not a Vivado utilization report: no 'Slice LUTs'/'CLB LUTs' and "
+            "'Slice Registers'/'CLB Registers' rows"
+        )
+    res = Resources(
+        lut=values["lut"],
+        ff=values["ff"],
+        bram18=2 * values.get("ramb36", 0) + values.get("ramb18", 0),
+        uram=values.get("uram", 0),
+        dsp=values.get("dsp", 0),
+        lutram=values.get("lutram", 0),
+        srl=values.get("srl", 0),
+    )
+    return UtilizationReport(
+        resources=res,
+        vivado_version=_first(_VERSION, text),
+        device=_first(_DEVICE, text),
+        design=_first(_DESIGN, text),
+        state=_first(_STATE, text),
+    )
 
 
 def parse_timing_summary(text: str) -> TimingSummary:
@@ -150,10 +163,16 @@ def parse_timing_summary(text: str) -> TimingSummary:
     else:
         raise ReportError("not a Vivado timing summary: no 'WNS(ns) TNS(ns) ...' table")
     return TimingSummary(
-        wns_ns=row[0], tns_ns=row[1], tns_failing=int(row[2]), whs_ns=row[4], ths_ns=row[5],
-        ths_failing=int(row[6]), clocks=_clock_periods(lines),
+        wns_ns=row[0],
+        tns_ns=row[1],
+        tns_failing=int(row[2]),
+        whs_ns=row[4],
+        ths_ns=row[5],
+        ths_failing=int(row[6]),
+        clocks=_clock_periods(lines),
         met="All user specified timing constraints are met." in text,
-        vivado_version=_first(_VERSION, text))
+        vivado_version=_first(_VERSION, text),
+    )
 
 
 def parse_ooc_json(data: dict[str, Any]) -> tuple[Resources, dict[str, Any]]:
@@ -172,19 +191,27 @@ def parse_ooc_json(data: dict[str, Any]) -> tuple[Resources, dict[str, Any]]:
     if "LUT" not in data or "FF" not in data:
         raise ReportError("ooc_synth_and_timing.json has no LUT/FF counts")
     srl = float(data.get("SRL", 0))
-    res = Resources(lut=float(data["LUT"]), ff=float(data["FF"]),
-                    bram18=2 * float(data.get("BRAM_36K", 0)) + float(data.get("BRAM_18K", 0)),
-                    uram=float(data.get("URAM", 0)), dsp=float(data.get("DSP", 0)),
-                    lutram=max(0.0, float(data.get("LUTRAM", 0)) - srl), srl=srl)
-    timing = {"wns_ns": _opt_float(data.get("WNS")),
-              "clock_ns": _opt_float(data.get("clk_period_ns")),
-              "fmax_mhz": _opt_float(data.get("fmax_mhz")),
-              "vivado_version": data.get("vivado_version")}
+    res = Resources(
+        lut=float(data["LUT"]),
+        ff=float(data["FF"]),
+        bram18=2 * float(data.get("BRAM_36K", 0)) + float(data.get("BRAM_18K", 0)),
+        uram=float(data.get("URAM", 0)),
+        dsp=float(data.get("DSP", 0)),
+        lutram=max(0.0, float(data.get("LUTRAM", 0)) - srl),
+        srl=srl,
+    )
+    timing = {
+        "wns_ns": _opt_float(data.get("WNS")),
+        "clock_ns": _opt_float(data.get("clk_period_ns")),
+        "fmax_mhz": _opt_float(data.get("fmax_mhz")),
+        "vivado_version": data.get("vivado_version"),
+    }
     return res, timing
 
 
-def parse_post_synth_resources(data: dict[str, Any]) -> tuple[Resources | None,
-                                                              dict[str, Resources]]:
+def parse_post_synth_resources(
+    data: dict[str, Any],
+) -> tuple[Resources | None, dict[str, Resources]]:
     """Read finn-plus's ``post_synth_resources.json`` (hierarchical utilization, per node).
 
     Returns:
@@ -198,11 +225,14 @@ def parse_post_synth_resources(data: dict[str, Any]) -> tuple[Resources | None,
     for name, counts in data.items():
         if not isinstance(counts, dict):
             raise ReportError(f"post_synth_resources.json: entry {name!r} is not a mapping")
-        per[name] = Resources(lut=float(counts.get("LUT", 0)), ff=float(counts.get("FF", 0)),
-                              bram18=2 * float(counts.get("BRAM_36K", 0))
-                              + float(counts.get("BRAM_18K", 0)),
-                              uram=float(counts.get("URAM", 0)), dsp=float(counts.get("DSP", 0)),
-                              srl=float(counts.get("SRL", 0)))
+        per[name] = Resources(
+            lut=float(counts.get("LUT", 0)),
+            ff=float(counts.get("FF", 0)),
+            bram18=2 * float(counts.get("BRAM_36K", 0)) + float(counts.get("BRAM_18K", 0)),
+            uram=float(counts.get("URAM", 0)),
+            dsp=float(counts.get("DSP", 0)),
+            srl=float(counts.get("SRL", 0)),
+        )
     return per.pop("(top)", None), per
 
 
@@ -255,7 +285,7 @@ def _table_rows(text: str) -> dict[str, float]:
 
 def _numbers_after(lines: list[str], header: int) -> list[float] | None:
     """The first all-numeric row below a table header (skipping the ``----`` ruler)."""
-    for line in lines[header + 1: header + 4]:
+    for line in lines[header + 1 : header + 4]:
         parts = line.split()
         if not parts or set(line.strip()) <= {"-", " "}:
             continue
@@ -271,7 +301,7 @@ def _clock_periods(lines: list[str]) -> dict[str, float]:
     clocks: dict[str, float] = {}
     for i, line in enumerate(lines):
         if line.split()[:3] == ["Clock", "Waveform(ns)", "Period(ns)"]:
-            for row in lines[i + 2:]:
+            for row in lines[i + 2 :]:
                 m = re.match(r"^\s*(\S+)\s+\{[^}]*\}\s+([\d.]+)\s", row + " ")
                 if not m:
                     break
