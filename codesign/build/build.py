@@ -20,7 +20,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,7 +41,7 @@ from codesign.errors import ToolFailedError, ToolNotFoundError
 from codesign.io import atomic_write_json
 from codesign.resources import Resources
 from codesign.settings import Settings, get_settings
-from codesign.tools import TOOLS, find_tool, tool_version
+from codesign.tools import TOOLS, find_tool, require_tool, tool_version
 
 log = logging.getLogger(__name__)
 
@@ -226,7 +225,7 @@ def run_build(
     """
     settings = settings or get_settings()
     status = require_build_tools(folder.board, settings)
-    _run_finn(folder)
+    _run_finn(folder, settings)
     return collect_measurements(
         folder.path, folder.board.part, folder.clock_ns, default_version=status.version
     )
@@ -308,7 +307,7 @@ def run_xsim_performance(
         outputs=("stitched_ip", "rtlsim_performance"),
         write_rtl=False,
     )
-    _run_finn(folder)
+    _run_finn(folder, settings)
     perf = folder.output_dir / "report" / "rtlsim_performance.json"
     results = read_json_list(perf)
     if not results:
@@ -338,16 +337,10 @@ def read_json_list(path: Path) -> list[dict[str, Any]]:
     return data
 
 
-def _run_finn(folder: BuildFolder) -> None:
+def _run_finn(folder: BuildFolder, settings: Settings) -> None:
     """Run ``finn build`` in the folder; raise with the log's tail when it fails."""
-    finn = Path(sys.executable).parent / "finn"
     cmd = folder.finn_command()
-    if finn.is_file():
-        cmd[0] = str(finn)
-    elif shutil.which("finn") is None:
-        raise ToolNotFoundError(
-            "finn-plus's `finn` command is not installed next to this Python: run `make setup`"
-        )
+    cmd[0] = str(require_tool("finn", settings))
     logs = folder.path / "logs"
     logs.mkdir(exist_ok=True)
     log_path = logs / "finn_build.log"

@@ -120,6 +120,7 @@ def test_finish_command_reaches_finn_and_fails_with_log_tail(
     from codesign.build.build import _run_finn
     from codesign.build.folder import prepare_build
     from codesign.errors import ToolFailedError
+    from codesign.settings import Settings
 
     _write_folding(run_copy)
     folder = prepare_build(run_copy, load_board("pynq-z2"), tmp_path / "b", write_rtl=False)
@@ -127,7 +128,7 @@ def test_finish_command_reaches_finn_and_fails_with_log_tail(
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("PATH", "/usr/bin:/bin")
     with pytest.raises(ToolFailedError) as err:
-        _run_finn(folder)
+        _run_finn(folder, Settings.from_env())
     msg = str(err.value)
     assert msg.startswith("finn-plus build failed (exit 1, status None)")
     assert "finn build --batch -b finn_build -o output build_config.yaml model.onnx" in msg
