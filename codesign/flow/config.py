@@ -12,7 +12,7 @@ Example::
     cfg.train.epochs          # 1
     write_resolved_config(cfg, run_dir / "config.yaml")
 
-Adding a section for a new step (compile, simulate, synth...):
+Adding a section for a new step (as ``compile``, ``simulate`` and ``synth`` were added):
 
 1. Write ``class CompileSection(Section)`` here with its fields and defaults (fixed choices
    as ``StrEnum``, file paths typed ``Path``: relative ones are resolved against the flow
@@ -41,6 +41,7 @@ from codesign.errors import ConfigError
 from codesign.io import atomic_write_text
 
 if TYPE_CHECKING:
+    from codesign.finn.config import CompileConfig
     from codesign.models.bits import BitConfig
     from codesign.models.cnn import CnnArch
 
@@ -48,6 +49,9 @@ log = logging.getLogger(__name__)
 
 # Flows run these steps, in this order, unless ``run.steps`` says otherwise.
 DEFAULT_STEPS: tuple[str, ...] = ("train", "evaluate", "export")
+# compile.fps when neither fps nor lut_budget is given: the quickstart CNN reaches it on a
+# Pynq-Z2 at 100 MHz with 14 DSPs (bottleneck 9408 cycles/frame, about 10.6k FPS).
+DEFAULT_FPS = 10_000.0
 
 
 class OptimizerName(StrEnum):
@@ -285,6 +289,100 @@ class EvaluateSection(Section):
         return self
 
 
+class CompileSection(Section):
+    """FINN compilation of the exported model to an RTL dataflow design (``RUN/compile/``).
+
+    Give one of ``fps`` and ``lut_budget``; with neither, ``fps`` is :data:`DEFAULT_FPS`.
+
+    Attributes:
+        board: Board name (``boards/<name>.yaml``); sets the part and the clock.
+        fps: Target frames per second at the board clock: every layer is folded to at most
+            ``f_clk / fps`` cycles per frame.
+        lut_budget: Instead of ``fps``: the fastest folding whose FINN LUT estimate fits.
+        clock_ns: Clock period in ns; ``null`` keeps the board's.
+    """
+
+    board: str = "pynq-z2"
+    fps: float | None = Field(default=None, gt=0)
+    lut_budget: int | None = Field(default=None, gt=0)
+    clock_ns: float | None = Field(default=None, gt=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_target(cls, data: Any) -> Any:  # noqa: ANN401 (pydantic's raw input)
+        if isinstance(data, dict) and data.get("fps") is None and data.get("lut_budget") is None:
+            return {**data, "fps": DEFAULT_FPS}
+        return data
+
+    @model_validator(mode="after")
+    def _check(self) -> Self:
+        if self.fps is not None and self.lut_budget is not None:
+            raise ValueError(
+                "compile.fps and compile.lut_budget are both set; keep one of them "
+                "(fps folds to a throughput, lut_budget to the fastest design that fits)"
+            )
+        from codesign.boards import load_board  # noqa: PLC0415 (reads board files)
+
+        try:
+            load_board(self.board)
+        except ConfigError as err:
+            raise ValueError(f"compile.board: {err}") from None  # pydantic adds the file line
+        return self
+
+    def build(self) -> CompileConfig:
+        """The :class:`codesign.finn.config.CompileConfig` this section describes."""
+        from codesign.finn.config import CompileConfig  # noqa: PLC0415 (loads onnx/qonnx)
+
+        return CompileConfig(
+            board=self.board, fps=self.fps, lut_budget=self.lut_budget, clock_ns=self.clock_ns
+        )
+
+
+class SimulateSection(Section):
+    """Verilator simulation of the compiled design on real test images.
+
+    The frames are the first ``frames`` images of the flow's test subset (``data.n_test``).
+    Verilator's outputs must equal, bit for bit, both FINN's execution of the dataflow graph
+    and the trained Brevitas model's integer outputs; any difference fails the step.
+
+    Attributes:
+        frames: Test images streamed through the design.
+        size_fifos: First size the FIFOs by simulation (rewrites ``RUN/compile/compiled.onnx``
+            and writes ``RUN/compile/folding_config.json``), then simulate the sized design.
+            ``false`` simulates (and synthesizes) the FIFO depths FINN chose.
+        sizing_frames: Frames FIFO sizing simulates (the first ones; at most ``frames``).
+            The pipeline reaches its steady state within a few frames, and sizing simulates
+            three or more times, so more frames only cost time.
+        ready_pct: Output backpressure: percent of cycles the sink is ready (seeded by
+            ``run.seed``); 100 measures the design's own throughput.
+        timeout_s: Wall-clock limit in seconds for each Verilator build and each simulation.
+    """
+
+    frames: int = Field(default=256, ge=1, le=10_000)
+    size_fifos: bool = True
+    sizing_frames: int = Field(default=64, ge=4)
+    ready_pct: int = Field(default=100, ge=1, le=100)
+    timeout_s: float = Field(default=600.0, gt=0)
+
+
+class SynthSection(Section):
+    """Yosys synthesis of the (sized) design: the whole design, and each layer if asked.
+
+    Results are cached by design digest under the settings cache folder, so a re-run of an
+    unchanged design reads them back.
+
+    Attributes:
+        per_layer: Also synthesize each node on its own (the per-layer table in
+            ``RUN/compile/synth/report.json``); the whole design is always synthesized.
+        timeout_s: Wall-clock limit in seconds per Yosys run.
+        jobs: Yosys runs at once (each uses one core).
+    """
+
+    per_layer: bool = True
+    timeout_s: float = Field(default=1800.0, gt=0)
+    jobs: int = Field(default=1, ge=1, le=64)
+
+
 class FlowConfig(Section):
     """A whole flow: one field per section. Later steps add optional sections here."""
 
@@ -293,6 +391,9 @@ class FlowConfig(Section):
     model: ModelSection = Field(default_factory=ModelSection)
     train: TrainSection = Field(default_factory=TrainSection)
     evaluate: EvaluateSection = Field(default_factory=EvaluateSection)
+    compile: CompileSection | None = None
+    simulate: SimulateSection | None = None
+    synth: SynthSection | None = None
 
     _source: Path | None = PrivateAttr(default=None)
 
@@ -312,6 +413,12 @@ class FlowConfig(Section):
                         f"step {name!r} needs a '{section}:' section; add one, "
                         f"or drop {name!r} from run.steps"
                     )
+        if self.simulate is not None and self.simulate.frames > self.data.n_test:
+            raise ValueError(
+                f"simulate.frames is {self.simulate.frames} but data.n_test is "
+                f"{self.data.n_test}: the simulated frames come from the test subset; "
+                f"lower simulate.frames or raise data.n_test"
+            )
         return self
 
     def with_overrides(
@@ -550,7 +657,9 @@ _UNION_TAG = re.compile(r"(str|int|float|dict\[.*\]|list\[.*\])")
 
 
 __all__ = [
+    "DEFAULT_FPS",
     "DEFAULT_STEPS",
+    "CompileSection",
     "DataSection",
     "DatasetName",
     "EvaluateSection",
@@ -559,6 +668,8 @@ __all__ = [
     "ModelSection",
     "OptimizerName",
     "RunSection",
+    "SimulateSection",
+    "SynthSection",
     "TrainSection",
     "load_flow_config",
     "select_steps",

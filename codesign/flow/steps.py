@@ -6,10 +6,13 @@ registers them (``state.add_artifact``) and leaves a small JSON summary in
 ``state.results[<step name>]``. Heavy libraries (torch, brevitas, FINN) are imported inside
 the step functions, so loading a config stays cheap.
 
-Adding a step (e.g. ``compile``):
+The hardware steps (``compile``, ``simulate``, ``synth``) live in
+:mod:`codesign.flow.hardware`.
+
+Adding a step (as ``compile`` was added):
 
 1. Add its config section to :class:`~codesign.flow.config.FlowConfig` (see that module).
-2. Write ``step_compile(state, cfg)`` below (or in its own package, imported on use) and
+2. Write ``step_compile(state, cfg)`` below (or in its own module, imported on use) and
    register it in :data:`STEPS` as
    ``Step("compile", step_compile, sections=("compile",), after=("export",))``.
    ``sections`` lists the config sections whose change must re-run the step; ``after`` the
@@ -18,13 +21,21 @@ Adding a step (e.g. ``compile``):
 
 Artifacts (paths relative to the run folder):
 
-============  ==========================  ===========================================
-step          artifact                    file
-============  ==========================  ===========================================
-train         ``checkpoint``              ``train/model.pt`` (see ``codesign.train``)
-evaluate      ``report``                  ``report.json``
-export        ``qonnx``, ``qonnx_data``   ``qonnx/model.onnx``, ``qonnx/model.onnx.data``
-============  ==========================  ===========================================
+==========  ==============================  ===============================================
+step        artifact                        file
+==========  ==============================  ===============================================
+train       ``checkpoint``                  ``train/model.pt`` (see ``codesign.train``)
+evaluate    ``report``                      ``report.json`` (the whole flow's report once
+                                            the flow ends, see :mod:`codesign.flow.report`)
+export      ``qonnx``, ``qonnx_data``       ``qonnx/model.onnx``, ``qonnx/model.onnx.data``
+compile     ``compile_run``, ``compiled``   ``compile/`` (a ``codesign compile`` run
+                                            folder), ``compile/compiled.onnx``
+simulate    ``sim_result``                  ``compile/sim/result.json``
+            ``fifo_sizing``,                ``compile/sim/fifo_sizing.json``,
+            ``folding_config``              ``compile/folding_config.json`` (when sized;
+                                            sizing rewrites ``compile/compiled.onnx``)
+synth       ``synth_report``                ``compile/synth/report.json``
+==========  ==============================  ===============================================
 """
 
 from __future__ import annotations
@@ -38,6 +49,7 @@ from typing import TYPE_CHECKING, Any
 
 from codesign.errors import ConfigError
 from codesign.flow.config import FlowConfig
+from codesign.flow.hardware import step_compile, step_simulate, step_synth
 from codesign.flow.runner import FlowState, Step
 from codesign.io import atomic_write_json
 
@@ -253,6 +265,28 @@ STEPS: dict[str, Step] = {
             step_export,
             after=("train",),
             description="export the trained model to QONNX",
+        ),
+        Step(
+            "compile",
+            step_compile,
+            sections=("compile",),
+            after=("export",),
+            description="compile the QONNX model to RTL with FINN",
+        ),
+        Step(
+            "simulate",
+            step_simulate,
+            sections=("data", "simulate"),
+            after=("train", "compile"),
+            description="size FIFOs, simulate test images in Verilator, check bit-exactness",
+        ),
+        Step(
+            "synth",
+            step_synth,
+            sections=("synth",),
+            # FIFO sizing in simulate rewrites the design that synth reads.
+            after=("simulate",),
+            description="synthesize the design with Yosys",
         ),
     )
 }

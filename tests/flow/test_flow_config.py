@@ -107,8 +107,8 @@ def test_severity_out_of_range(tmp_path: Path) -> None:
 
 
 def test_unknown_step_in_run_steps(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match=r":2: unknown step 'compile' in run.steps; known"):
-        load_flow_config(write(tmp_path, "run:\n  steps: [train, compile]\n"))
+    with pytest.raises(ConfigError, match=r":2: unknown step 'deploy' in run.steps; known"):
+        load_flow_config(write(tmp_path, "run:\n  steps: [train, deploy]\n"))
 
 
 def test_from_step_after_to_step(tmp_path: Path) -> None:

@@ -46,6 +46,9 @@ def test_image_size_must_fit_the_arch(digits_available: None) -> None:
 
 
 def test_registry_steps_read_earlier_steps() -> None:
-    assert list(STEPS) == ["train", "evaluate", "export"]
+    assert list(STEPS) == ["train", "evaluate", "export", "compile", "simulate", "synth"]
     assert STEPS["evaluate"].after == ("train",) and STEPS["export"].after == ("train",)
     assert STEPS["train"].sections == ("data", "model", "train")
+    assert STEPS["compile"].after == ("export",)
+    assert STEPS["simulate"].after == ("train", "compile")
+    assert STEPS["synth"].after == ("simulate",)  # FIFO sizing rewrites what synth reads
