@@ -1,4 +1,4 @@
-"""``codesign run FLOW.yaml``: run (or resume) a flow, show progress and the accuracy report."""
+"""``codesign run FLOW.yaml``: run (or resume) a flow, show progress and the final report."""
 
 from __future__ import annotations
 
@@ -52,6 +52,7 @@ class _Bars:
 @click.option("--to-step", default=None, help="Stop after this step.")
 def run(flow_file: Path, out_dir: Path | None, from_step: str | None, to_step: str | None) -> None:
     """Run the flow in FLOW_FILE; a re-run skips steps already done with the same config."""
+    from codesign.flow.report import hardware_report, write_flow_report  # noqa: PLC0415
     from codesign.flow.steps import STEPS  # noqa: PLC0415 (keeps `codesign --help` fast)
 
     t0 = time.perf_counter()
@@ -66,12 +67,17 @@ def run(flow_file: Path, out_dir: Path | None, from_step: str | None, to_step: s
         TimeRemainingColumn(),
     )
     with Progress(*columns, console=err_console, transient=False) as progress:
-        result = run_flow(cfg, STEPS, progress=_Bars(progress))
+        result = run_flow(
+            cfg, STEPS, progress=_Bars(progress), finish=lambda r: write_flow_report(cfg, r)
+        )
     out = Console()
     out.print(_steps_table(result))
     report = result.state.results.get("evaluate")
     if report is not None:
         out.print(_report_table(report, result))
+    hardware = hardware_report(result.state.results)
+    if hardware is not None:
+        out.print(_hardware_table(hardware, result.state.results))
     out.print(f"run folder: {result.run_dir}  ({time.perf_counter() - t0:.1f} s in all)")
 
 
@@ -105,3 +111,43 @@ def _report_table(report: dict[str, Any], result: FlowResult) -> Table:
             c["corruption"], str(c["severity"]), f"{c['accuracy']:.2%}", f"{drop:+.1f} pts"
         )
     return table
+
+
+def _hardware_table(hw: dict[str, Any], results: dict[str, Any]) -> Table:
+    """FINN's analytic figures next to Verilator's and Yosys' (whole design)."""
+    sim, synth = results.get("simulate"), results.get("synth")
+    title = f"hardware: {hw['board']} at {1e3 / hw['clock_ns']:g} MHz"
+    if sim is not None or synth is not None:
+        tools = ["Verilator"] if sim is not None else []
+        tools += [f"{synth['tool']} (whole design)"] if synth is not None else []
+        title += f", measured by {' and '.join(tools)}"
+    table = Table(title=title, caption="* FINN counts RTL MVAU LUTs as 0")
+    table.add_column("")
+    table.add_column("FINN estimate", justify="right")
+    table.add_column("measured", justify="right")
+    table.add_column("measured/FINN", justify="right")
+    fps, cycles = hw["fps"], hw["cycles_per_frame"]
+    table.add_row("FPS", *_pair(fps["estimated"], fps["measured"], "{:,.0f}"))
+    row = _pair(cycles["analytic"], cycles["measured"], "{:,.0f}")
+    table.add_row("cycles/frame", f"{row[0]} ({cycles['bottleneck']})", *row[1:])
+    latency = hw["latency"]
+    if latency["cycles"] is not None:
+        table.add_row("latency", "", f"{latency['cycles']:,} cycles, {latency['us']:,.1f} us")
+    finn, yosys = hw["resources"]["finn"], hw["resources"]["yosys"] or {}
+    for key, label in (("lut", "LUT*"), ("ff", "FF"), ("dsp", "DSP"), ("bram18", "BRAM18")):
+        table.add_row(label, *_pair(finn.get(key), yosys.get(key), "{:,.0f}"))
+    if sim is not None:
+        exact = all(sim["bit_exact"].values())
+        verdict = "yes" if exact else "NO"
+        table.add_row("bit-exact", "", f"{verdict}: {sim['frames']} frames vs FINN, Brevitas")
+        table.add_row("RTL accuracy", "", f"{sim['accuracy']:.2%}")
+    return table
+
+
+def _pair(est: float | None, got: float | None, fmt: str) -> tuple[str, str, str]:
+    ratio = "" if not est or got is None else f"{got / est:.2f}"
+    return (
+        "-" if est is None else fmt.format(est),
+        "-" if got is None else fmt.format(got),
+        ratio,
+    )

@@ -221,6 +221,7 @@ def run_flow(
     registry: Mapping[str, Step],
     *,
     progress: ProgressFn | None = None,
+    finish: Callable[[FlowResult], object] | None = None,
 ) -> FlowResult:
     """Run the steps of ``cfg.run.steps``, resuming from what the run folder already holds.
 
@@ -228,6 +229,8 @@ def run_flow(
         cfg: The flow config (``cfg.run`` names the steps, the run folder and the range).
         registry: Step name -> :class:`Step` (normally ``codesign.flow.steps.STEPS``).
         progress: Optional ``progress(task, completed, total)`` callback.
+        finish: Called with the result once the last step is done, still holding the run
+            folder's lock (``codesign run`` writes the flow report there).
 
     Returns:
         The run folder, the final state and one record per step.
@@ -301,7 +304,10 @@ def run_flow(
             _mark_stale(step.name, steps[i + 1 :], records[i + 1 :], inputs)
             save()
             state.report("steps", i + 1, last + 1)
-    return FlowResult(run_dir, state, records, time.perf_counter() - t_flow)
+        result = FlowResult(run_dir, state, records, time.perf_counter() - t_flow)
+        if finish is not None:
+            finish(result)
+    return result
 
 
 def _run_step(
