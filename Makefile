@@ -8,9 +8,9 @@ FMNIST_DIR := /usr/share/datasets/fashion-mnist
 SUDO  := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PYTEST_ARGS ?=
 
-.PHONY: setup test demo bench lint clean
+.PHONY: setup dataset lz4 test demo bench lint clean
 
-setup: $(STAMP) dataset
+setup: $(STAMP) dataset lz4
 
 # torch first and pinned (a CPU wheel from local disk); then finn-plus without its
 # brevitas==0.13.0 pin; then its remaining requirements, constrained so torch stays put.
@@ -29,6 +29,14 @@ dataset:
 	  echo "installing Debian package dataset-fashion-mnist"; \
 	  $(SUDO) apt-get install -y -q dataset-fashion-mnist >/dev/null 2>&1 || \
 	  { $(SUDO) apt-get update -q >/dev/null && $(SUDO) apt-get install -y -q dataset-fashion-mnist >/dev/null; }; }
+
+# Optional: the lz4 headers let Verilator write FST waveforms (`codesign simulate --fst`);
+# without them codesign writes VCD instead, so a failure here only warns.
+lz4:
+	@[ -f /usr/include/lz4.h ] || { \
+	  echo "installing Debian package liblz4-dev (FST waveforms)"; \
+	  $(SUDO) apt-get install -y -q liblz4-dev >/dev/null 2>&1 || \
+	  echo "warning: liblz4-dev not installed; waveforms will be VCD, not FST"; }
 
 test: setup
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
