@@ -101,6 +101,7 @@ PACKAGES: tuple[tuple[str, str, str], ...] = (
     ("numpy", "numpy", "2.4."),
 )
 SETUP_FIX = "run `make setup` (creates .venv with the pinned stack)"
+_OPTIONAL_ABSENT = "not installed (optional: needed only for bitstreams)"
 
 # A four-bit register: small enough to lint, build and synthesize in seconds.
 _SMOKE_SV = """\
@@ -163,7 +164,7 @@ def check_tools(
     return [
         _check_verilator(settings, full, timeout_s),
         _check_yosys(settings, full, timeout_s),
-        _check_optional_tool("vivado", settings, timeout_s),
+        _check_vivado(settings),
         _check_optional_tool("vitis_hls", settings, timeout_s),
     ]
 
@@ -377,6 +378,29 @@ def _yosys_synth(binary: Path, work: Path, timeout_s: float) -> str:
     return f"synth_xilinx ok in {time.monotonic() - start:.0f} s"
 
 
+def _check_vivado(settings: Settings) -> CheckResult:
+    """Vivado as the bitstream build finds it: version, and XILINX_VIVADO set for finn-plus."""
+    from codesign.build import vivado_status  # noqa: PLC0415 (only the doctor needs it)
+
+    fix = TOOLS["vivado"].fix
+    status = vivado_status(settings)
+    if status.path is None:
+        return CheckResult(Group.TOOL, "vivado", Status.ABSENT, _OPTIONAL_ABSENT, False, fix)
+    if not status.usable:
+        return CheckResult(
+            Group.TOOL,
+            "vivado",
+            Status.BROKEN,
+            str(status.problem),
+            False,
+            fix,
+            path=str(status.path),
+        )
+    return CheckResult(
+        Group.TOOL, "vivado", Status.OK, status.describe(), False, path=str(status.path)
+    )
+
+
 def _check_optional_tool(name: str, settings: Settings, timeout_s: float) -> CheckResult:
     fix = TOOLS[name].fix
     if find_tool(name, settings) is None:
@@ -384,7 +408,7 @@ def _check_optional_tool(name: str, settings: Settings, timeout_s: float) -> Che
             Group.TOOL,
             name,
             Status.ABSENT,
-            "not installed (optional: needed only for bitstreams)",
+            _OPTIONAL_ABSENT,
             False,
             fix,
         )

@@ -165,8 +165,7 @@ def vivado_status(settings: Settings | None = None) -> VivadoStatus:
         line = tool_version("vivado", settings)
     except ToolNotFoundError as err:
         return VivadoStatus(path, None, settings.xilinx_vivado, str(err))
-    m = re.search(r"v(\d{4}\.\d+(?:\.\d+)?)", line)
-    ver = m.group(1) if m else line
+    ver = parse_vivado_version(line) or line
     if settings.xilinx_vivado is None:
         return VivadoStatus(
             path,
@@ -175,6 +174,17 @@ def vivado_status(settings: Settings | None = None) -> VivadoStatus:
             f"Vivado {ver} is on PATH but XILINX_VIVADO is not set (finn-plus reads it): {fix}",
         )
     return VivadoStatus(path, ver, settings.xilinx_vivado, None)
+
+
+def parse_vivado_version(line: str) -> str | None:
+    """The release in the first line of ``vivado -version``, e.g. ``2022.2``.
+
+    Example:
+        >>> parse_vivado_version("vivado v2022.2 (64-bit)")
+        '2022.2'
+    """
+    m = re.search(r"\bv(\d{4}\.\d+(?:\.\d+)?)\b", line)
+    return m.group(1) if m else None
 
 
 def require_build_tools(board: Board, settings: Settings | None = None) -> VivadoStatus:
