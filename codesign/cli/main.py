@@ -63,7 +63,7 @@ def cli(verbose: bool) -> None:
         format="%(message)s",
         handlers=[RichHandler(console=err_console, show_path=False, rich_tracebacks=True)],
     )
-    for noisy in ("matplotlib", "PIL", "brevitas", "onnx", "onnxscript", "onnx_ir", "torch"):
+    for noisy in ("matplotlib", "PIL", "brevitas", "onnx", "onnxscript", "onnx_ir", "torch", "mip"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
