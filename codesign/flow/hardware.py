@@ -29,8 +29,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from codesign.errors import ConfigError
-from codesign.flow.config import FlowConfig, Section
+from codesign.flow.config import FlowConfig
 from codesign.flow.runner import FlowState
+from codesign.flow.sections import Section
 
 if TYPE_CHECKING:
     from torch import Tensor

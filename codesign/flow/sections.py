@@ -1,0 +1,396 @@
+"""The sections of a flow config: one pydantic model per concern, unknown keys rejected.
+
+:class:`~codesign.flow.config.FlowConfig` puts them together and loads them from YAML. A
+section checks its own fields and cross-field rules (``model_validator``) and says how to
+fix what it rejects; rules across sections live in ``FlowConfig``.
+"""
+
+from __future__ import annotations
+
+import logging
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Self
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from codesign.data.datasets import DatasetName
+from codesign.errors import ConfigError
+
+if TYPE_CHECKING:
+    from codesign.finn.config import CompileConfig
+    from codesign.models.bits import BitConfig
+    from codesign.models.cnn import CnnArch
+
+log = logging.getLogger(__name__)
+
+# Flows run these steps, in this order, unless ``run.steps`` says otherwise.
+DEFAULT_STEPS: tuple[str, ...] = ("train", "evaluate", "export")
+# compile.fps when neither fps nor lut_budget is given: the quickstart CNN reaches it on a
+# Pynq-Z2 at 100 MHz with 14 DSPs (bottleneck 9408 cycles/frame, about 10.6k FPS).
+DEFAULT_FPS = 10_000.0
+
+
+class OptimizerName(StrEnum):
+    """Optimizers the fixed-precision training loop knows."""
+
+    ADAM = "adam"
+    ADAMW = "adamw"
+    SGD = "sgd"
+
+
+class LrSchedule(StrEnum):
+    """Learning-rate schedules over all training batches."""
+
+    CONSTANT = "constant"
+    COSINE = "cosine"
+
+
+class Section(BaseModel):
+    """Base of every config section: unknown keys are errors, values are re-checked on set."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, use_enum_values=False)
+
+
+class RunSection(Section):
+    """Where a run goes and which steps it runs.
+
+    Attributes:
+        name: Run name; the default run folder is ``runs/<name>`` under the working folder.
+        out_dir: Run folder; relative paths are resolved against the YAML file.
+        seed: Seed for data subsets, weight init, data order and corruptions.
+        steps: The flow's steps, in order (names from ``codesign.flow.steps.STEPS``).
+        from_step: Re-run from this step (earlier steps must have completed outputs).
+        to_step: Stop after this step.
+        torch_threads: torch intra-op threads for training and evaluation; ``null`` keeps
+            torch's default (one per core). 1 is fastest for these small CNNs and stays
+            fast when other jobs share the cores.
+    """
+
+    name: str = Field(default="quickstart", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    out_dir: Path | None = None
+    seed: int = Field(default=0, ge=0)
+    steps: list[str] = Field(default_factory=lambda: list(DEFAULT_STEPS), min_length=1)
+    from_step: str | None = None
+    to_step: str | None = None
+    torch_threads: int | None = Field(default=1, ge=1)
+
+    @model_validator(mode="after")
+    def _check_steps(self) -> Self:
+        from codesign.flow.runner import step_inputs  # noqa: PLC0415 (imports this module)
+        from codesign.flow.steps import STEPS  # noqa: PLC0415
+
+        unknown = [s for s in self.steps if s not in STEPS]
+        if unknown:
+            raise ValueError(
+                f"unknown step {unknown[0]!r} in run.steps; known steps: {', '.join(STEPS)}"
+            )
+        if len(set(self.steps)) != len(self.steps):
+            raise ValueError(f"run.steps lists a step twice: {self.steps}; list each once")
+        try:
+            step_inputs([STEPS[s] for s in self.steps])
+            select_steps(self.steps, self.from_step, self.to_step)
+        except ConfigError as err:
+            raise ValueError(str(err)) from None  # pydantic adds the file line
+        return self
+
+    def resolved_out_dir(self) -> Path:
+        """The run folder: ``out_dir`` if set, else ``runs/<name>`` under the working folder."""
+        return self.out_dir if self.out_dir is not None else Path("runs") / self.name
+
+
+class DataSection(Section):
+    """Which data, how much of it, and in what batches.
+
+    Attributes:
+        dataset: Dataset name.
+        n_train: Training images, a seeded random subset of the training split.
+        n_test: Test images, a seeded random subset of the test split.
+        batch_size: Training batch size.
+    """
+
+    dataset: DatasetName = DatasetName.FASHION_MNIST
+    n_train: int = Field(default=20000, ge=1)
+    n_test: int = Field(default=10000, ge=1)
+    batch_size: int = Field(default=64, ge=1)
+
+    @model_validator(mode="after")
+    def _check_sizes(self) -> Self:
+        if self.batch_size > self.n_train:
+            raise ValueError(
+                f"batch_size {self.batch_size} exceeds n_train {self.n_train}; "
+                f"lower data.batch_size or raise data.n_train"
+            )
+        return self
+
+
+class ModelSection(Section):
+    """The network and its precisions.
+
+    Attributes:
+        arch: ``"quickstart"`` (``codesign.models.cnn.QUICKSTART_ARCH``) or a mapping of
+            ``CnnArch`` fields.
+        weight_bits: Uniform weight bits for every layer (ignored when ``bits`` is given).
+        act_bits: Uniform activation bits for every layer (ignored when ``bits`` is given).
+        input_bits: Bits of the input quantizer (for uniform precisions).
+        bits: A per-layer ``BitConfig`` as a mapping (``BitConfig.to_dict()``); when given,
+            leave ``weight_bits``/``act_bits``/``input_bits`` out of the file.
+    """
+
+    arch: str | dict[str, Any] = "quickstart"
+    weight_bits: int = Field(default=4, ge=1, le=16)
+    act_bits: int = Field(default=4, ge=1, le=16)
+    input_bits: int = Field(default=8, ge=1, le=16)
+    bits: dict[str, Any] | None = None
+
+    @model_validator(mode="after")
+    def _check_bits(self) -> Self:
+        keys = ("weight_bits", "act_bits", "input_bits")
+        uniform = [k for k in keys if k in self.model_fields_set]
+        if self.bits is not None and uniform:
+            raise ValueError(
+                f"model.bits (per-layer) and model.{uniform[0]} (uniform) are both set; "
+                f"keep one of them"
+            )
+        if isinstance(self.arch, str) and self.arch not in ARCH_PRESETS:
+            raise ValueError(
+                f"unknown model.arch preset {self.arch!r}; use one of "
+                f"{', '.join(ARCH_PRESETS)} or a mapping of CnnArch fields"
+            )
+        # Build both now so a bad arch or bit list fails at load time, not mid-run.
+        try:
+            self.build_bits(self.build_arch())
+        except ConfigError as err:
+            raise ValueError(str(err)) from None  # pydantic adds the file line
+        return self
+
+    def build_arch(self) -> CnnArch:
+        """Return the ``codesign.models.CnnArch`` this section describes.
+
+        Raises:
+            ConfigError: The arch mapping is malformed.
+        """
+        from codesign.models import cnn  # noqa: PLC0415 (torch/brevitas: import on use)
+
+        if isinstance(self.arch, str):
+            return getattr(cnn, ARCH_PRESETS[self.arch])
+        try:
+            return cnn.CnnArch.from_dict(self.arch)
+        except (ConfigError, TypeError, ValueError, KeyError) as err:
+            raise ConfigError(f"model.arch: {err}") from None
+
+    def build_bits(self, arch: CnnArch) -> BitConfig:
+        """Return the ``codesign.models.BitConfig`` for ``arch``, checked against it.
+
+        Raises:
+            ConfigError: A bit-width is not allowed or the layer count does not match.
+        """
+        from codesign.models.bits import BitConfig  # noqa: PLC0415
+
+        try:
+            if self.bits is None:
+                bits = BitConfig.uniform(
+                    arch.n_layers, self.weight_bits, self.act_bits, input_bits=self.input_bits
+                )
+            else:
+                bits = BitConfig.from_dict(self.bits)
+            bits.validate(arch)
+        except (ConfigError, TypeError, ValueError, KeyError) as err:
+            where = "model.bits" if self.bits is not None else "model.weight_bits/act_bits"
+            raise ConfigError(f"{where}: {err}") from None
+        return bits
+
+
+# Preset name -> attribute of codesign.models.cnn.
+ARCH_PRESETS: dict[str, str] = {"quickstart": "QUICKSTART_ARCH"}
+
+
+class TrainSection(Section):
+    """Fixed-precision training.
+
+    Attributes:
+        epochs: Passes over the training subset.
+        lr: Learning rate.
+        optimizer: Optimizer name.
+        weight_decay: Weight decay (L2 for adam/sgd, decoupled for adamw).
+        momentum: SGD momentum (read only by ``optimizer: sgd``).
+        lr_schedule: ``constant``, or ``cosine`` decay to zero over all batches.
+    """
+
+    epochs: int = Field(default=1, ge=1)
+    lr: float = Field(default=2e-3, gt=0, le=1)
+    optimizer: OptimizerName = OptimizerName.ADAM
+    weight_decay: float = Field(default=0.0, ge=0)
+    momentum: float = Field(default=0.9, ge=0, lt=1)
+    lr_schedule: LrSchedule = LrSchedule.COSINE
+
+
+class EvaluateSection(Section):
+    """What to report: clean accuracy and accuracy under each corruption and severity.
+
+    Attributes:
+        corruptions: Corruption names (``codesign.quality.corruptions.Corruption`` values).
+        severities: Severities to evaluate each corruption at.
+        batch_size: Evaluation batch size (memory only; results do not depend on it).
+    """
+
+    corruptions: list[str] = Field(default_factory=list)
+    severities: list[int] = Field(default_factory=lambda: [3])
+    batch_size: int = Field(default=1000, ge=1)
+
+    @model_validator(mode="after")
+    def _check(self) -> Self:
+        from codesign.quality.corruptions import (  # noqa: PLC0415 (imports torch)
+            MAX_SEVERITY,
+            MIN_SEVERITY,
+            Corruption,
+        )
+
+        if self.corruptions:
+            allowed = [c.value for c in Corruption]
+            for name in self.corruptions:
+                if name not in allowed:
+                    raise ValueError(
+                        f"unknown corruption {name!r} in evaluate.corruptions; "
+                        f"allowed: {', '.join(allowed)}"
+                    )
+            if not self.severities:
+                raise ValueError("evaluate.corruptions is set but evaluate.severities is empty")
+        if len(set(self.corruptions)) != len(self.corruptions):
+            raise ValueError("evaluate.corruptions lists a corruption twice; list each once")
+        for s in self.severities:
+            if not MIN_SEVERITY <= s <= MAX_SEVERITY:
+                raise ValueError(
+                    f"evaluate.severities: {s} is out of range; use {MIN_SEVERITY}..{MAX_SEVERITY}"
+                )
+        return self
+
+
+class CompileSection(Section):
+    """FINN compilation of the exported model to an RTL dataflow design (``RUN/compile/``).
+
+    Give one of ``fps`` and ``lut_budget``; with neither, ``fps`` is :data:`DEFAULT_FPS`.
+
+    Attributes:
+        board: Board name (``boards/<name>.yaml``); sets the part and the clock.
+        fps: Target frames per second at the board clock: every layer is folded to at most
+            ``f_clk / fps`` cycles per frame.
+        lut_budget: Instead of ``fps``: the fastest folding whose FINN LUT estimate fits.
+        clock_ns: Clock period in ns; ``null`` keeps the board's.
+    """
+
+    board: str = "pynq-z2"
+    fps: float | None = Field(default=None, gt=0)
+    lut_budget: int | None = Field(default=None, gt=0)
+    clock_ns: float | None = Field(default=None, gt=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_target(cls, data: Any) -> Any:  # noqa: ANN401 (pydantic's raw input)
+        if isinstance(data, dict) and data.get("fps") is None and data.get("lut_budget") is None:
+            return {**data, "fps": DEFAULT_FPS}
+        return data
+
+    @model_validator(mode="after")
+    def _check(self) -> Self:
+        if self.fps is not None and self.lut_budget is not None:
+            raise ValueError(
+                "compile.fps and compile.lut_budget are both set; keep one of them "
+                "(fps folds to a throughput, lut_budget to the fastest design that fits)"
+            )
+        from codesign.boards import load_board  # noqa: PLC0415 (reads board files)
+
+        try:
+            load_board(self.board)
+        except ConfigError as err:
+            raise ValueError(f"compile.board: {err}") from None  # pydantic adds the file line
+        return self
+
+    def build(self) -> CompileConfig:
+        """The :class:`codesign.finn.config.CompileConfig` this section describes."""
+        from codesign.finn.config import CompileConfig  # noqa: PLC0415 (loads onnx/qonnx)
+
+        return CompileConfig(
+            board=self.board, fps=self.fps, lut_budget=self.lut_budget, clock_ns=self.clock_ns
+        )
+
+
+class SimulateSection(Section):
+    """Verilator simulation of the compiled design on real test images.
+
+    The frames are the first ``frames`` images of the flow's test subset (``data.n_test``).
+    Verilator's outputs must equal, bit for bit, both FINN's execution of the dataflow graph
+    and the trained Brevitas model's integer outputs; any difference fails the step.
+
+    Attributes:
+        frames: Test images streamed through the design.
+        size_fifos: First size the FIFOs by simulation (rewrites ``RUN/compile/compiled.onnx``
+            and writes ``RUN/compile/folding_config.json``), then simulate the sized design.
+            ``false`` simulates (and synthesizes) the FIFO depths FINN chose.
+        sizing_frames: Frames FIFO sizing simulates (the first ones; at most ``frames``).
+            The pipeline reaches its steady state within a few frames, and sizing simulates
+            three or more times, so more frames only cost time.
+        ready_pct: Output backpressure: percent of cycles the sink is ready (seeded by
+            ``run.seed``); 100 measures the design's own throughput.
+        timeout_s: Wall-clock limit in seconds for each Verilator build and each simulation.
+    """
+
+    frames: int = Field(default=256, ge=1, le=10_000)
+    size_fifos: bool = True
+    sizing_frames: int = Field(default=64, ge=4)
+    ready_pct: int = Field(default=100, ge=1, le=100)
+    timeout_s: float = Field(default=600.0, gt=0)
+
+
+class SynthSection(Section):
+    """Yosys synthesis of the (sized) design: the whole design, and each layer if asked.
+
+    Results are cached by design digest under the settings cache folder, so a re-run of an
+    unchanged design reads them back.
+
+    Attributes:
+        per_layer: Also synthesize each node on its own (the per-layer table in
+            ``RUN/compile/synth/report.json``); the whole design is always synthesized.
+        timeout_s: Wall-clock limit in seconds per Yosys run.
+        jobs: Yosys runs at once (each uses one core).
+    """
+
+    per_layer: bool = True
+    timeout_s: float = Field(default=1800.0, gt=0)
+    jobs: int = Field(default=1, ge=1, le=64)
+
+
+def select_steps(
+    steps: list[str],
+    from_step: str | None,
+    to_step: str | None,
+    *,
+    option_prefix: str = "run.",
+) -> list[str]:
+    """Return the slice of ``steps`` from ``from_step`` to ``to_step`` (inclusive).
+
+    Args:
+        steps: The flow's steps in order.
+        from_step: First step to run, or ``None`` for the first one.
+        to_step: Last step to run, or ``None`` for the last one.
+        option_prefix: How the options are spelt in messages (``run.`` in YAML, ``--`` on
+            the command line).
+
+    Raises:
+        ConfigError: A name is not one of ``steps``, or ``from_step`` comes after ``to_step``.
+    """
+    sep = "_" if option_prefix == "run." else "-"
+    for option, name in (("from", from_step), ("to", to_step)):
+        if name is not None and name not in steps:
+            raise ConfigError(
+                f"unknown step {name!r} for {option_prefix}{option}{sep}step; "
+                f"this flow's steps are: {', '.join(steps)}"
+            )
+    first = steps.index(from_step) if from_step is not None else 0
+    last = steps.index(to_step) if to_step is not None else len(steps) - 1
+    if first > last:
+        raise ConfigError(
+            f"{option_prefix}from{sep}step {from_step!r} comes after "
+            f"{option_prefix}to{sep}step {to_step!r}; steps run in the order: {', '.join(steps)}"
+        )
+    return steps[first : last + 1]
