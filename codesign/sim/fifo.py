@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from codesign.build.folding import FOLDING_ATTRS
 from codesign.errors import CodesignError
 from codesign.io import atomic_write_json
 from codesign.settings import Settings
@@ -34,27 +35,9 @@ log = logging.getLogger(__name__)
 
 UNSIZED_MODEL = "compiled.unsized.onnx"
 FOLDING_CONFIG = "folding_config.json"
-# The node attributes FINN's builder extracts for a folding config (step_set_fifo_depths).
-HW_ATTRS = (
-    "PE",
-    "SIMD",
-    "EmbFold",
-    "SeqFold",
-    "parallel_window",
-    "ram_style",
-    "ram_style_thresholds",
-    "ram_style_mask",
-    "depth",
-    "impl_style",
-    "resType",
-    "mac_resource",
-    "mem_mode",
-    "runtime_writeable_weights",
-    "inFIFODepths",
-    "outFIFODepths",
-    "depth_trigger_uram",
-    "depth_trigger_bram",
-)
+# The node attributes FINN's builder extracts for a folding config (step_set_fifo_depths):
+# the build's folding attributes plus the FIFO depths each node sees.
+HW_ATTRS = (*FOLDING_ATTRS, "inFIFODepths", "outFIFODepths")
 
 
 @dataclass
