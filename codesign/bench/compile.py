@@ -7,7 +7,7 @@
 
 Each is exported to QONNX and compiled with PrepareIP (RTL generation); the figures are the
 export and compile wall times, the per-step times, the node count and FINN's estimates.
-The runner in ``__main__`` adds total wall time and peak RSS.
+The runner (:mod:`codesign.bench.runner`) adds total wall time and peak RSS.
 """
 
 from __future__ import annotations

@@ -38,7 +38,7 @@ def run(out_dir: Path) -> dict:
         )
     report = json.loads((run_dir / "report.json").read_text())
     return {
-        "flow": str(FLOW.name),
+        "flow": FLOW.name,
         "clean_accuracy": report["clean_accuracy"],
         "step_seconds": {name: s["seconds"] for name, s in report["steps"].items()},
         "hardware": report.get("hardware"),
