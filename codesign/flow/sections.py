@@ -20,7 +20,7 @@ from codesign.errors import ConfigError
 if TYPE_CHECKING:
     from codesign.finn.config import CompileConfig
     from codesign.models.bits import BitConfig
-    from codesign.models.cnn import CnnArch
+    from codesign.models.arch import CnnArch
 
 log = logging.getLogger(__name__)
 

@@ -56,7 +56,7 @@ from codesign.io import atomic_write_json
 if TYPE_CHECKING:
     from torch import Tensor
 
-    from codesign.models.cnn import CnnArch
+    from codesign.models.arch import CnnArch
 
 log = logging.getLogger(__name__)
 

@@ -29,7 +29,7 @@ from qonnx.core.datatype import DataType
 from codesign.errors import ConfigError
 
 if TYPE_CHECKING:
-    from codesign.models.cnn import CnnArch
+    from codesign.models.arch import CnnArch
 
 ALLOWED_BITS: tuple[int, ...] = (2, 3, 4, 5, 6, 8)
 """Bit-widths every quantizer of the family may take (weights, activations and input)."""

@@ -30,7 +30,7 @@ from codesign.io import atomic_write_bytes
 
 if TYPE_CHECKING:
     from codesign.models.bits import BitConfig
-    from codesign.models.cnn import CnnArch, QuantCNN
+    from codesign.models.arch import CnnArch, QuantCNN
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +100,7 @@ def read_checkpoint(path: Path) -> Checkpoint:
         ConfigError: The file is missing or is not a codesign checkpoint.
     """
     from codesign.models.bits import BitConfig  # noqa: PLC0415 (brevitas: import on use)
-    from codesign.models.cnn import CnnArch  # noqa: PLC0415
+    from codesign.models.arch import CnnArch  # noqa: PLC0415
 
     path = Path(path)
     if not path.is_file():
