@@ -206,4 +206,3 @@ QUICKSTART_ARCH = CnnArch(
     input_size=28,
 )
 """Tiny Fashion-MNIST network: 3 stride-2 conv stages (8, 16, 16 channels), 256 -> 10 classifier."""
-

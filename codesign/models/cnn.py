@@ -31,9 +31,7 @@ from collections import OrderedDict
 import brevitas.nn as qnn
 from torch import Tensor, nn
 
-from codesign.errors import ConfigError
 from codesign.models.arch import (
-    CLASSIFIER_NAME,
     QUICKSTART_ARCH,
     CnnArch,
     StageSpec,
