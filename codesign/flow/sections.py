@@ -19,8 +19,8 @@ from codesign.errors import ConfigError
 
 if TYPE_CHECKING:
     from codesign.finn.config import CompileConfig
-    from codesign.models.bits import BitConfig
     from codesign.models.arch import CnnArch
+    from codesign.models.bits import BitConfig
 
 log = logging.getLogger(__name__)
 

@@ -29,8 +29,8 @@ from codesign.errors import ConfigError
 from codesign.io import atomic_write_bytes
 
 if TYPE_CHECKING:
-    from codesign.models.bits import BitConfig
     from codesign.models.arch import CnnArch, QuantCNN
+    from codesign.models.bits import BitConfig
 
 log = logging.getLogger(__name__)
 
@@ -99,8 +99,8 @@ def read_checkpoint(path: Path) -> Checkpoint:
     Raises:
         ConfigError: The file is missing or is not a codesign checkpoint.
     """
-    from codesign.models.bits import BitConfig  # noqa: PLC0415 (brevitas: import on use)
     from codesign.models.arch import CnnArch  # noqa: PLC0415
+    from codesign.models.bits import BitConfig  # noqa: PLC0415 (brevitas: import on use)
 
     path = Path(path)
     if not path.is_file():
