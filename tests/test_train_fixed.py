@@ -9,8 +9,8 @@ import torch
 
 from codesign.errors import ConfigError
 from codesign.models.bits import BitConfig
+from codesign.models.checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
 from codesign.models.cnn import CnnArch, StageSpec, build_cnn
-from codesign.train.checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
 from codesign.train.fixed import evaluate_accuracy, predict, torch_threads, train_fixed
 
 TINY = CnnArch(

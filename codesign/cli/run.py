@@ -56,7 +56,7 @@ def run(flow_file: Path, out_dir: Path | None, from_step: str | None, to_step: s
     from codesign.flow.steps import STEPS  # noqa: PLC0415 (keeps `codesign --help` fast)
 
     t0 = time.perf_counter()
-    cfg = load_flow_config(flow_file).with_overrides(
+    cfg = load_flow_config(flow_file, STEPS).with_overrides(
         out_dir=out_dir, from_step=from_step, to_step=to_step
     )
     columns = (

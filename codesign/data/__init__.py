@@ -13,6 +13,7 @@ from codesign.data.datasets import (
     load_mnist,
     verify_dataset,
 )
+from codesign.data.splits import load_split
 
 __all__ = [
     "Dataset",
@@ -22,5 +23,6 @@ __all__ = [
     "load_digits",
     "load_fashion_mnist",
     "load_mnist",
+    "load_split",
     "verify_dataset",
 ]

@@ -69,9 +69,9 @@ def export_checkpoint(checkpoint: Path, bits_spec: str | None, out_dir: Path) ->
     Raises:
         ConfigError: Not a checkpoint, bits out of range or not matching the architecture.
     """
+    from codesign.models.checkpoint import load_checkpoint, read_checkpoint
     from codesign.models.cnn import build_cnn
     from codesign.models.export import export_qonnx
-    from codesign.train.checkpoint import load_checkpoint, read_checkpoint
 
     ckpt = read_checkpoint(checkpoint)
     bits = ckpt.bits if bits_spec is None else parse_bits(bits_spec, ckpt.arch.n_layers)

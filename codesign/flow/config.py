@@ -19,9 +19,10 @@ Adding a section for a new step (as ``compile``, ``simulate`` and ``synth`` were
    resolved against the flow file), and add ``compile: CompileSection | None = None`` to
    :class:`FlowConfig`. ``None`` keeps old flow files valid.
 2. Write ``step_compile(state, cfg) -> state`` in :mod:`codesign.flow.steps` and register it
-   in ``STEPS`` with ``sections=("compile",), after=("export",)``: a flow that lists the
-   step without the section is rejected at load time, and the runner re-runs the step (and
-   the steps that read from it) when the section or the export changes.
+   in ``STEPS`` with ``sections=("compile",), reads=("qonnx",), writes=(...)``: a flow that
+   lists the step without the section is rejected at load time (when the registry is passed
+   in, as the CLI does), and the runner re-runs the step (and the steps that read what it
+   writes) when the section or the QONNX model changes.
 3. Append ``compile`` to ``run.steps`` in the flow files that should run it.
 """
 
@@ -29,17 +30,27 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Self, get_args, get_origin
 
 import yaml
-from pydantic import BaseModel, Field, PrivateAttr, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    ValidationInfo,
+    model_validator,
+)
 
 from codesign.data.datasets import DatasetName
 from codesign.errors import ConfigError
+from codesign.flow.core import Step, select_steps
 from codesign.flow.sections import (
     DEFAULT_FPS,
     DEFAULT_STEPS,
+    STEPS_CONTEXT,
     CompileSection,
     DataSection,
     EvaluateSection,
@@ -51,7 +62,7 @@ from codesign.flow.sections import (
     SimulateSection,
     SynthSection,
     TrainSection,
-    select_steps,
+    step_registry,
 )
 from codesign.io import atomic_write_text
 
@@ -78,11 +89,11 @@ class FlowConfig(Section):
         return self._source
 
     @model_validator(mode="after")
-    def _check_sections(self) -> Self:
-        from codesign.flow.steps import STEPS  # noqa: PLC0415
-
+    def _check_sections(self, info: ValidationInfo) -> Self:
+        registry = step_registry(info) or {}
         for name in self.run.steps:
-            for section in STEPS[name].sections:
+            step = registry.get(name)
+            for section in step.sections if step is not None else ():
                 if getattr(self, section) is None:
                     raise ValueError(
                         f"step {name!r} needs a '{section}:' section; add one, "
@@ -144,11 +155,14 @@ class FlowConfig(Section):
         return self.to_yaml_dict()[name]
 
 
-def load_flow_config(path: Path) -> FlowConfig:
+def load_flow_config(path: Path, steps: Mapping[str, Step] | None = None) -> FlowConfig:
     """Load and check a flow YAML file.
 
     Args:
         path: The flow file.
+        steps: The step registry (``codesign.flow.steps.STEPS`` or one a caller extends).
+            With it, ``run.steps`` is checked here (names, artifact order, the sections each
+            step reads); without it, the runner checks the names against its registry.
 
     Returns:
         The checked config, with relative paths resolved against ``path``'s folder.
@@ -183,7 +197,7 @@ def load_flow_config(path: Path) -> FlowConfig:
         )
     _resolve_paths(raw, path.resolve().parent)
     try:
-        cfg = FlowConfig.model_validate(raw)
+        cfg = validate_flow_config(raw, steps)
     except ValidationError as err:
         raise ConfigError(_format_errors(err, path, lines)) from None
     except ConfigError as err:  # raised by helpers inside validators (select_steps)
@@ -191,6 +205,19 @@ def load_flow_config(path: Path) -> FlowConfig:
     cfg._source = path.resolve()
     log.debug("loaded flow config %s", path)
     return cfg
+
+
+def validate_flow_config(
+    data: Mapping[str, Any], steps: Mapping[str, Step] | None = None
+) -> FlowConfig:
+    """``FlowConfig.model_validate(data)`` with the step registry in the validation context.
+
+    Raises:
+        pydantic.ValidationError: As ``model_validate`` (:func:`load_flow_config` turns it
+            into a :class:`~codesign.errors.ConfigError` with file lines).
+    """
+    context = {STEPS_CONTEXT: steps} if steps is not None else None
+    return FlowConfig.model_validate(data, context=context)
 
 
 def write_resolved_config(cfg: FlowConfig, path: Path) -> Path:
@@ -313,5 +340,6 @@ __all__ = [
     "TrainSection",
     "load_flow_config",
     "select_steps",
+    "validate_flow_config",
     "write_resolved_config",
 ]

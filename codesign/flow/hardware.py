@@ -28,9 +28,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from codesign.data.splits import load_split
 from codesign.errors import ConfigError
 from codesign.flow.config import FlowConfig
-from codesign.flow.runner import FlowState
+from codesign.flow.core import FlowState
 from codesign.flow.sections import Section
 
 if TYPE_CHECKING:
@@ -53,7 +54,8 @@ def step_compile(state: FlowState, cfg: FlowConfig) -> FlowState:
     est = result.estimates
     if est is None or result.compiled is None:  # compile_model runs every step here
         raise RuntimeError(f"compile of {result.run_dir} stopped before its estimates")
-    state.add_artifact("compile_run", result.run_dir)
+    # The compile folder's digest is that of its dataflow model (weights, folding, FIFOs).
+    state.add_artifact("compile_run", result.run_dir, parts=[result.compiled])
     state.add_artifact("compiled", result.compiled)
     state.results["compile"] = {
         "board": result.config.board,
@@ -86,7 +88,6 @@ def step_simulate(state: FlowState, cfg: FlowConfig) -> FlowState:
         SimMismatchError: The RTL differs from FINN's execution or from the Brevitas model.
         SimHangError: Not every frame came out before the cycle limit.
     """
-    from codesign.flow.steps import load_split  # noqa: PLC0415 (imports this module's users)
     from codesign.sim import simulate, size_fifos  # noqa: PLC0415 (loads FINN on use)
 
     section = _section(cfg, "simulate")
@@ -242,8 +243,8 @@ def brevitas_integers(
     import torch  # noqa: PLC0415
 
     from codesign.finn.golden import integer_outputs  # noqa: PLC0415
+    from codesign.models.checkpoint import load_checkpoint  # noqa: PLC0415
     from codesign.sim import SimMismatchError  # noqa: PLC0415
-    from codesign.train.checkpoint import load_checkpoint  # noqa: PLC0415
     from codesign.train.fixed import torch_threads  # noqa: PLC0415
 
     model = load_checkpoint(checkpoint)

@@ -27,8 +27,9 @@ from typing import Any
 
 from codesign.flow.config import FlowConfig
 from codesign.flow.runner import FlowResult
-from codesign.flow.steps import REPORT_FILE
 from codesign.io import atomic_write_json
+
+REPORT_FILE = "report.json"
 
 
 def flow_report(cfg: FlowConfig, result: FlowResult) -> dict[str, Any]:

@@ -1,23 +1,28 @@
-"""The flow runner: run an ordered list of named steps, record them, resume after a kill.
+"""The flow runner: run a flow's steps in artifact order, record them, resume after a kill.
 
-A flow is data: a list of :class:`Step` (name, function, the config sections it reads).
-A step function has the signature ``step_x(state, cfg) -> state``; it writes its outputs
-into the run folder (atomically), registers them with :meth:`FlowState.add_artifact`, and
-puts a small JSON summary into ``state.results[step name]``.
+A flow is data: a list of :class:`~codesign.flow.core.Step` (name, function, the config
+sections it reads, the artifacts it reads and writes). A step function has the signature
+``step_x(state, cfg) -> state``; it writes its outputs into the run folder (atomically),
+registers them with :meth:`FlowState.add_artifact`, and puts a small JSON summary into
+``state.results[step name]``.
 
 The runner:
 
+* orders ``run.steps`` by artifacts (a step that writes ``checkpoint`` runs before those
+  that read it; :func:`~codesign.flow.core.order_steps`); a step that reads an artifact no
+  step of the flow writes takes it from an earlier run in the same folder, or the flow is
+  rejected with a :class:`~codesign.errors.ConfigError` naming the artifact;
 * creates the run folder and writes ``config.yaml`` (the resolved config) and ``flow.log``;
 * keeps ``steps.json`` up to date: per step its status (``running``, ``done``, ``failed``,
-  ``stale``), seconds, config digest, artifacts and results, rewritten atomically after
-  every change;
-* skips a step that is ``done`` when its digest (the config sections it reads, the seed and
-  the digests of the steps it reads from, ``Step.after``) is unchanged and its artifacts
-  exist. A step killed mid-way is left ``running`` in ``steps.json`` and simply runs again.
-  When a step runs, every step that reads from it (directly or not) runs too, and ones
-  beyond ``to_step`` are marked ``stale``;
+  ``stale``), seconds, digest, the digests of the artifacts it read and wrote, and its
+  results, rewritten atomically after every change;
+* skips a step that is ``done`` when its digest (its config sections, the seed and the
+  digests of the artifacts it reads) is unchanged and its artifacts exist. A step killed
+  mid-way is left ``running`` in ``steps.json`` and simply runs again. A step that re-runs
+  and writes different bytes makes its readers run again; done steps beyond ``to_step``
+  that read them are marked ``stale``;
 * honours ``run.from_step`` (re-run from there; earlier steps must have usable outputs) and
-  ``run.to_step`` (stop after it).
+  ``run.to_step`` (stop after it), both in the artifact order.
 
 Progress goes to an optional callback ``progress(task, completed, total)``; the CLI turns it
 into rich progress bars. Nothing here prints.
@@ -25,7 +30,8 @@ into rich progress bars. Nothing here prints.
 Example::
 
     from codesign.flow.steps import STEPS
-    result = run_flow(load_flow_config(Path("flows/quickstart.yaml")), STEPS)
+    cfg = load_flow_config(Path("flows/quickstart.yaml"), STEPS)
+    result = run_flow(cfg, STEPS)
     result.state.results["evaluate"]["clean_accuracy"]
 """
 
@@ -33,7 +39,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import hashlib
 import json
 import logging
 import time
@@ -44,108 +49,39 @@ from pathlib import Path
 from typing import Any
 
 from codesign.errors import CodesignError, ConfigError
-from codesign.flow.config import FlowConfig, select_steps, write_resolved_config
+from codesign.flow.config import FlowConfig, write_resolved_config
+from codesign.flow.core import (
+    FlowState,
+    ProgressFn,
+    Step,
+    missing_artifact_message,
+    order_steps,
+    producers,
+    select_steps,
+    step_digest,
+    upstream,
+)
 from codesign.io import atomic_write_json
 
 log = logging.getLogger(__name__)
-
-ProgressFn = Callable[[str, int, int], None]
-"""``progress(task, completed, total)``: a task label, units done so far, units in all."""
 
 STEPS_FILE = "steps.json"
 CONFIG_FILE = "config.yaml"
 LOG_FILE = "flow.log"
 LOCK_FILE = ".flow.lock"
-# Bump when the digest recipe changes, so old run folders are not mistaken for current ones.
-_DIGEST_VERSION = 1
 
-
-@dataclass
-class FlowState:
-    """What steps hand on to each other.
-
-    Attributes:
-        run_dir: The run folder; every artifact lives under it.
-        artifacts: Artifact name -> path relative to ``run_dir`` (e.g. ``"checkpoint"``).
-        results: Step name -> a small JSON-able summary of what the step found.
-        progress: Progress callback, or ``None``.
-    """
-
-    run_dir: Path
-    artifacts: dict[str, str] = field(default_factory=dict)
-    results: dict[str, Any] = field(default_factory=dict)
-    progress: ProgressFn | None = None
-
-    def path(self, name: str) -> Path:
-        """Absolute path of artifact ``name``.
-
-        Raises:
-            CodesignError: No step has produced the artifact.
-        """
-        if name not in self.artifacts:
-            raise CodesignError(
-                f"no {name!r} artifact in {self.run_dir}; run the step that makes it first"
-            )
-        return self.run_dir / self.artifacts[name]
-
-    def add_artifact(self, name: str, path: Path) -> Path:
-        """Register ``path`` (inside ``run_dir``) as artifact ``name`` and return it."""
-        self.artifacts[name] = Path(path).resolve().relative_to(self.run_dir.resolve()).as_posix()
-        return Path(path)
-
-    def report(self, task: str, completed: int, total: int) -> None:
-        """Forward progress to the callback, if there is one."""
-        if self.progress is not None:
-            self.progress(task, completed, total)
-
-
-StepFn = Callable[[FlowState, FlowConfig], FlowState]
-
-
-@dataclass(frozen=True)
-class Step:
-    """One named step of a flow.
-
-    Attributes:
-        name: Step name, as written in ``run.steps`` and ``--from-step``.
-        fn: ``fn(state, cfg) -> state``.
-        sections: Config sections the step reads; a change in one of them re-runs the step.
-        after: Steps whose outputs this step reads. They must come earlier in the flow, and
-            when one of them re-runs, so does this step. ``None`` means the step just before
-            it in the flow (a linear chain).
-        description: One line for ``--help`` texts and progress bars.
-    """
-
-    name: str
-    fn: StepFn
-    sections: tuple[str, ...] = ()
-    after: tuple[str, ...] | None = None
-    description: str = ""
-
-
-def step_inputs(steps: list[Step]) -> dict[str, tuple[str, ...]]:
-    """The steps each step of a flow reads from (its ``after``, or the one before it).
-
-    Raises:
-        ConfigError: A step reads from a step that is not earlier in the flow.
-    """
-    names = [s.name for s in steps]
-    out: dict[str, tuple[str, ...]] = {}
-    for i, step in enumerate(steps):
-        deps = step.after if step.after is not None else tuple(names[i - 1 : i])
-        for dep in deps:
-            if dep not in names[:i]:
-                raise ConfigError(
-                    f"step {step.name!r} needs step {dep!r} earlier in run.steps; "
-                    f"add {dep!r} before {step.name!r}"
-                )
-        out[step.name] = deps
-    return out
+__all__ = ["FlowResult", "FlowState", "ProgressFn", "Step", "StepRecord", "run_flow"]
 
 
 @dataclass
 class StepRecord:
-    """One entry of ``steps.json``."""
+    """One entry of ``steps.json``.
+
+    Attributes:
+        reads: Artifact -> the digest this run of the step read.
+        artifacts: Artifact -> path (relative to the run folder) the step wrote.
+        artifact_digests: Artifact -> digest of what the step wrote.
+    """
 
     name: str
     status: str = "pending"  # pending | running | done | failed | stale
@@ -154,7 +90,9 @@ class StepRecord:
     started: str | None = None
     finished: str | None = None
     reused: bool = False
+    reads: dict[str, str] = field(default_factory=dict)
     artifacts: dict[str, str] = field(default_factory=dict)
+    artifact_digests: dict[str, str] = field(default_factory=dict)
     results: Any = None
     error: str | None = None
 
@@ -172,7 +110,7 @@ class FlowResult:
     Attributes:
         run_dir: The run folder.
         state: The state after the last step that ran (or was reused).
-        records: One record per step of the flow, in order.
+        records: One record per step of the flow, in the order they ran.
         seconds: Wall time of this invocation.
     """
 
@@ -186,23 +124,6 @@ class FlowResult:
         return next(r for r in self.records if r.name == name)
 
 
-def step_digests(cfg: FlowConfig, steps: list[Step]) -> dict[str, str]:
-    """Digest per step: its config sections, the seed and the digests of the steps it reads."""
-    inputs = step_inputs(steps)
-    out: dict[str, str] = {}
-    for step in steps:
-        payload = {
-            "v": _DIGEST_VERSION,
-            "step": step.name,
-            "inputs": {dep: out[dep] for dep in inputs[step.name]},
-            "seed": cfg.run.seed,
-            "sections": {s: cfg.section_dict(s) for s in step.sections},
-        }
-        blob = json.dumps(payload, sort_keys=True, default=str).encode()
-        out[step.name] = hashlib.sha256(blob).hexdigest()[:16]
-    return out
-
-
 def load_records(run_dir: Path) -> dict[str, StepRecord]:
     """The records in ``run_dir/steps.json`` by step name (empty if there is none)."""
     path = Path(run_dir) / STEPS_FILE
@@ -214,6 +135,37 @@ def load_records(run_dir: Path) -> dict[str, StepRecord]:
     except (json.JSONDecodeError, KeyError, TypeError) as err:
         log.warning("ignoring unreadable %s (%s); every step will run", path, err)
         return {}
+
+
+def plan_steps(cfg: FlowConfig, registry: Mapping[str, Step], available: set[str]) -> list[Step]:
+    """The flow's steps from ``registry``, ordered by the artifacts they read and write.
+
+    Raises:
+        ConfigError: A step is unknown, two steps write one artifact, or a step reads an
+            artifact no step writes and ``available`` (left by earlier runs) lacks.
+    """
+    unknown = [n for n in cfg.run.steps if n not in registry]
+    if unknown:
+        raise ConfigError(f"unknown step {unknown[0]!r}; known steps: {', '.join(registry)}")
+    steps = [registry[n] for n in cfg.run.steps]
+    for step in steps:  # checked at load time too when the registry was passed in
+        for section in step.sections:
+            if getattr(cfg, section, None) is None:
+                raise ConfigError(
+                    f"step {step.name!r} needs a '{section}:' section; add one, "
+                    f"or drop {step.name!r} from run.steps"
+                )
+    try:
+        return order_steps(steps, available)
+    except ConfigError as err:
+        # Name the registered steps that would provide a missing artifact.
+        for step in steps:
+            for art in step.reads:
+                if art not in available and not any(art in s.writes for s in steps):
+                    raise ConfigError(
+                        missing_artifact_message(step.name, art, registry.values())
+                    ) from None
+        raise err from None
 
 
 def run_flow(
@@ -236,28 +188,32 @@ def run_flow(
         The run folder, the final state and one record per step.
 
     Raises:
-        ConfigError: A step name is unknown, or ``from_step`` needs earlier outputs that
-            the run folder does not hold.
+        ConfigError: A step name is unknown, a step reads an artifact that nothing
+            provides, or ``from_step`` needs earlier outputs that the run folder lacks.
         Exception: Whatever a step raised; its record says ``failed`` with the message.
     """
     t_flow = time.perf_counter()
-    unknown = [n for n in cfg.run.steps if n not in registry]
-    if unknown:
-        raise ConfigError(f"unknown step {unknown[0]!r}; known steps: {', '.join(registry)}")
-    steps = [registry[n] for n in cfg.run.steps]
-    selected = set(select_steps(cfg.run.steps, cfg.run.from_step, cfg.run.to_step))
-    last = max(i for i, s in enumerate(steps) if s.name in selected)
-
     run_dir = cfg.run.resolved_out_dir().resolve()
-    run_dir.mkdir(parents=True, exist_ok=True)
-    inputs = step_inputs(steps)
-    digests = step_digests(cfg, steps)
     old = load_records(run_dir)
-    records = [old.get(s.name) or StepRecord(name=s.name, digest=digests[s.name]) for s in steps]
+    flow_names = set(cfg.run.steps)
+    written = {a for n in cfg.run.steps if n in registry for a in registry[n].writes}
+    leftover = _leftover_artifacts(old, flow_names, written, run_dir)
+    steps = plan_steps(cfg, registry, set(leftover))
+    names = [s.name for s in steps]
+    selected = set(select_steps(names, cfg.run.from_step, cfg.run.to_step))
+    last = max(i for i, name in enumerate(names) if name in selected)
+    inputs = producers(steps)
+    needed = upstream(selected, inputs) - selected  # steps before from_step that are read
+
+    run_dir.mkdir(parents=True, exist_ok=True)
+    records = [old.get(name) or StepRecord(name=name) for name in names]
+    others = [r for name, r in old.items() if name not in flow_names]
     for rec in records:
         rec.reused = False  # per invocation
-    needed = _upstream(selected, inputs)  # steps before from_step whose outputs are read
     state = FlowState(run_dir=run_dir, progress=progress)
+    for art, (path, digest) in leftover.items():
+        state.artifacts[art], state.digests[art] = path, digest
+        log.info("artifact %s: using %s from an earlier run", art, path)
 
     def save() -> None:
         atomic_write_json(
@@ -266,19 +222,20 @@ def run_flow(
                 "flow": cfg.run.name,
                 "source": str(cfg.source) if cfg.source else None,
                 "updated": _now(),
-                "steps": [r.__dict__ for r in records],
+                "steps": [r.__dict__ for r in [*records, *others]],
             },
         )
 
     with _exclusive(run_dir), _log_to(run_dir / LOG_FILE):
         write_resolved_config(cfg.with_overrides(out_dir=run_dir), run_dir / CONFIG_FILE)
-        log.info("flow %s -> %s", cfg.run.name, run_dir)
-        ran: set[str] = set()  # steps run in this invocation
+        log.info("flow %s -> %s (steps: %s)", cfg.run.name, run_dir, ", ".join(names))
         state.report("steps", 0, last + 1)
         for i, (step, rec) in enumerate(zip(steps, records, strict=True)):
             if i > last:
                 break
-            usable = _usable(rec, digests[step.name], run_dir)
+            have_inputs = all(a in state.digests for a in step.reads)
+            digest = _digest(step, cfg, state) if have_inputs else ""
+            usable = have_inputs and _usable(rec, digest, run_dir)
             if step.name not in selected:  # before from_step: reuse or fail
                 if not usable and step.name not in needed:
                     continue
@@ -291,23 +248,48 @@ def run_flow(
                 _restore(state, rec)
                 log.info("step %s: using earlier outputs", step.name)
                 continue
-            inputs_rerun = any(dep in ran for dep in inputs[step.name])
-            if usable and not inputs_rerun and cfg.run.from_step is None:
+            if not have_inputs:
+                art = next(a for a in step.reads if a not in state.digests)
+                raise ConfigError(missing_artifact_message(step.name, art, registry.values()))
+            if usable and cfg.run.from_step is None:
                 _restore(state, rec)
                 rec.reused = True
-                log.info("step %s: done before with this config, skipped", step.name)
+                log.info("step %s: done before with these inputs, skipped", step.name)
                 state.report("steps", i + 1, last + 1)
                 save()
                 continue
-            state = _run_step(step, rec, state, cfg, digests[step.name], save)
-            ran.add(step.name)
-            _mark_stale(step.name, steps[i + 1 :], records[i + 1 :], inputs)
+            wrote_before = dict(rec.artifact_digests)  # what the step's last run wrote
+            state = _run_step(step, rec, state, cfg, digest, save)
+            changed = {a for a in step.writes if wrote_before.get(a) != state.digests.get(a)}
+            _mark_stale(changed, steps[last + 1 :], records[last + 1 :])
             save()
             state.report("steps", i + 1, last + 1)
         result = FlowResult(run_dir, state, records, time.perf_counter() - t_flow)
         if finish is not None:
             finish(result)
     return result
+
+
+def _digest(step: Step, cfg: FlowConfig, state: FlowState) -> str:
+    sections = {s: cfg.section_dict(s) for s in step.sections}
+    return step_digest(step, cfg.run.seed, sections, state.digests)
+
+
+def _leftover_artifacts(
+    old: Mapping[str, StepRecord], flow: set[str], written: set[str], run_dir: Path
+) -> dict[str, tuple[str, str]]:
+    """Artifacts that earlier runs' steps (not in this flow) left and no flow step writes."""
+    out: dict[str, tuple[str, str]] = {}
+    done = sorted(
+        (r for name, r in old.items() if name not in flow and r.status == "done"),
+        key=lambda r: r.finished or "",
+    )
+    for rec in done:  # the most recent producer wins
+        for art, path in rec.artifacts.items():
+            digest = rec.artifact_digests.get(art)
+            if art not in written and digest and (run_dir / path).exists():
+                out[art] = (path, digest)
+    return out
 
 
 def _run_step(
@@ -318,10 +300,15 @@ def _run_step(
     digest: str,
     save: Callable[[], None],
 ) -> FlowState:
-    before = dict(state.artifacts)
+    for art in step.writes:  # what the step writes now, not what an older run left
+        state.artifacts.pop(art, None)
+        state.digests.pop(art, None)
+    before = dict(state.digests)
     rec.status, rec.digest, rec.started = "running", digest, _now()
     rec.finished = rec.error = None
-    rec.seconds, rec.reused, rec.results, rec.artifacts = None, False, None, {}
+    rec.seconds, rec.reused, rec.results = None, False, None
+    rec.reads = {a: state.digests[a] for a in step.reads}
+    rec.artifacts, rec.artifact_digests = {}, {}
     save()
     log.info("step %s: running", step.name)
     t0 = time.perf_counter()
@@ -333,34 +320,28 @@ def _run_step(
         save()
         log.error("step %s failed after %.1f s: %s", step.name, rec.seconds, rec.error)
         raise
+    new = [a for a, d in state.digests.items() if before.get(a) != d]
+    undeclared = [a for a in new if a not in step.writes]
+    if undeclared:  # the order of the flow relies on the declarations
+        raise RuntimeError(
+            f"step {step.name!r} wrote the artifact(s) {', '.join(undeclared)} without "
+            f"declaring them in Step.writes"
+        )
     rec.status, rec.seconds = "done", round(time.perf_counter() - t0, 3)
     rec.finished = _now()
-    rec.artifacts = {k: v for k, v in state.artifacts.items() if before.get(k) != v}
+    rec.artifacts = {a: state.artifacts[a] for a in new}
+    rec.artifact_digests = {a: state.digests[a] for a in new}
     rec.results = state.results.get(step.name)
     log.info("step %s: done in %.1f s", step.name, rec.seconds)
     return state
 
 
-def _upstream(names: set[str], inputs: dict[str, tuple[str, ...]]) -> set[str]:
-    """All steps that ``names`` read from, directly or not."""
-    out: set[str] = set()
-    todo = [dep for n in names for dep in inputs[n]]
-    while todo:
-        dep = todo.pop()
-        if dep not in out:
-            out.add(dep)
-            todo.extend(inputs[dep])
-    return out
-
-
-def _mark_stale(
-    name: str, later: list[Step], records: list[StepRecord], inputs: dict[str, tuple[str, ...]]
-) -> None:
-    """Mark the done steps that read (directly or not) from re-run step ``name`` as stale."""
-    changed = {name}
+def _mark_stale(changed: set[str], later: list[Step], records: list[StepRecord]) -> None:
+    """Mark the done steps after ``to_step`` that read (directly or not) a changed artifact."""
+    changed = set(changed)
     for step, rec in zip(later, records, strict=True):
-        if any(dep in changed for dep in inputs[step.name]):
-            changed.add(step.name)
+        if any(a in changed for a in step.reads):
+            changed.update(step.writes)
             if rec.status == "done":
                 rec.status = "stale"
 
@@ -375,6 +356,7 @@ def _usable(rec: StepRecord, digest: str, run_dir: Path) -> bool:
 
 def _restore(state: FlowState, rec: StepRecord) -> None:
     state.artifacts.update(rec.artifacts)
+    state.digests.update(rec.artifact_digests)
     if rec.results is not None:
         state.results[rec.name] = rec.results
 

@@ -8,14 +8,16 @@ fix what it rejects; rules across sections live in ``FlowConfig``.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, model_validator
 
 from codesign.data.datasets import DatasetName
 from codesign.errors import ConfigError
+from codesign.flow.core import Step, order_steps, select_steps
 
 if TYPE_CHECKING:
     from codesign.finn.config import CompileConfig
@@ -23,6 +25,21 @@ if TYPE_CHECKING:
     from codesign.models.bits import BitConfig
 
 log = logging.getLogger(__name__)
+
+STEPS_CONTEXT = "steps"
+"""Key of the step registry in pydantic's validation context (see :func:`step_registry`)."""
+
+
+def step_registry(info: ValidationInfo) -> Mapping[str, Step] | None:
+    """The step registry passed to validation as ``context={"steps": registry}``, if any.
+
+    The config never imports the registry: the CLI (or a test) passes it in, so that a step
+    registered elsewhere (``train_dqmq``, a test's ``train_alt``) is as valid as the built-in
+    ones. Without it, step names are checked by the runner instead.
+    """
+    context = info.context if isinstance(info.context, Mapping) else {}
+    return context.get(STEPS_CONTEXT)
+
 
 # Flows run these steps, in this order, unless ``run.steps`` says otherwise.
 DEFAULT_STEPS: tuple[str, ...] = ("train", "evaluate", "export")
@@ -59,7 +76,8 @@ class RunSection(Section):
         name: Run name; the default run folder is ``runs/<name>`` under the working folder.
         out_dir: Run folder; relative paths are resolved against the YAML file.
         seed: Seed for data subsets, weight init, data order and corruptions.
-        steps: The flow's steps, in order (names from ``codesign.flow.steps.STEPS``).
+        steps: The flow's steps, in order (names from the step registry, e.g.
+            ``codesign.flow.steps.STEPS``); the runner orders them by their artifacts.
         from_step: Re-run from this step (earlier steps must have completed outputs).
         to_step: Stop after this step.
         torch_threads: torch intra-op threads for training and evaluation; ``null`` keeps
@@ -76,19 +94,20 @@ class RunSection(Section):
     torch_threads: int | None = Field(default=1, ge=1)
 
     @model_validator(mode="after")
-    def _check_steps(self) -> Self:
-        from codesign.flow.runner import step_inputs  # noqa: PLC0415 (imports this module)
-        from codesign.flow.steps import STEPS  # noqa: PLC0415
-
-        unknown = [s for s in self.steps if s not in STEPS]
-        if unknown:
-            raise ValueError(
-                f"unknown step {unknown[0]!r} in run.steps; known steps: {', '.join(STEPS)}"
-            )
+    def _check_steps(self, info: ValidationInfo) -> Self:
         if len(set(self.steps)) != len(self.steps):
             raise ValueError(f"run.steps lists a step twice: {self.steps}; list each once")
+        registry = step_registry(info)
         try:
-            step_inputs([STEPS[s] for s in self.steps])
+            if registry is not None:
+                unknown = [s for s in self.steps if s not in registry]
+                if unknown:
+                    raise ConfigError(
+                        f"unknown step {unknown[0]!r} in run.steps; known steps: "
+                        f"{', '.join(registry)}"
+                    )
+                # Artifacts nobody here writes may come from an earlier run: the runner checks.
+                order_steps([registry[s] for s in self.steps], strict=False)
             select_steps(self.steps, self.from_step, self.to_step)
         except ConfigError as err:
             raise ValueError(str(err)) from None  # pydantic adds the file line
@@ -128,7 +147,7 @@ class ModelSection(Section):
     """The network and its precisions.
 
     Attributes:
-        arch: ``"quickstart"`` (``codesign.models.cnn.QUICKSTART_ARCH``) or a mapping of
+        arch: ``"quickstart"`` (``codesign.models.arch.QUICKSTART_ARCH``) or a mapping of
             ``CnnArch`` fields.
         weight_bits: Uniform weight bits for every layer (ignored when ``bits`` is given).
         act_bits: Uniform activation bits for every layer (ignored when ``bits`` is given).
@@ -170,12 +189,12 @@ class ModelSection(Section):
         Raises:
             ConfigError: The arch mapping is malformed.
         """
-        from codesign.models import cnn  # noqa: PLC0415 (torch/brevitas: import on use)
+        from codesign.models import arch  # noqa: PLC0415
 
         if isinstance(self.arch, str):
-            return getattr(cnn, ARCH_PRESETS[self.arch])
+            return getattr(arch, ARCH_PRESETS[self.arch])
         try:
-            return cnn.CnnArch.from_dict(self.arch)
+            return arch.CnnArch.from_dict(self.arch)
         except (ConfigError, TypeError, ValueError, KeyError) as err:
             raise ConfigError(f"model.arch: {err}") from None
 
@@ -201,7 +220,7 @@ class ModelSection(Section):
         return bits
 
 
-# Preset name -> attribute of codesign.models.cnn.
+# Preset name -> attribute of codesign.models.arch (torch-free).
 ARCH_PRESETS: dict[str, str] = {"quickstart": "QUICKSTART_ARCH"}
 
 
@@ -240,7 +259,7 @@ class EvaluateSection(Section):
 
     @model_validator(mode="after")
     def _check(self) -> Self:
-        from codesign.quality.corruptions import (  # noqa: PLC0415 (imports torch)
+        from codesign.quality.names import (  # noqa: PLC0415
             MAX_SEVERITY,
             MIN_SEVERITY,
             Corruption,
@@ -358,39 +377,3 @@ class SynthSection(Section):
     per_layer: bool = True
     timeout_s: float = Field(default=1800.0, gt=0)
     jobs: int = Field(default=1, ge=1, le=64)
-
-
-def select_steps(
-    steps: list[str],
-    from_step: str | None,
-    to_step: str | None,
-    *,
-    option_prefix: str = "run.",
-) -> list[str]:
-    """Return the slice of ``steps`` from ``from_step`` to ``to_step`` (inclusive).
-
-    Args:
-        steps: The flow's steps in order.
-        from_step: First step to run, or ``None`` for the first one.
-        to_step: Last step to run, or ``None`` for the last one.
-        option_prefix: How the options are spelt in messages (``run.`` in YAML, ``--`` on
-            the command line).
-
-    Raises:
-        ConfigError: A name is not one of ``steps``, or ``from_step`` comes after ``to_step``.
-    """
-    sep = "_" if option_prefix == "run." else "-"
-    for option, name in (("from", from_step), ("to", to_step)):
-        if name is not None and name not in steps:
-            raise ConfigError(
-                f"unknown step {name!r} for {option_prefix}{option}{sep}step; "
-                f"this flow's steps are: {', '.join(steps)}"
-            )
-    first = steps.index(from_step) if from_step is not None else 0
-    last = steps.index(to_step) if to_step is not None else len(steps) - 1
-    if first > last:
-        raise ConfigError(
-            f"{option_prefix}from{sep}step {from_step!r} comes after "
-            f"{option_prefix}to{sep}step {to_step!r}; steps run in the order: {', '.join(steps)}"
-        )
-    return steps[first : last + 1]

@@ -41,16 +41,16 @@ synth       ``synth_report``                ``compile/synth/report.json``
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import io
 import logging
 import zlib
 from typing import TYPE_CHECKING, Any
 
+from codesign.data.splits import load_split
 from codesign.errors import ConfigError
 from codesign.flow.config import FlowConfig
+from codesign.flow.core import FlowState, Step
 from codesign.flow.hardware import step_compile, step_simulate, step_synth
-from codesign.flow.runner import FlowState, Step
 from codesign.io import atomic_write_json
 
 if TYPE_CHECKING:
@@ -60,44 +60,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-REPORT_FILE = "report.json"
 CHECKPOINT_FILE = "train/model.pt"
+EVALUATION_FILE = "evaluate/accuracy.json"
 QONNX_DIR = "qonnx"
-
-
-def load_split(dataset: str, split: str, n: int, seed: int) -> tuple[Tensor, Tensor]:
-    """A seeded random subset of ``n`` images of one dataset split.
-
-    Args:
-        dataset: Dataset name (``codesign.flow.config.DatasetName`` value).
-        split: ``"train"`` or ``"test"``.
-        n: Subset size; the whole split when ``n`` equals its size.
-        seed: Seeds the subset choice.
-
-    Returns:
-        ``(images, labels)``: ``(n, 1, H, W)`` float32 in ``[0, 1]`` and ``(n,)`` int64.
-
-    Raises:
-        ConfigError: ``n`` exceeds the split.
-        DatasetMissingError: The dataset is not installed.
-    """
-    import torch  # noqa: PLC0415
-
-    from codesign.data import load_dataset  # noqa: PLC0415
-
-    ds = load_dataset(dataset, split)
-    total = len(ds)
-    if n > total:
-        option = "data.n_train" if split == "train" else "data.n_test"
-        raise ConfigError(
-            f"{option} is {n} but {dataset} has {total} {split} images; set {option} <= {total}"
-        )
-    if n < total:
-        # Pick the subset on the uint8 arrays, so only n images are converted to float.
-        gen = torch.Generator().manual_seed(seed + (0 if split == "train" else 1))
-        idx = torch.randperm(total, generator=gen)[:n].sort().values.numpy()  # (n,)
-        ds = dataclasses.replace(ds, images=ds.images[idx], labels=ds.labels[idx])
-    return ds.tensors()  # (n, 1, H, W) float32 in [0, 1], (n,) int64
 
 
 def check_data_fits(arch: CnnArch, images: Tensor, labels: Tensor, dataset: str) -> None:
@@ -124,8 +89,8 @@ def step_train(state: FlowState, cfg: FlowConfig) -> FlowState:
     """Train the configured CNN at fixed precision and save ``train/model.pt``."""
     import torch  # noqa: PLC0415
 
+    from codesign.models.checkpoint import save_checkpoint  # noqa: PLC0415
     from codesign.models.cnn import build_cnn  # noqa: PLC0415
-    from codesign.train.checkpoint import save_checkpoint  # noqa: PLC0415
     from codesign.train.fixed import torch_threads, train_fixed  # noqa: PLC0415
 
     d, t = cfg.data, cfg.train
@@ -174,7 +139,11 @@ def step_train(state: FlowState, cfg: FlowConfig) -> FlowState:
 
 
 def step_evaluate(state: FlowState, cfg: FlowConfig) -> FlowState:
-    """Report clean accuracy and accuracy under each corruption and severity (report.json)."""
+    """Clean accuracy and accuracy under each corruption and severity (evaluate/accuracy.json).
+
+    The flow's ``report.json`` (:mod:`codesign.flow.report`) takes these figures from the
+    step's results.
+    """
     from codesign.train.fixed import torch_threads  # noqa: PLC0415
 
     with torch_threads(cfg.run.torch_threads):
@@ -184,7 +153,7 @@ def step_evaluate(state: FlowState, cfg: FlowConfig) -> FlowState:
 def _evaluate(state: FlowState, cfg: FlowConfig) -> FlowState:
     import torch  # noqa: PLC0415
 
-    from codesign.train.checkpoint import load_checkpoint  # noqa: PLC0415
+    from codesign.models.checkpoint import load_checkpoint  # noqa: PLC0415
     from codesign.train.fixed import evaluate_accuracy  # noqa: PLC0415
 
     ev = cfg.evaluate
@@ -219,16 +188,16 @@ def _evaluate(state: FlowState, cfg: FlowConfig) -> FlowState:
         "corrupted": [{**c, "accuracy": round(c["accuracy"], 5)} for c in corrupted],
         "train": state.results.get("train"),
     }
-    path = atomic_write_json(state.run_dir / REPORT_FILE, report)
-    state.add_artifact("report", path)
+    path = atomic_write_json(state.run_dir / EVALUATION_FILE, report)
+    state.add_artifact("evaluation", path)
     state.results["evaluate"] = {k: report[k] for k in ("n_test", "clean_accuracy", "corrupted")}
     return state
 
 
 def step_export(state: FlowState, cfg: FlowConfig) -> FlowState:
     """Export the trained model to QONNX (``qonnx/model.onnx`` + external data)."""
+    from codesign.models.checkpoint import load_checkpoint  # noqa: PLC0415
     from codesign.models.export import DATA_FILE, export_qonnx  # noqa: PLC0415
-    from codesign.train.checkpoint import load_checkpoint  # noqa: PLC0415
     from codesign.train.fixed import torch_threads  # noqa: PLC0415
 
     model = load_checkpoint(state.path("checkpoint"))
@@ -236,9 +205,9 @@ def step_export(state: FlowState, cfg: FlowConfig) -> FlowState:
     with torch_threads(cfg.run.torch_threads), contextlib.redirect_stdout(chatter):
         path = export_qonnx(model, state.run_dir / QONNX_DIR)
     log.debug("torch.onnx output:\n%s", chatter.getvalue())
-    state.add_artifact("qonnx", path)
-    if (path.parent / DATA_FILE).exists():
-        state.add_artifact("qonnx_data", path.parent / DATA_FILE)
+    data = path.parent / DATA_FILE
+    # The weights live in the external data file: they belong to the model's digest.
+    state.add_artifact("qonnx", path, parts=[data] if data.exists() else [])
     state.results["export"] = {"qonnx": state.artifacts["qonnx"]}
     log.info("exported QONNX to %s", path)
     return state
@@ -251,33 +220,38 @@ STEPS: dict[str, Step] = {
             "train",
             step_train,
             sections=("data", "model", "train"),
+            writes=("checkpoint",),
             description="train the CNN at fixed precision",
         ),
         Step(
             "evaluate",
             step_evaluate,
             sections=("data", "evaluate"),
-            after=("train",),
+            reads=("checkpoint",),
+            writes=("evaluation",),
             description="clean and corrupted test accuracy",
         ),
         Step(
             "export",
             step_export,
-            after=("train",),
+            reads=("checkpoint",),
+            writes=("qonnx",),
             description="export the trained model to QONNX",
         ),
         Step(
             "compile",
             step_compile,
             sections=("compile",),
-            after=("export",),
+            reads=("qonnx",),
+            writes=("compile_run", "compiled"),
             description="compile the QONNX model to RTL with FINN",
         ),
         Step(
             "simulate",
             step_simulate,
             sections=("data", "simulate"),
-            after=("train", "compile"),
+            reads=("checkpoint", "compile_run"),
+            writes=("sim_result", "fifo_sizing", "folding_config"),
             description="size FIFOs, simulate test images in Verilator, check bit-exactness",
         ),
         Step(
@@ -285,9 +259,10 @@ STEPS: dict[str, Step] = {
             step_synth,
             sections=("synth",),
             # FIFO sizing in simulate rewrites the design that synth reads.
-            after=("simulate",),
+            reads=("compile_run", "sim_result"),
+            writes=("synth_report",),
             description="synthesize the design with Yosys",
         ),
     )
 }
-"""Every known step by name; ``run.steps`` picks and orders them for one flow."""
+"""Every known step by name; ``run.steps`` picks them for one flow, the runner orders them."""

@@ -30,7 +30,6 @@ import io
 import logging
 import math
 from collections.abc import Callable, Mapping
-from enum import StrEnum
 from types import MappingProxyType
 
 import numpy as np
@@ -39,29 +38,11 @@ import torch.nn.functional as F
 from PIL import Image
 
 from codesign.errors import ConfigError
+from codesign.quality.names import CLEAN as CLEAN
+from codesign.quality.names import MAX_SEVERITY, MIN_SEVERITY, Corruption
+from codesign.quality.names import SEVERITIES as SEVERITIES
 
 log = logging.getLogger(__name__)
-
-MIN_SEVERITY = 1
-MAX_SEVERITY = 5
-SEVERITIES: tuple[int, ...] = tuple(range(MIN_SEVERITY, MAX_SEVERITY + 1))
-CLEAN = "clean"
-
-
-class Corruption(StrEnum):
-    """The corruption names; the value is the name used in configs and on the CLI."""
-
-    GAUSSIAN_NOISE = "gaussian_noise"
-    SHOT_NOISE = "shot_noise"
-    IMPULSE_NOISE = "impulse_noise"
-    GAUSSIAN_BLUR = "gaussian_blur"
-    DEFOCUS_BLUR = "defocus_blur"
-    MOTION_BLUR = "motion_blur"
-    JPEG_COMPRESSION = "jpeg_compression"
-    CONTRAST = "contrast"
-    BRIGHTNESS = "brightness"
-    PIXELATE = "pixelate"
-
 
 # Parameter per severity 1..5. Units:
 #   gaussian_noise    standard deviation of additive N(0, s^2) noise, in [0, 1] pixel units

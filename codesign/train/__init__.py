@@ -3,7 +3,7 @@
 Later issues add the quality-aware mixed-precision policy as another module here.
 """
 
-from codesign.train.checkpoint import (
+from codesign.models.checkpoint import (
     Checkpoint,
     load_checkpoint,
     read_checkpoint,

@@ -94,8 +94,8 @@ def test_corrupt_onnx_and_bits_on_onnx_are_config_errors(tmp_path):
 
 
 def test_checkpoint_with_bits(tmp_path):
+    from codesign.models.checkpoint import save_checkpoint
     from codesign.models.cnn import QUICKSTART_ARCH, build_cnn
-    from codesign.train.checkpoint import save_checkpoint
 
     torch.manual_seed(0)
     bits = BIT_CONFIGS["mixed"]

@@ -15,6 +15,7 @@ from codesign.flow.config import (
     select_steps,
     write_resolved_config,
 )
+from codesign.flow.steps import STEPS
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -108,7 +109,7 @@ def test_severity_out_of_range(tmp_path: Path) -> None:
 
 def test_unknown_step_in_run_steps(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r":2: unknown step 'deploy' in run.steps; known"):
-        load_flow_config(write(tmp_path, "run:\n  steps: [train, deploy]\n"))
+        load_flow_config(write(tmp_path, "run:\n  steps: [train, deploy]\n"), STEPS)
 
 
 def test_from_step_after_to_step(tmp_path: Path) -> None:

@@ -8,6 +8,8 @@ import pytest
 
 from codesign.errors import ConfigError
 from codesign.flow.config import DEFAULT_FPS, load_flow_config, write_resolved_config
+from codesign.flow.runner import run_flow
+from codesign.flow.steps import STEPS
 
 REPO = Path(__file__).resolve().parents[2]
 HW_STEPS = "run:\n  steps: [train, export, compile, simulate, synth]\n"
@@ -23,7 +25,7 @@ def write(tmp_path: Path, text: str) -> Path:
 def load_error(tmp_path: Path, text: str) -> tuple[Path, str]:
     path = write(tmp_path, text)
     with pytest.raises(ConfigError) as err:
-        load_flow_config(path)
+        load_flow_config(path, STEPS)
     return path, str(err.value)
 
 
@@ -65,10 +67,29 @@ def test_step_without_its_section(tmp_path: Path) -> None:
     )
 
 
-def test_step_order_is_checked(tmp_path: Path) -> None:
-    text = "run:\n  steps: [train, export, compile, synth]\n" + SECTIONS
-    _, msg = load_error(tmp_path, text)
-    assert "step 'synth' needs step 'simulate' earlier in run.steps" in msg
+def test_steps_are_ordered_by_their_artifacts(tmp_path: Path) -> None:
+    text = "run:\n  steps: [synth, compile, simulate, export, train]\n" + SECTIONS
+    cfg = load_flow_config(write(tmp_path, text), STEPS)
+    assert cfg.run.steps == ["synth", "compile", "simulate", "export", "train"]  # as written
+    from codesign.flow.core import order_steps
+
+    order = [s.name for s in order_steps([STEPS[n] for n in cfg.run.steps])]
+    assert order == ["train", "export", "compile", "simulate", "synth"]
+
+
+def test_a_step_whose_input_nothing_writes_is_rejected_before_any_step_runs(
+    tmp_path: Path,
+) -> None:
+    text = f"run:\n  steps: [train, export, compile, synth]\n  out_dir: {tmp_path / 'r'}\n"
+    cfg = load_flow_config(write(tmp_path, text + SECTIONS), STEPS)  # may come from a run
+    with pytest.raises(ConfigError) as err:
+        run_flow(cfg, STEPS)
+    assert str(err.value) == (
+        "step 'synth' reads the 'sim_result' artifact, but no step of this flow writes it and "
+        "the run folder holds none from an earlier run; add a step that writes it (simulate) "
+        "to run.steps before 'synth'"
+    )
+    assert not (tmp_path / "r" / "steps.json").exists()
 
 
 @pytest.mark.parametrize(

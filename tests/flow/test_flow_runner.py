@@ -47,8 +47,16 @@ class FakeFlow:
     @property
     def registry(self) -> dict[str, Step]:
         return {
-            "train": Step("train", self.train, sections=("data", "model", "train")),
-            "evaluate": Step("evaluate", self.evaluate, sections=("data", "evaluate")),
+            "train": Step(
+                "train", self.train, sections=("data", "model", "train"), writes=("checkpoint",)
+            ),
+            "evaluate": Step(
+                "evaluate",
+                self.evaluate,
+                sections=("data", "evaluate"),
+                reads=("checkpoint",),
+                writes=("report",),
+            ),
         }
 
 
@@ -122,7 +130,12 @@ def test_missing_artifact_reruns_the_step(tmp_path: Path) -> None:
     (tmp_path / "run" / "train" / "model.txt").unlink()
     flow = FakeFlow()
     run_flow(cfg, flow.registry)
-    assert flow.calls == ["train", "evaluate"]
+    # train wrote the same bytes again: evaluate's input has the same digest, so it stays.
+    assert flow.calls == ["train"]
+    (tmp_path / "run" / "report.txt").unlink()
+    flow = FakeFlow()
+    run_flow(cfg, flow.registry)
+    assert flow.calls == ["evaluate"]
 
 
 def test_failed_step_is_recorded_and_reruns(tmp_path: Path) -> None:
@@ -167,8 +180,17 @@ def test_to_step_stops_early_and_rerun_continues(tmp_path: Path) -> None:
 def test_rerun_of_earlier_step_marks_later_ones_stale(tmp_path: Path) -> None:
     cfg = make_cfg(tmp_path / "run")
     run_flow(cfg, FakeFlow().registry)
+    # The same bytes again: the reader stays valid.
     run_flow(cfg.with_overrides(to_step="train", from_step="train"), FakeFlow().registry)
-    assert steps_json(tmp_path / "run")["evaluate"]["status"] == "stale"
+    assert steps_json(tmp_path / "run")["evaluate"]["status"] == "done"
+    cfg = cfg.model_copy(deep=True)
+    cfg.train.lr = 0.5
+    run_flow(cfg.with_overrides(to_step="train"), FakeFlow().registry)
+    recs = steps_json(tmp_path / "run")
+    assert recs["evaluate"]["status"] == "stale"
+    assert (
+        recs["evaluate"]["reads"]["checkpoint"] != recs["train"]["artifact_digests"]["checkpoint"]
+    )
     flow = FakeFlow()
     run_flow(cfg, flow.registry)
     assert flow.calls == ["evaluate"]
@@ -189,7 +211,10 @@ def evaluate(state, cfg):
     (state.run_dir / "partial.txt").write_text("half")
     os.kill(os.getpid(), signal.SIGKILL)
 
-steps = {"train": Step("train", train, ("train",)), "evaluate": Step("evaluate", evaluate)}
+steps = {
+    "train": Step("train", train, ("train",), writes=("checkpoint",)),
+    "evaluate": Step("evaluate", evaluate, reads=("checkpoint",)),
+}
 cfg = {"run": {"out_dir": sys.argv[1], "steps": ["train", "evaluate"]}}
 run_flow(FlowConfig.model_validate(cfg), steps)
 """
@@ -207,7 +232,7 @@ def test_killed_step_reruns(tmp_path: Path) -> None:
 
     flow = FakeFlow()
     registry = flow.registry
-    registry["train"] = Step("train", flow.train, sections=("train",))
+    registry["train"] = Step("train", flow.train, sections=("train",), writes=("checkpoint",))
     run_flow(make_cfg(run_dir), registry)
     assert flow.calls == ["evaluate"]  # train was done with this config; evaluate was killed
     assert steps_json(run_dir)["evaluate"]["status"] == "done"
@@ -223,8 +248,7 @@ def test_only_dependents_of_a_rerun_step_rerun(tmp_path: Path) -> None:
 
     def registry(flow: FakeFlow) -> dict[str, Step]:
         reg = flow.registry
-        reg["evaluate"] = Step("evaluate", flow.evaluate, ("data", "evaluate"), after=("train",))
-        reg["export"] = Step("export", export, after=("train",))
+        reg["export"] = Step("export", export, reads=("checkpoint",), writes=("qonnx",))
         return reg
 
     cfg = make_cfg(tmp_path / "run", steps=["train", "evaluate", "export"])
@@ -237,19 +261,70 @@ def test_only_dependents_of_a_rerun_step_rerun(tmp_path: Path) -> None:
     run_flow(cfg, registry(flow))
     assert flow.calls == ["evaluate"] and calls == ["export"]  # export reads train only
 
-    cfg.train.epochs = 2
+    cfg.train.lr = 0.01  # train writes other bytes: what reads them is stale
     run_flow(cfg.with_overrides(to_step="evaluate"), registry(flow))
     assert steps_json(tmp_path / "run")["export"]["status"] == "stale"
     run_flow(cfg, registry(flow))
     assert calls == ["export", "export"]
 
 
-def test_step_reading_a_later_step_is_rejected(tmp_path: Path) -> None:
+def test_steps_run_in_artifact_order_not_listed_order(tmp_path: Path) -> None:
+    flow = FakeFlow()
+    result = run_flow(make_cfg(tmp_path / "run", steps=["evaluate", "train"]), flow.registry)
+    assert flow.calls == ["train", "evaluate"]
+    assert [r.name for r in result.records] == ["train", "evaluate"]
+
+
+def test_steps_reading_each_other_in_a_cycle_are_rejected(tmp_path: Path) -> None:
     flow = FakeFlow()
     reg = flow.registry
-    reg["train"] = Step("train", flow.train, after=("evaluate",))
-    with pytest.raises(ConfigError, match="step 'train' needs step 'evaluate' earlier"):
+    reg["train"] = Step("train", flow.train, reads=("report",), writes=("checkpoint",))
+    with pytest.raises(ConfigError, match="steps train, evaluate read each other's artifacts"):
         run_flow(make_cfg(tmp_path / "run"), reg)
+    assert flow.calls == []
+
+
+def test_two_writers_of_one_artifact_are_rejected(tmp_path: Path) -> None:
+    flow = FakeFlow()
+    reg = flow.registry
+    reg["train_alt"] = Step("train_alt", flow.train, writes=("checkpoint",))
+    cfg = make_cfg(tmp_path / "run", steps=["train", "train_alt", "evaluate"])
+    with pytest.raises(ConfigError) as err:
+        run_flow(cfg, reg)
+    assert str(err.value) == (
+        "steps 'train' and 'train_alt' both write the 'checkpoint' artifact; keep one of them "
+        "in run.steps"
+    )
+
+
+def test_another_trainer_feeds_the_same_readers(tmp_path: Path) -> None:
+    flow = FakeFlow()
+    reg = flow.registry
+    reg["train_alt"] = Step("train_alt", flow.train, sections=("train",), writes=("checkpoint",))
+    run_flow(make_cfg(tmp_path / "run", steps=["train_alt", "evaluate"]), reg)
+    assert flow.calls == ["train", "evaluate"]
+    recs = steps_json(tmp_path / "run")
+    assert recs["evaluate"]["reads"] == recs["train_alt"]["artifact_digests"]
+
+
+def test_an_artifact_left_by_an_earlier_run_feeds_a_later_flow(tmp_path: Path) -> None:
+    run_flow(make_cfg(tmp_path / "run", steps=["train"]), FakeFlow().registry)
+    flow = FakeFlow()
+    result = run_flow(make_cfg(tmp_path / "run", steps=["evaluate"]), flow.registry)
+    assert flow.calls == ["evaluate"]
+    assert [r.name for r in result.records] == ["evaluate"]
+    assert set(steps_json(tmp_path / "run")) == {"train", "evaluate"}  # train's record stays
+    # Without that earlier run there is nothing to read: one line naming the artifact.
+    with pytest.raises(ConfigError, match="step 'evaluate' reads the 'checkpoint' artifact, "):
+        run_flow(make_cfg(tmp_path / "other", steps=["evaluate"]), flow.registry)
+
+
+def test_a_step_writing_an_undeclared_artifact_fails(tmp_path: Path) -> None:
+    flow = FakeFlow()
+    reg = flow.registry
+    reg["train"] = Step("train", flow.train)
+    with pytest.raises(RuntimeError, match="wrote the artifact.s. checkpoint without declaring"):
+        run_flow(make_cfg(tmp_path / "run", steps=["train"]), reg)
 
 
 def test_second_run_on_the_same_folder_is_refused(tmp_path: Path) -> None:

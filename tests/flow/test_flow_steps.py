@@ -6,8 +6,9 @@ import pytest
 import torch
 
 from codesign.data import load_dataset
+from codesign.data.splits import load_split
 from codesign.errors import ConfigError, DatasetMissingError
-from codesign.flow.steps import STEPS, check_data_fits, load_split
+from codesign.flow.steps import STEPS, check_data_fits
 from codesign.models.cnn import QUICKSTART_ARCH
 
 
@@ -45,10 +46,26 @@ def test_image_size_must_fit_the_arch(digits_available: None) -> None:
         check_data_fits(QUICKSTART_ARCH, x, y, "digits")
 
 
-def test_registry_steps_read_earlier_steps() -> None:
-    assert list(STEPS) == ["train", "evaluate", "export", "compile", "simulate", "synth"]
-    assert STEPS["evaluate"].after == ("train",) and STEPS["export"].after == ("train",)
-    assert STEPS["train"].sections == ("data", "model", "train")
-    assert STEPS["compile"].after == ("export",)
-    assert STEPS["simulate"].after == ("train", "compile")
-    assert STEPS["synth"].after == ("simulate",)  # FIFO sizing rewrites what synth reads
+def test_every_artifact_a_registered_step_reads_has_one_writer() -> None:
+    writers: dict[str, list[str]] = {}
+    for step in STEPS.values():
+        for art in step.writes:
+            writers.setdefault(art, []).append(step.name)
+    assert all(len(w) == 1 for w in writers.values()), writers
+    for step in STEPS.values():
+        assert set(step.reads) <= set(writers), (step.name, step.reads)
+        assert not set(step.reads) & set(step.writes), step.name
+
+
+def test_quickstart_steps_order_by_artifacts() -> None:
+    from codesign.flow.core import order_steps, producers
+
+    names = ["train", "evaluate", "export", "compile", "simulate", "synth"]
+    steps = order_steps([STEPS[n] for n in reversed(names)])
+    order = [s.name for s in steps]
+    assert order.index("train") < order.index("export") < order.index("compile")
+    assert order.index("compile") < order.index("simulate") < order.index("synth")
+    inputs = producers(steps)
+    assert inputs["export"] == ("train",) and inputs["evaluate"] == ("train",)
+    assert set(inputs["simulate"]) == {"train", "compile"}
+    assert "simulate" in inputs["synth"]  # synth reads the design FIFO sizing made
