@@ -12,6 +12,7 @@ Example:
 
 from __future__ import annotations
 
+import importlib.resources
 import logging
 from enum import StrEnum
 from pathlib import Path
@@ -26,8 +27,9 @@ from codesign.resources import Resources
 
 log = logging.getLogger(__name__)
 
-# The repository's boards/ folder; the package is installed editable from the repository.
-DEFAULT_BOARDS_DIR = Path(__file__).resolve().parent.parent / "boards"
+# codesign's package data (codesign/boards/), found through importlib.resources so that a
+# wheel install finds it as an editable one does (the package is not zip-safe: a real path).
+DEFAULT_BOARDS_DIR = Path(str(importlib.resources.files("codesign").joinpath("boards")))
 
 
 class Family(StrEnum):
@@ -119,7 +121,7 @@ def load_board_file(path: Path) -> Board:
 
 
 def list_boards(folder: Path | None = None) -> list[str]:
-    """Names of the boards in ``folder`` (default: the repository's ``boards/``), sorted.
+    """Names of the boards in ``folder`` (default: codesign's ``boards/``), sorted.
 
     Raises:
         ConfigError: The folder is missing, or one of its files is malformed.
@@ -132,7 +134,7 @@ def load_board(name: str, folder: Path | None = None) -> Board:
 
     Args:
         name: Board name such as ``pynq-z2``, ``ZCU104`` or ``KV260_SOM``.
-        folder: Folder of board YAML files; default the repository's ``boards/``.
+        folder: Folder of board YAML files; default codesign's ``boards/`` package data.
 
     Returns:
         The board.
@@ -164,7 +166,7 @@ def _boards_dir(folder: Path | None) -> Path:
     if not folder.is_dir():
         raise ConfigError(
             f"boards folder {folder} does not exist; pass the folder that holds "
-            "the board YAML files (the repository's boards/)"
+            "the board YAML files (codesign's own are in codesign/boards/)"
         )
     return folder
 

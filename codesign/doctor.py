@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.metadata
+import importlib.resources
 import logging
 import platform
 import re
@@ -34,7 +35,7 @@ from codesign.data.datasets import (
     DatasetName,
     verify_dataset,
 )
-from codesign.errors import DatasetMissingError, ToolNotFoundError
+from codesign.errors import CodesignError, DatasetMissingError, ToolNotFoundError
 from codesign.settings import Settings, get_settings
 from codesign.tools import TOOLS, find_tool, tool_version
 
@@ -150,10 +151,49 @@ def all_required_ok(results: Sequence[CheckResult]) -> bool:
 
 def check_packages() -> list[CheckResult]:
     """Check the Python version and that each package of the stack imports."""
-    results = [_check_python()]
+    results = [_check_python(), check_package_data()]
     for dist, module, tested in PACKAGES:
         results.append(_check_package(dist, module, tested))
     return results
+
+
+# Package data codesign needs at run time (see pyproject.toml's package-data).
+PACKAGE_DATA: tuple[str, ...] = (
+    "hls/sim/harness.sv.j2",
+    "hls/sim/dataflow_top.sv.j2",
+    "hls/synth/synth.ys.j2",
+    "hls/synth/top.sv.j2",
+)
+
+
+def check_package_data() -> CheckResult:
+    """Check that codesign's templates and board files are installed with it."""
+    from codesign.boards import DEFAULT_BOARDS_DIR, list_boards  # noqa: PLC0415
+
+    root = importlib.resources.files("codesign")
+    missing = [rel for rel in PACKAGE_DATA if not root.joinpath(rel).is_file()]
+    try:
+        boards = list_boards()
+    except CodesignError as err:
+        missing.append(f"boards ({err})")
+        boards = []
+    if missing or not boards:
+        return CheckResult(
+            Group.PYTHON,
+            "codesign data",
+            Status.BROKEN,
+            f"missing: {', '.join(missing) or 'boards/*.yaml'}",
+            True,
+            "reinstall codesign: its wheel ships codesign/hls/ and codesign/boards/",
+        )
+    return CheckResult(
+        Group.PYTHON,
+        "codesign data",
+        Status.OK,
+        f"{len(PACKAGE_DATA)} templates, {len(boards)} boards",
+        True,
+        path=str(DEFAULT_BOARDS_DIR.parent),
+    )
 
 
 def check_tools(

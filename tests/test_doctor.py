@@ -97,11 +97,24 @@ def test_broken_optional_tool_does_not_fail(monkeypatch):
 
 def test_packages_import():
     results = check_packages()
-    assert [r.name for r in results] == ["python"] + [dist for dist, _, _ in PACKAGES]
+    assert [r.name for r in results] == ["python", "codesign data"] + [
+        dist for dist, _, _ in PACKAGES
+    ]
     for r in results:
         assert r.status is Status.OK, f"{r.name}: {r.detail}"
         assert r.required
     assert _by_name(results)["finn-plus"].detail == "1.6.1"
+
+
+def test_package_data_is_checked(monkeypatch):
+    import codesign.doctor as doctor
+
+    ok = doctor.check_package_data()
+    assert ok.status is Status.OK and ok.detail.endswith("boards") and "4 templates" in ok.detail
+    monkeypatch.setattr(doctor, "PACKAGE_DATA", (*doctor.PACKAGE_DATA, "hls/nope.j2"))
+    bad = doctor.check_package_data()
+    assert bad.failed and bad.detail == "missing: hls/nope.j2"
+    assert "reinstall codesign" in bad.fix
 
 
 def test_datasets_ok():
@@ -120,6 +133,7 @@ def test_missing_dataset_fails_the_doctor(tmp_path):
     assert not all_required_ok(list(results.values()))
 
 
+@pytest.mark.slow  # runs the Verilator and Yosys probes
 def test_cli_doctor_ready(tmp_path, monkeypatch):
     # The command installs process-wide settings from its environment; undo that afterwards.
     monkeypatch.setattr(settings_module, "_current", settings_module._current)
@@ -135,6 +149,7 @@ def test_cli_doctor_ready(tmp_path, monkeypatch):
     assert saved["verilator"]["status"] == "ok" and saved["mnist"]["status"] == "ok"
 
 
+@pytest.mark.slow  # runs the Verilator and Yosys probes
 def test_cli_doctor_exits_nonzero_when_required_item_broken(tmp_path):
     # A real process, so the exit code is what a shell sees.
     env = {**os.environ, "CODESIGN_FASHION_MNIST": str(tmp_path / "none")}

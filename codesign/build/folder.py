@@ -141,7 +141,7 @@ def prepare_build(
     """
     from qonnx.core.modelwrapper import ModelWrapper
 
-    from codesign.finn.config import CompileConfig
+    from codesign.runfolder import RunFolder
 
     run_dir = Path(run_dir).resolve()
     compiled = run_dir / "compiled.onnx"
@@ -149,8 +149,8 @@ def prepare_build(
         raise ConfigError(
             f"{run_dir} has no compiled.onnx: run `codesign compile` first (with RTL generation on)"
         )
-    cfg = CompileConfig.from_yaml(run_dir / "config.yaml")
-    clock_ns = float(cfg.clock_ns or board.clock_ns)
+    compiled_run = RunFolder(run_dir)  # the part and clock it was compiled for; no fallback
+    clock_ns = compiled_run.clock_ns
     model = ModelWrapper(str(compiled))
 
     folding_path = run_dir / RUN_FOLDING
@@ -174,7 +174,12 @@ def prepare_build(
     depths = check_folding_config(model, folding, source=str(folding_path))
 
     build_cfg = build_config_dict(
-        board, clock_ns, part=cfg.part, steps=steps, outputs=outputs, vitis_platform=vitis_platform
+        board,
+        clock_ns,
+        part=compiled_run.part,
+        steps=steps,
+        outputs=outputs,
+        vitis_platform=vitis_platform,
     )
     validate_build_config(build_cfg)
 

@@ -8,6 +8,7 @@ stderr and exit code 1; anything else keeps its traceback.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import logging
 import sys
 

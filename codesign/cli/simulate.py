@@ -50,8 +50,9 @@ from codesign.errors import ConfigError
 @click.option(
     "--size-fifos",
     is_flag=True,
-    help="First size the FIFOs (rewrites RUN/compiled.onnx, writes "
-    "RUN/folding_config.json), then simulate the sized design.",
+    help="First size the FIFOs (writes RUN/sized.onnx and RUN/folding_config.json; "
+    "RUN/compiled.onnx stays as compiled), then simulate the sized design. Without it, "
+    "an earlier sizing's RUN/sized.onnx is simulated when there is one.",
 )
 @click.option(
     "--engine",

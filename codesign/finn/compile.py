@@ -20,6 +20,7 @@ from codesign.errors import ConfigError
 from codesign.finn.config import CompileConfig
 from codesign.finn.context import finn_build_dir
 from codesign.finn.estimates import Estimates
+from codesign.finn.folding import ResourceEstimator, finn_estimate
 from codesign.finn.steps import STEP_NAMES, STEPS, StepContext, intermediate_name
 from codesign.io import atomic_write_json, atomic_write_text
 from codesign.resources import Resources
@@ -100,6 +101,7 @@ def compile_model(
     *,
     start_step: str | None = None,
     stop_step: str | None = None,
+    estimate: ResourceEstimator = finn_estimate,
 ) -> CompileResult:
     """Compile a QONNX model to a FINN RTL dataflow graph in ``run_dir``.
 
@@ -111,6 +113,9 @@ def compile_model(
         start_step: Resume an existing run folder at this step (from the model the previous
             step saved in ``RUN/intermediate``).
         stop_step: Stop after this step.
+        estimate: Prices a folding in the FPS and LUT-budget searches: FINN's estimate by
+            default, a cost model through
+            :func:`~codesign.finn.folding.cost_model_estimator`.
 
     Returns:
         The paths and estimates of the run.
@@ -148,7 +153,7 @@ def compile_model(
             proto = load_qonnx(Path(qonnx_path))
             model = ModelWrapper(_save_qonnx(proto, work / QONNX_FILE))
         atomic_write_text(work / "config.yaml", resolved.to_yaml())
-        ctx = StepContext(cfg=resolved, capacity=capacity, run_dir=work)
+        ctx = StepContext(cfg=resolved, capacity=capacity, run_dir=work, estimate=estimate)
         seconds = _run_steps(model, ctx, first, last)
         compiled = work / "compiled.onnx" if last == len(STEPS) - 1 else None
         _relocate(work, work, run_dir)

@@ -1,8 +1,11 @@
-"""Per-layer FINN estimates of a folded dataflow model (``RUN/estimates.json``)."""
+"""Per-layer FINN estimates of a folded dataflow model (``RUN/estimates.json``).
+
+The types live in :mod:`codesign.runfolder` (the run folder's reader); this module fills
+them from a FINN model.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
@@ -13,106 +16,9 @@ from qonnx.custom_op.registry import getCustomOp
 
 from codesign.finn.folding import to_resources
 from codesign.resources import Resources
+from codesign.runfolder import RTL_LUT_NOTE, Estimates, LayerEstimate
 
-#: Shown under the table and stored in the JSON: a known gap in FINN's analytic model.
-RTL_LUT_NOTE = (
-    "FINN estimates RTL MVAU/VVAU LUTs as 0 (real counts are 200-20k per layer "
-    "by Yosys); LUT totals are lower bounds."
-)
-
-
-@dataclass(frozen=True)
-class LayerEstimate:
-    """FINN's estimate for one dataflow node.
-
-    Attributes:
-        name: Node name.
-        op_type: Op type, e.g. ``MVAU_rtl``.
-        pe: PE (output parallelism), None where the node has none.
-        simd: SIMD (input parallelism), None where the node has none.
-        resources: FINN's LUT/BRAM18/URAM/DSP estimate.
-        cycles: Expected cycles per frame.
-    """
-
-    name: str
-    op_type: str
-    pe: int | None
-    simd: int | None
-    resources: Resources
-    cycles: int
-
-    def to_dict(self) -> dict[str, Any]:  # noqa: D102
-        return {
-            "name": self.name,
-            "op_type": self.op_type,
-            "pe": self.pe,
-            "simd": self.simd,
-            "resources": self.resources.to_dict(),
-            "cycles": self.cycles,
-        }
-
-
-@dataclass(frozen=True)
-class Estimates:
-    """Per-layer estimates, the bottleneck and the throughput at the board clock.
-
-    Attributes:
-        part: FPGA part the estimates are for.
-        clock_ns: Clock period in ns.
-        layers: One entry per dataflow node, in graph order.
-        bottleneck: Name of the node with the most cycles per frame.
-        max_cycles: Its cycles per frame.
-        fps: ``f_clk / max_cycles``.
-        total: Sum of the per-layer resources.
-        notes: Caveats of the estimate.
-    """
-
-    part: str
-    clock_ns: float
-    layers: tuple[LayerEstimate, ...]
-    bottleneck: str
-    max_cycles: int
-    fps: float
-    total: Resources
-    notes: tuple[str, ...] = field(default=(RTL_LUT_NOTE,))
-
-    def to_dict(self) -> dict[str, Any]:
-        """The JSON form written to ``RUN/estimates.json``."""
-        return {
-            "part": self.part,
-            "clock_ns": self.clock_ns,
-            "bottleneck": self.bottleneck,
-            "max_cycles": self.max_cycles,
-            "fps": self.fps,
-            "total": self.total.to_dict(),
-            "notes": list(self.notes),
-            "layers": [x.to_dict() for x in self.layers],
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Estimates:
-        """Rebuild from :meth:`to_dict`'s output."""
-        layers = tuple(
-            LayerEstimate(
-                name=x["name"],
-                op_type=x["op_type"],
-                pe=x["pe"],
-                simd=x["simd"],
-                resources=Resources(**x["resources"]),
-                cycles=x["cycles"],
-            )
-            for x in data["layers"]
-        )
-        return cls(
-            part=data["part"],
-            clock_ns=data["clock_ns"],
-            layers=layers,
-            bottleneck=data["bottleneck"],
-            max_cycles=data["max_cycles"],
-            fps=data["fps"],
-            total=Resources(**data["total"]),
-            notes=tuple(data.get("notes", ())),
-        )
+__all__ = ["RTL_LUT_NOTE", "Estimates", "LayerEstimate", "estimate"]
 
 
 def estimate(model: ModelWrapper, part: str, clock_ns: float) -> Estimates:
@@ -136,6 +42,12 @@ def estimate(model: ModelWrapper, part: str, clock_ns: float) -> Estimates:
                 simd=_attr(inst, "SIMD"),
                 resources=to_resources(res.get(node.name, {})),
                 cycles=int(cycles.get(node.name, 0)),
+                mw=_attr(inst, "MW"),
+                mh=_attr(inst, "MH"),
+                weight_bits=_bits(inst, "weightDataType") if _is_mvu(node.op_type) else None,
+                in_bits=_bits(inst, "inputDataType"),
+                out_bits=_bits(inst, "outputDataType"),
+                impl=_impl(node.op_type, inst),
             )
         )
     slowest = max(layers, key=lambda x: x.cycles)
@@ -152,6 +64,30 @@ def estimate(model: ModelWrapper, part: str, clock_ns: float) -> Estimates:
         fps=fps,
         total=total,
     )
+
+
+def _bits(inst: Any, name: str) -> int | None:  # noqa: ANN401 - a FINN HWCustomOp
+    from qonnx.core.datatype import DataType  # noqa: PLC0415
+
+    if name not in inst.get_nodeattr_types():
+        return None
+    value = inst.get_nodeattr(name)
+    return int(DataType[value].bitwidth()) if value else None
+
+
+def _is_mvu(op_type: str) -> bool:
+    return op_type.startswith(("MVAU", "VVAU"))
+
+
+def _impl(op_type: str, inst: Any) -> str | None:  # noqa: ANN401 - a FINN HWCustomOp
+    """``dsp`` or ``lut`` for a matrix-vector unit (finn-plus's RTL MVU/VVU use DSPs)."""
+    if not _is_mvu(op_type):
+        return None
+    if op_type.endswith("_rtl"):
+        return "dsp"
+    if "resType" in inst.get_nodeattr_types() and inst.get_nodeattr("resType") == "dsp":
+        return "dsp"
+    return "lut"
 
 
 def _attr(inst: Any, name: str) -> int | None:  # noqa: ANN401 - a FINN HWCustomOp

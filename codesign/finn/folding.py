@@ -1,12 +1,19 @@
-"""Folding (PE/SIMD) to a throughput target or a LUT budget, with feasibility checks."""
+"""Folding (PE/SIMD) to a throughput target or a LUT budget, with feasibility checks.
+
+What a folding costs comes from a :data:`ResourceEstimator` passed in: FINN's analytic
+estimate (:func:`finn_estimate`) by default, or a cost model through
+:func:`cost_model_estimator` (FINN counts an RTL MVAU as 0 LUTs, so a LUT budget with FINN's
+estimate bounds only the other layers).
+"""
 
 from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
+from typing import TYPE_CHECKING
 
 from finn.analysis.fpgadataflow.exp_cycles_per_layer import exp_cycles_per_layer
 from finn.analysis.fpgadataflow.res_estimation import res_estimation
@@ -20,7 +27,13 @@ from codesign.errors import InfeasibleError
 from codesign.finn.transforms import AvoidFullSimdMvau
 from codesign.resources import Resources
 
+if TYPE_CHECKING:
+    from codesign.cost.protocol import CostModel, LayerSpec
+
 log = logging.getLogger(__name__)
+
+ResourceEstimator = Callable[[ModelWrapper, str], Resources]
+"""``estimate(model, part) -> Resources``: the resources of a folded dataflow model."""
 
 _BISECT_STEPS = 24  # bounds the budget search: enough to pin the cycles to < 1e-7 relative
 
@@ -68,12 +81,35 @@ def bottleneck(model: ModelWrapper) -> tuple[str, int]:
     return name, int(cycles[name])
 
 
-def total_resources(model: ModelWrapper, part: str) -> Resources:
-    """Sum of FINN's per-node estimates (RTL MVAU/VVAU LUTs count as 0 in FINN)."""
+def finn_estimate(model: ModelWrapper, part: str) -> Resources:
+    """Sum of FINN's per-node estimates (RTL MVAU/VVAU LUTs count as 0 in FINN).
+
+    The default :data:`ResourceEstimator`.
+    """
     total = Resources()
     for res in model.analysis(partial(res_estimation, fpgapart=part)).values():
         total = total + to_resources(res)
     return total
+
+
+total_resources = finn_estimate  # the name the estimates table uses
+
+
+def cost_model_estimator(
+    cost_model: CostModel, layer_specs: Callable[[ModelWrapper], Sequence[LayerSpec]]
+) -> ResourceEstimator:
+    """A :data:`ResourceEstimator` that prices a folded model with a cost model.
+
+    Args:
+        cost_model: Any :class:`~codesign.cost.protocol.CostModel`.
+        layer_specs: Turns a folded dataflow model into the cost model's layer specs
+            (shapes, precisions, PE/SIMD, implementation per node).
+    """
+
+    def estimate(model: ModelWrapper, part: str) -> Resources:  # noqa: ARG001 (model-specific)
+        return cost_model.design_cost(layer_specs(model)).resources
+
+    return estimate
 
 
 def to_resources(res: dict[str, float]) -> Resources:
@@ -86,8 +122,15 @@ def to_resources(res: dict[str, float]) -> Resources:
     )
 
 
-def fold_to_fps(model: ModelWrapper, fps: float, target: FoldTarget) -> ModelWrapper:
+def fold_to_fps(
+    model: ModelWrapper,
+    fps: float,
+    target: FoldTarget,
+    estimate: ResourceEstimator = finn_estimate,
+) -> ModelWrapper:
     """Fold every layer to ``f_clk / fps`` cycles per frame.
+
+    ``estimate`` prices the folded design against the board capacity.
 
     Raises:
         InfeasibleError: The bottleneck layer needs more cycles than that even at maximum
@@ -111,11 +154,11 @@ def fold_to_fps(model: ModelWrapper, fps: float, target: FoldTarget) -> ModelWra
             f"{best_cycles} cycles at maximum folding (mvau_wwidth_max="
             f"{target.mvau_wwidth_max}): best achievable is {target.f_clk / best_cycles:.1f} FPS"
         )
-    used = total_resources(folded, target.part)
+    used = estimate(folded, target.part)
     if not used.fits(target.capacity):
-        best_fps = _best_fitting_fps(model, target, lambda r: r.fits(target.capacity))
+        best_fps = _best_fitting_fps(model, target, lambda r: r.fits(target.capacity), estimate)
         raise InfeasibleError(
-            f"{fps:g} FPS needs {_describe(used)} by FINN's estimate, over the capacity of "
+            f"{fps:g} FPS needs {_describe(used)} by {_source(estimate)}, over the capacity of "
             f"{target.part} ({_describe(target.capacity)}); "
             + (
                 f"best achievable that fits is {best_fps:.1f} FPS"
@@ -133,11 +176,17 @@ def fold_to_fps(model: ModelWrapper, fps: float, target: FoldTarget) -> ModelWra
     return folded
 
 
-def fold_to_lut_budget(model: ModelWrapper, lut_budget: int, target: FoldTarget) -> ModelWrapper:
-    """The fastest folding whose FINN estimate fits ``lut_budget`` LUTs and the board.
+def fold_to_lut_budget(
+    model: ModelWrapper,
+    lut_budget: int,
+    target: FoldTarget,
+    estimate: ResourceEstimator = finn_estimate,
+) -> ModelWrapper:
+    """The fastest folding whose estimate fits ``lut_budget`` LUTs and the board.
 
-    FINN estimates RTL MVAU/VVAU LUTs as 0, so for an all-RTL design the budget bounds
-    the other layers (thresholds, sliding windows, FIFOs) only.
+    With the default :func:`finn_estimate`, RTL MVAU/VVAU LUTs count as 0, so for an
+    all-RTL design the budget bounds the other layers (thresholds, sliding windows, FIFOs)
+    only; pass a calibrated estimator (:func:`cost_model_estimator`) to bound them all.
 
     Raises:
         InfeasibleError: Even the fully folded design exceeds the budget or the board.
@@ -146,24 +195,27 @@ def fold_to_lut_budget(model: ModelWrapper, lut_budget: int, target: FoldTarget)
     def ok(res: Resources) -> bool:
         return res.lut <= lut_budget and res.fits(target.capacity)
 
-    fps = _best_fitting_fps(model, target, ok)
+    fps = _best_fitting_fps(model, target, ok, estimate)
     if fps is None:
-        used = total_resources(fold(model, 10**12, target.mvau_wwidth_max), target.part)
+        used = estimate(fold(model, 10**12, target.mvau_wwidth_max), target.part)
         raise InfeasibleError(
-            f"even fully folded the design needs {_describe(used)} by FINN's "
-            f"estimate: over the LUT budget {lut_budget} or the capacity of "
+            f"even fully folded the design needs {_describe(used)} by "
+            f"{_source(estimate)}: over the LUT budget {lut_budget} or the capacity of "
             f"{target.part} ({_describe(target.capacity)})"
         )
     return fold(model, math.floor(target.f_clk / fps), target.mvau_wwidth_max)
 
 
 def _best_fitting_fps(
-    model: ModelWrapper, target: FoldTarget, ok: Callable[[Resources], bool]
+    model: ModelWrapper,
+    target: FoldTarget,
+    ok: Callable[[Resources], bool],
+    estimate: ResourceEstimator,
 ) -> float | None:
     """Highest FPS whose folding satisfies ``ok``, by bisection on the cycle target."""
 
     def fits(cycles: int) -> bool:
-        return ok(total_resources(fold(model, cycles, target.mvau_wwidth_max), target.part))
+        return ok(estimate(fold(model, cycles, target.mvau_wwidth_max), target.part))
 
     _, slowest = bottleneck(fold(model, 10**12, target.mvau_wwidth_max))  # fully folded
     if not fits(slowest):
@@ -182,6 +234,10 @@ def _best_fitting_fps(
             lo = mid
     _, achieved = bottleneck(fold(model, hi, target.mvau_wwidth_max))
     return target.f_clk / achieved
+
+
+def _source(estimate: ResourceEstimator) -> str:
+    return "FINN's estimate" if estimate is finn_estimate else "the injected estimate"
 
 
 def _describe(res: Resources) -> str:

@@ -74,7 +74,13 @@ from codesign.errors import UnsupportedModelError
 from codesign.finn.checks import find_hls_nodes, find_unsupported_nodes, raise_if_issues
 from codesign.finn.config import CompileConfig
 from codesign.finn.estimates import estimate
-from codesign.finn.folding import FoldTarget, fold_to_fps, fold_to_lut_budget
+from codesign.finn.folding import (
+    FoldTarget,
+    ResourceEstimator,
+    finn_estimate,
+    fold_to_fps,
+    fold_to_lut_budget,
+)
 from codesign.finn.transforms import PreferRTL
 from codesign.io import atomic_write_json
 from codesign.resources import Resources
@@ -94,11 +100,14 @@ class StepContext:
         cfg: The resolved config (``part`` and ``clock_ns`` filled in).
         capacity: Board capacity.
         run_dir: The run folder being written (a temp sibling until the compile succeeds).
+        estimate: Prices a folding for the FPS and LUT-budget searches (FINN's estimate
+            unless a cost model is passed in).
     """
 
     cfg: CompileConfig
     capacity: Resources
     run_dir: Path
+    estimate: ResourceEstimator = finn_estimate
 
     @property
     def part(self) -> str:  # noqa: D102
@@ -293,9 +302,9 @@ def step_set_folding(model: ModelWrapper, ctx: StepContext) -> ModelWrapper:
         mvau_wwidth_max=ctx.cfg.mvau_wwidth_max,
     )
     if ctx.cfg.fps is not None:
-        return fold_to_fps(model, ctx.cfg.fps, target)
+        return fold_to_fps(model, ctx.cfg.fps, target, ctx.estimate)
     assert ctx.cfg.lut_budget is not None  # CompileConfig guarantees one of the two
-    return fold_to_lut_budget(model, ctx.cfg.lut_budget, target)
+    return fold_to_lut_budget(model, ctx.cfg.lut_budget, target, ctx.estimate)
 
 
 def step_minimize_bit_width(model: ModelWrapper, ctx: StepContext) -> ModelWrapper:  # noqa: ARG001

@@ -5,12 +5,15 @@ compile run folder inside the flow's run folder (``RUN/compile/``, the layout
 ``codesign compile`` writes):
 
 * ``step_compile``: :func:`codesign.finn.compile_model` of the exported QONNX model;
-* ``step_simulate``: optional FIFO sizing (:func:`codesign.sim.size_fifos`, which rewrites
-  ``RUN/compile/compiled.onnx``), then :func:`codesign.sim.simulate` on real test images.
+* ``step_simulate``: optional FIFO sizing (:func:`codesign.sim.size_fifos`, which writes the
+  sized design ``RUN/compile/sized.onnx`` and its FIFO depths
+  ``RUN/compile/folding_config.json`` beside compile's untouched ``compiled.onnx``), then
+  :func:`codesign.sim.simulate` of that design (the ``design`` artifact) on test images.
   The Verilator outputs must equal FINN's execution of the dataflow graph (checked by
   ``simulate``) and the trained Brevitas model's outputs mapped to integers (checked here),
   bit for bit; any difference raises :class:`~codesign.sim.SimMismatchError`;
-* ``step_synth``: :func:`codesign.synth.synthesize` of the simulated (sized) design.
+* ``step_synth``: :func:`codesign.synth.synthesize` of the simulated (sized) design: it
+  reads the ``design`` artifact, so a new sizing re-runs it.
 
 Example::
 
@@ -33,6 +36,7 @@ from codesign.errors import ConfigError
 from codesign.flow.config import FlowConfig
 from codesign.flow.core import FlowState
 from codesign.flow.sections import Section
+from codesign.runfolder import RunFolder
 
 if TYPE_CHECKING:
     from torch import Tensor
@@ -40,8 +44,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 COMPILE_DIR = "compile"
-# The resource counts the flow reports.
-REPORTED_RESOURCES = ("lut", "ff", "bram18", "dsp")
 
 
 def step_compile(state: FlowState, cfg: FlowConfig) -> FlowState:
@@ -57,18 +59,20 @@ def step_compile(state: FlowState, cfg: FlowConfig) -> FlowState:
     # The compile folder's digest is that of its dataflow model (weights, folding, FIFOs).
     state.add_artifact("compile_run", result.run_dir, parts=[result.compiled])
     state.add_artifact("compiled", result.compiled)
+    run = RunFolder(result.run_dir)  # the figures as every later reader sees them
+    est = run.estimates() or est
     state.results["compile"] = {
-        "board": result.config.board,
-        "part": result.config.part,
-        "clock_ns": result.config.clock_ns,
+        "board": run.board,
+        "part": run.part,
+        "clock_ns": run.clock_ns,
         "target_fps": result.config.fps,
         "lut_budget": result.config.lut_budget,
-        "estimated_fps": round(est.fps, 1),
+        "estimated_fps": est.fps,
         "bottleneck": est.bottleneck,
         "max_cycles": est.max_cycles,
         "layers": len(est.layers),
-        "estimate": {**_counts(est.total.to_dict()), "ff": None},  # FINN has no FF model
-        "seconds": round(sum(result.step_seconds.values()), 3),
+        "estimate": {**est.total.to_dict(), "ff": None},  # FINN has no FF model
+        "seconds": sum(result.step_seconds.values()),
     }
     state.report("compile", 1, 1)
     log.info(
@@ -89,6 +93,7 @@ def step_simulate(state: FlowState, cfg: FlowConfig) -> FlowState:
         SimHangError: Not every frame came out before the cycle limit.
     """
     from codesign.sim import simulate, size_fifos  # noqa: PLC0415 (loads FINN on use)
+    from codesign.sim.fifo import clear_fifo_sizing  # noqa: PLC0415
 
     section = _section(cfg, "simulate")
     run_dir = state.path("compile_run")
@@ -99,20 +104,23 @@ def step_simulate(state: FlowState, cfg: FlowConfig) -> FlowState:
     state.report("simulate", 0, total)
 
     sizing = None
+    clear_fifo_sizing(run_dir)  # what an earlier run sized is not this design's
     if section.size_fifos:
         n_sizing = min(section.frames, section.sizing_frames)
         sizing = size_fifos(
             run_dir, frames[:n_sizing], timeout_s=section.timeout_s, progress=_log_phase
         )
         state.add_artifact("fifo_sizing", Path(str(sizing.result_path)))
-        state.add_artifact("folding_config", Path(str(sizing.folding_config)))
+        state.add_artifact("fifo_depths", Path(str(sizing.folding_config)))
+        design = state.add_artifact("design", Path(str(sizing.sized_model)))
         state.report("simulate", 1, total)
     else:
-        _restore_unsized(run_dir)
+        design = state.add_artifact("design", state.path("compiled"))
 
     result = simulate(
         run_dir,
         frames,
+        model_path=design,
         ready_pct=section.ready_pct,
         seed=cfg.run.seed,
         timeout_s=section.timeout_s,
@@ -131,18 +139,23 @@ def step_simulate(state: FlowState, cfg: FlowConfig) -> FlowState:
     accuracy = float((logits.argmax(axis=1) == labels.numpy()).mean())
     state.report("simulate", total, total)
 
+    measured = RunFolder(run_dir).sim()  # what sim/result.json now holds
+    if measured is None:  # simulate() always writes it
+        raise RuntimeError(f"simulate wrote no {run_dir / 'sim' / 'result.json'}")
     state.results["simulate"] = {
-        "frames": result.frames,
-        "bit_exact": {"finn": result.bit_exact, "brevitas": True},
-        "accuracy": round(accuracy, 5),
-        "latency_cycles": result.latency_cycles,
-        "interval_cycles": round(result.interval_cycles, 2),
-        "analytic_cycles": result.bottleneck_cycles,
-        "bottleneck": result.bottleneck_node,
-        "cycles_vs_analytic": round(result.cycles_vs_analytic, 4),
-        "fps": round(result.fps, 1),
-        "clock_ns": result.clock_ns,
-        "ready_pct": result.ready_pct,
+        "frames": measured.frames,
+        "bit_exact": {"finn": measured.bit_exact, "brevitas": True},
+        "accuracy": accuracy,
+        "latency_cycles": measured.latency_cycles,
+        "interval_cycles": measured.interval_cycles,
+        "analytic_cycles": measured.bottleneck_cycles,
+        "bottleneck": measured.bottleneck_node,
+        "cycles_vs_analytic": measured.cycles_vs_analytic,
+        "fps": measured.fps,
+        "clock_ns": measured.clock_ns,
+        "ready_pct": measured.ready_pct,
+        "fifo_depths": measured.fifo_depths,
+        "verilator": _verilator_version(),
         "fifo_sizing": None
         if sizing is None
         else {
@@ -168,7 +181,8 @@ def step_synth(state: FlowState, cfg: FlowConfig) -> FlowState:
 
     section = _section(cfg, "synth")
     run_dir = state.path("compile_run")
-    plans = 1 + (_node_count(run_dir / "compiled.onnx") if section.per_layer else 0)
+    design = state.path("design")  # the simulated design: sized by simulate, or compile's
+    plans = 1 + (_node_count(design) if section.per_layer else 0)
     finished = 0
     lock = threading.Lock()  # on_event comes from synthesize's worker threads
 
@@ -187,21 +201,29 @@ def step_synth(state: FlowState, cfg: FlowConfig) -> FlowState:
         timeout_s=section.timeout_s,
         jobs=section.jobs,
         on_event=on_event,
+        model_path=design,
     )
     whole = report.whole
     if whole is None:  # synthesize(whole=True) always returns it
         raise RuntimeError(f"Yosys gave no whole-design result for {run_dir}")
     state.add_artifact("synth_report", run_dir / SYNTH_DIR / "report.json")
     results = [whole, *report.layers]
+    run = RunFolder(run_dir)
+    measured = run.synth()  # what synth/report.json now holds
+    if measured is None:
+        raise RuntimeError(f"Yosys wrote no whole-design result into {run_dir}")
+    sim = state.results.get("simulate") or {}
     state.results["synth"] = {
-        "tool": whole.version.split(" (")[0],
-        "family": whole.family,
-        "whole": _counts(whole.resources.to_dict()),
-        "whole_seconds": round(whole.seconds, 2),
+        "tool": measured.version.split(" (")[0],
+        "family": measured.family,
+        "whole": measured.resources.to_dict(),
+        "whole_seconds": measured.seconds,
         "layers": len(report.layers),
-        "layer_total": _counts(report.layer_total.to_dict()) if report.layers else None,
+        "layer_total": report.layer_total.to_dict() if report.layers else None,
         "cached": sum(r.cached for r in results),
         "runs": len(results),
+        "provenance": run.provenance(verilator=sim.get("verilator")).to_dict()
+        | {"digest": run.digest(design)},
     }
     log.info(
         "Yosys whole design: LUT %d FF %d BRAM18 %d DSP %d (%d of %d results cached)",
@@ -298,17 +320,6 @@ def _log_phase(message: str) -> None:
     log.debug("%s", message)
 
 
-def _restore_unsized(run_dir: Path) -> None:
-    """Undo an earlier FIFO sizing, so ``size_fifos: false`` simulates FINN's depths."""
-    from codesign.sim.fifo import FOLDING_CONFIG, UNSIZED_MODEL  # noqa: PLC0415
-
-    unsized = run_dir / UNSIZED_MODEL
-    if unsized.is_file():
-        unsized.replace(run_dir / "compiled.onnx")
-        (run_dir / FOLDING_CONFIG).unlink(missing_ok=True)
-        log.info("restored the unsized FIFO depths in %s", run_dir / "compiled.onnx")
-
-
 def _host_tail(parent_path: Path) -> tuple[np.ndarray, np.ndarray]:
     """``(scale, offset)`` of the host-side ops after the dataflow partition, float64."""
     from qonnx.core.modelwrapper import ModelWrapper  # noqa: PLC0415
@@ -327,5 +338,11 @@ def _node_count(model_path: Path) -> int:
     return len(onnx.load(str(model_path), load_external_data=False).graph.node)
 
 
-def _counts(resources: dict[str, float]) -> dict[str, int]:
-    return {k: round(resources[k]) for k in REPORTED_RESOURCES}
+def _verilator_version() -> str | None:
+    from codesign.errors import ToolNotFoundError  # noqa: PLC0415
+    from codesign.tools import tool_version  # noqa: PLC0415
+
+    try:
+        return tool_version("verilator")
+    except ToolNotFoundError:
+        return None

@@ -16,8 +16,14 @@ analytic figures next to the measured ones::
       "fps": {"estimated": 10629.3, "measured": 10629.3},          # FINN / Verilator
       "cycles_per_frame": {"analytic": 9408, "measured": 9408.0, "ratio": 1.0, ...},
       "latency": {"cycles": 14592, "us": 145.92},
-      "resources": {"finn": {"lut": ..., "ff": null, ...}, "yosys": {...}},  # whole design
-      "bit_exact": {"frames": 256, "finn": true, "brevitas": true}, "rtl_accuracy": 0.86}
+      "resources": {"finn": {"lut": ..., "ff": null, ...}, "yosys": {...}},  # whole design,
+                   # every Resources field (lut, ff, bram18, uram, dsp, lutram, srl)
+      "bit_exact": {"frames": 256, "finn": true, "brevitas": true}, "rtl_accuracy": 0.86,
+      "provenance": {"codesign": "0.1.0", "commit": ..., "finn_plus": "1.6.1",
+                     "verilator": ..., "yosys": ..., "board": "pynq-z2", "digest": ...}}
+
+The figures come from the run folder's typed reader (:class:`codesign.runfolder.RunFolder`)
+through the steps' results, unrounded; the CLI formats them.
 """
 
 from __future__ import annotations
@@ -89,6 +95,8 @@ def hardware_report(results: dict[str, Any]) -> dict[str, Any] | None:
         "bit_exact": None if not sim else {"frames": sim["frames"], **sim["bit_exact"]},
         "rtl_accuracy": sim.get("accuracy"),
         "fifo_sizing": sim.get("fifo_sizing"),
+        # codesign version and commit, finn-plus, Verilator and Yosys, board, design digest
+        "provenance": synth.get("provenance"),
     }
 
 

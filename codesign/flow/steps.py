@@ -12,28 +12,34 @@ The hardware steps (``compile``, ``simulate``, ``synth``) live in
 Adding a step (as ``compile`` was added):
 
 1. Add its config section to :class:`~codesign.flow.config.FlowConfig` (see that module).
-2. Write ``step_compile(state, cfg)`` below (or in its own module, imported on use) and
-   register it in :data:`STEPS` as
-   ``Step("compile", step_compile, sections=("compile",), after=("export",))``.
-   ``sections`` lists the config sections whose change must re-run the step; ``after`` the
-   steps whose artifacts it reads (``state.path("qonnx")``), so it re-runs when they do.
-3. Add ``compile`` to ``run.steps`` in the flow files that use it.
+2. Write ``step_compile(state, cfg)`` (in its own module; heavy imports inside the function)
+   and register it in :data:`STEPS` as ``Step("compile", step_compile,
+   sections=("compile",), reads=("qonnx",), writes=("compile_run", "compiled"))``.
+   ``sections`` lists the config sections whose change must re-run the step; ``reads`` the
+   artifacts it reads (``state.path("qonnx")``), so it runs after their writer and re-runs
+   when their digest changes; ``writes`` every artifact it registers.
+3. Add ``compile`` to ``run.steps`` in the flow files that use it (the runner orders the
+   steps by their artifacts). Another step that writes the same artifact (a second
+   trainer writing ``checkpoint``, a search writing ``qonnx``) replaces it in a flow
+   without touching the steps that read it.
 
 Artifacts (paths relative to the run folder):
 
 ==========  ==============================  ===============================================
 step        artifact                        file
 ==========  ==============================  ===============================================
-train       ``checkpoint``                  ``train/model.pt`` (see ``codesign.train``)
-evaluate    ``report``                      ``report.json`` (the whole flow's report once
-                                            the flow ends, see :mod:`codesign.flow.report`)
-export      ``qonnx``, ``qonnx_data``       ``qonnx/model.onnx``, ``qonnx/model.onnx.data``
+train       ``checkpoint``                  ``train/model.pt`` (``codesign.models.checkpoint``)
+evaluate    ``evaluation``                  ``evaluate/accuracy.json`` (the flow's
+                                            ``report.json`` is :mod:`codesign.flow.report`)
+export      ``qonnx``                       ``qonnx/model.onnx`` (its digest covers the
+                                            external data ``qonnx/model.onnx.data``)
 compile     ``compile_run``, ``compiled``   ``compile/`` (a ``codesign compile`` run
                                             folder), ``compile/compiled.onnx``
-simulate    ``sim_result``                  ``compile/sim/result.json``
-            ``fifo_sizing``,                ``compile/sim/fifo_sizing.json``,
-            ``folding_config``              ``compile/folding_config.json`` (when sized;
-                                            sizing rewrites ``compile/compiled.onnx``)
+simulate    ``design``                      ``compile/sized.onnx`` (FIFOs sized) or
+                                            ``compile/compiled.onnx`` (``size_fifos: false``)
+            ``fifo_depths``,                ``compile/folding_config.json``,
+            ``fifo_sizing``                 ``compile/sim/fifo_sizing.json`` (when sized)
+            ``sim_result``                  ``compile/sim/result.json``
 synth       ``synth_report``                ``compile/synth/report.json``
 ==========  ==============================  ===============================================
 """
@@ -250,16 +256,16 @@ STEPS: dict[str, Step] = {
             "simulate",
             step_simulate,
             sections=("data", "simulate"),
-            reads=("checkpoint", "compile_run"),
-            writes=("sim_result", "fifo_sizing", "folding_config"),
+            reads=("checkpoint", "compile_run", "compiled"),
+            writes=("design", "fifo_depths", "fifo_sizing", "sim_result"),
             description="size FIFOs, simulate test images in Verilator, check bit-exactness",
         ),
         Step(
             "synth",
             step_synth,
             sections=("synth",),
-            # FIFO sizing in simulate rewrites the design that synth reads.
-            reads=("compile_run", "sim_result"),
+            # The design simulate simulated: FIFO-sized there, or compile's own.
+            reads=("compile_run", "design"),
             writes=("synth_report",),
             description="synthesize the design with Yosys",
         ),

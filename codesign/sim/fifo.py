@@ -4,11 +4,14 @@
 sets every depth to that peak (plus one slot), and checks by simulation that the sized
 design reaches FINN's analytic throughput (the ``exp_cycles`` bottleneck) within a
 tolerance; FIFOs that were full in a round that missed it are doubled and simulated again.
-The depths are written back into the design: ``RUN/compiled.onnx`` gets the new depths and
-regenerated FIFO RTL (the unsized model is kept as ``RUN/compiled.unsized.onnx``), and
-``RUN/folding_config.json`` holds the whole folding, FIFO depths included, in the format
-``DataflowBuildConfig.folding_config_file`` / ``ApplyConfig`` accepts (FINN re-applies it
-after inserting FIFOs when ``auto_fifo_depths`` is off).
+Sizing writes its own outputs and leaves compile's ``RUN/compiled.onnx`` as compile wrote
+it: ``RUN/sized.onnx`` is the design with the new depths and regenerated FIFO RTL (what
+``simulate`` and ``synth`` take by default once it exists, see
+:meth:`codesign.runfolder.RunFolder.design_model`), and ``RUN/folding_config.json`` holds
+the whole folding, FIFO depths included, in the format
+``DataflowBuildConfig.folding_config_file`` / ``ApplyConfig`` accepts (``codesign build``
+applies it to ``compiled.onnx``; FINN re-applies it after inserting FIFOs when
+``auto_fifo_depths`` is off). :func:`clear_fifo_sizing` removes them again.
 
 The measurement run offers frames at FINN's analytic rate (one frame per bottleneck
 interval); the check runs offer them as fast as the design takes them.
@@ -18,7 +21,6 @@ from __future__ import annotations
 
 import logging
 import math
-import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -28,13 +30,18 @@ import numpy as np
 from codesign.build.folding import FOLDING_ATTRS
 from codesign.errors import CodesignError
 from codesign.io import atomic_write_json
+from codesign.runfolder import (
+    COMPILED_MODEL,
+    FIFO_SIZING_FILE,
+    FOLDING_CONFIG,
+    SIZED_MODEL,
+    RunFolder,
+)
 from codesign.settings import Settings
 from codesign.sim.simulation import Progress, SimResult, simulate
 
 log = logging.getLogger(__name__)
 
-UNSIZED_MODEL = "compiled.unsized.onnx"
-FOLDING_CONFIG = "folding_config.json"
 # The node attributes FINN's builder extracts for a folding config (step_set_fifo_depths):
 # the build's folding attributes plus the FIFO depths each node sees.
 HW_ATTRS = (*FOLDING_ATTRS, "inFIFODepths", "outFIFODepths")
@@ -58,7 +65,7 @@ class FifoSizing:
         reached: ``sized_interval <= bottleneck_cycles * (1 + tolerance)``.
         rounds: Sized simulations run.
         total_depth: Sum of the final depths (a proxy for FIFO cost).
-        compiled: The rewritten compiled model (None without write-back).
+        sized_model: The sized design, ``RUN/sized.onnx`` (None without write-back).
         folding_config: The folding config JSON (None without write-back).
         result_path: Where this record was written.
     """
@@ -76,7 +83,7 @@ class FifoSizing:
     reached: bool
     rounds: int
     total_depth: int
-    compiled: str | None = None
+    sized_model: str | None = None
     folding_config: str | None = None
     result_path: str | None = None
 
@@ -110,7 +117,7 @@ def size_fifos(
     settings: Settings | None = None,
     progress: Progress | None = None,
 ) -> FifoSizing:
-    """Size the run's FIFOs by Verilator simulation and write the depths back.
+    """Size the run's FIFOs by Verilator simulation; write the sized design beside compile's.
 
     Args:
         run_dir: A compiled run folder.
@@ -120,7 +127,8 @@ def size_fifos(
         deep_depth: Depth of the measurement FIFOs (default: twice the largest number of
             words per frame through any FIFO, at least 64).
         max_rounds: Sized simulations before giving up on reaching the target.
-        write_back: Rewrite ``RUN/compiled.onnx`` and write ``RUN/folding_config.json``.
+        write_back: Write ``RUN/sized.onnx`` and ``RUN/folding_config.json``
+            (``RUN/compiled.onnx`` is never rewritten).
         timeout_s: Per build and per simulation.
         settings: Settings (cache folder, PATH).
         progress: Called with a short phase description.
@@ -134,8 +142,7 @@ def size_fifos(
     """
     run_dir = Path(run_dir).resolve()
     report = progress or (lambda _msg: None)
-    compiled = run_dir / "compiled.onnx"
-    source = run_dir / UNSIZED_MODEL if (run_dir / UNSIZED_MODEL).is_file() else compiled
+    source = run_dir / COMPILED_MODEL  # always from compile's depths, never a sized design
     words = _stream_words(source)
     if not words:
         raise CodesignError(f"{source} has no StreamingFIFO nodes to size")
@@ -200,12 +207,10 @@ def size_fifos(
         total_depth=sum(depths.values()),
     )
     if write_back:
-        report("writing the sized FIFOs back into the design")
+        report("writing the sized design")
         model_path, cfg_path = apply_fifo_depths(run_dir, depths)
-        result.compiled, result.folding_config = str(model_path), str(cfg_path)
-    result.result_path = str(
-        atomic_write_json(run_dir / "sim" / "fifo_sizing.json", result.to_dict())
-    )
+        result.sized_model, result.folding_config = str(model_path), str(cfg_path)
+    result.result_path = str(atomic_write_json(run_dir / FIFO_SIZING_FILE, result.to_dict()))
     log.info(
         "FIFO sizing: %.1f -> %.1f cycles/frame (deep %.1f, FINN %d), total depth %d",
         result.initial_interval,
@@ -218,17 +223,16 @@ def size_fifos(
 
 
 def apply_fifo_depths(run_dir: Path, depths: dict[str, int]) -> tuple[Path, Path]:
-    """Write FIFO depths into the run: new compiled model, regenerated RTL, folding config.
+    """Write the sized design: ``RUN/sized.onnx``, regenerated FIFO RTL, the folding config.
 
-    The unsized model is kept as ``RUN/compiled.unsized.onnx`` (once); every FIFO gets its
-    RTL regenerated by FINN into ``RUN/finn_build/code_gen_ipgen_<fifo>_d<depth>``, and its
-    neighbours' ``outFIFODepths`` / ``inFIFODepths`` are set so that FINN's ``InsertFIFO``
-    recreates the same depths from the folding config.
+    ``RUN/compiled.onnx`` is read, never written. Every FIFO gets its RTL regenerated by
+    FINN into ``RUN/finn_build/code_gen_ipgen_<fifo>_d<depth>``, and its neighbours'
+    ``outFIFODepths`` / ``inFIFODepths`` are set so that FINN's ``InsertFIFO`` recreates the
+    same depths from the folding config.
 
     Returns:
-        ``(RUN/compiled.onnx, RUN/folding_config.json)``.
+        ``(RUN/sized.onnx, RUN/folding_config.json)``.
     """
-    import yaml
     from finn.util.config import extract_model_config
     from qonnx.core.modelwrapper import ModelWrapper
     from qonnx.custom_op.registry import getCustomOp
@@ -236,17 +240,9 @@ def apply_fifo_depths(run_dir: Path, depths: dict[str, int]) -> tuple[Path, Path
     from codesign.finn.context import finn_build_dir
 
     run_dir = Path(run_dir).resolve()
-    compiled = run_dir / "compiled.onnx"
-    unsized = run_dir / UNSIZED_MODEL
-    if not unsized.is_file():
-        shutil.copyfile(compiled, unsized)
-    cfg = yaml.safe_load((run_dir / "config.yaml").read_text()) or {}
-    part, clock_ns = cfg.get("part"), cfg.get("clock_ns")
-    if not part or not clock_ns:
-        raise CodesignError(
-            f"{run_dir / 'config.yaml'} must give part and clock_ns to regenerate FIFO RTL"
-        )
-    model = ModelWrapper(str(unsized))
+    folder = RunFolder(run_dir)  # the part and clock the RTL is generated for
+    part, clock_ns = folder.part, folder.clock_ns
+    model = ModelWrapper(str(run_dir / COMPILED_MODEL))
     with finn_build_dir(run_dir / "finn_build") as build:
         for node in model.graph.node:
             if node.name not in depths:
@@ -264,16 +260,37 @@ def apply_fifo_depths(run_dir: Path, depths: dict[str, int]) -> tuple[Path, Path
             consumer = model.find_consumer(node.output[0])
             if consumer is not None:
                 _set_fifo_attr(getCustomOp(consumer), "inFIFODepths", depth)
-        tmp = run_dir / ".compiled.sized.onnx.tmp"
+        sized = run_dir / SIZED_MODEL
+        tmp = run_dir / f".{SIZED_MODEL}.tmp"
         model.save(str(tmp))
-        tmp.replace(compiled)
+        tmp.replace(sized)
         config = extract_model_config(model, None, HW_ATTRS)
     config = {
         name: {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in attrs.items()}
         for name, attrs in config.items()
     }
     cfg_path = atomic_write_json(run_dir / FOLDING_CONFIG, config)
-    return compiled, cfg_path
+    return sized, cfg_path
+
+
+def clear_fifo_sizing(run_dir: Path) -> list[Path]:
+    """Remove what :func:`size_fifos` wrote (sized design, folding config, its record).
+
+    After this, simulate, synth and build see compile's FIFO depths again. Compile's own
+    files are not touched.
+
+    Returns:
+        The files removed.
+    """
+    removed = []
+    for rel in (SIZED_MODEL, FOLDING_CONFIG, FIFO_SIZING_FILE):
+        path = Path(run_dir) / rel
+        if path.is_file():
+            path.unlink()
+            removed.append(path)
+    if removed:
+        log.info("removed the FIFO sizing of %s", run_dir)
+    return removed
 
 
 def _set_fifo_attr(inst: object, attr: str, depth: int) -> None:

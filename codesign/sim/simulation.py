@@ -22,10 +22,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
 from codesign.errors import CodesignError, ConfigError
 from codesign.io import atomic_write_json
+from codesign.runfolder import RunFolder
 from codesign.settings import Settings, get_settings
 from codesign.sim import stitch, verilator
 from codesign.sim.harness import Trace, parse_trace, write_input
@@ -33,7 +33,6 @@ from codesign.sim.packing import StreamType, pack_words, unpack_words
 
 log = logging.getLogger(__name__)
 
-DEFAULT_CLOCK_NS = 10.0
 Progress = Callable[[str], None]
 
 
@@ -196,20 +195,6 @@ def design_io(model_path: Path) -> DesignIO:
         )
 
 
-def clock_ns_of(run_dir: Path) -> float:
-    """The run's clock period from ``RUN/config.yaml`` (10 ns when it does not say)."""
-    path = Path(run_dir) / "config.yaml"
-    if path.is_file():
-        try:
-            value = (yaml.safe_load(path.read_text()) or {}).get("clock_ns")
-        except yaml.YAMLError as err:
-            raise ConfigError(f"cannot read {path}: {err}") from None
-        if value:
-            return float(value)
-    log.warning("no clock_ns in %s; FPS is given at %.1f ns", path, DEFAULT_CLOCK_NS)
-    return DEFAULT_CLOCK_NS
-
-
 @dataclass(frozen=True)
 class Reference:
     """FINN's execution of the parent graph on each frame.
@@ -332,7 +317,8 @@ def simulate(
             VCD to ``RUN/sim/<name>.vcd`` where the lz4 headers FST needs are missing.
         timeout_s: Wall-clock limit for the build and for the simulation, each.
         fifo_depths: Simulate with these FIFO depths instead of the model's.
-        model_path: The dataflow model (default ``RUN/compiled.onnx``).
+        model_path: The dataflow model (default: the FIFO-sized ``RUN/sized.onnx`` if
+            sizing wrote one, else ``RUN/compiled.onnx``).
         name: Base name of the outputs in ``RUN/sim/``.
         input_period: Offer frame ``f`` no earlier than cycle ``f * input_period`` (0: the
             input is always valid). FIFO sizing measures with a source at the target rate.
@@ -360,8 +346,9 @@ def simulate(
     images = np.asarray(images, dtype=np.float32)
     if images.ndim != 4 or len(images) == 0:
         raise ConfigError(f"images must be (N, C, H, W) with N >= 1, got shape {images.shape}")
+    folder = RunFolder(run_dir)  # the clock it was compiled for, and its design model
     model_path = verilator.require_file(
-        Path(model_path or run_dir / "compiled.onnx"), "the compiled dataflow model"
+        Path(model_path or folder.design_model()), "the compiled dataflow model"
     )
     sim_dir = run_dir / "sim"
     log_dir = run_dir / "logs"
@@ -439,7 +426,7 @@ def simulate(
         ready_pct,
         seed,
         input_period,
-        clock_ns_of(run_dir),
+        folder.clock_ns,
         sim,
         sim_s,
         ref.seconds,

@@ -32,7 +32,7 @@ from codesign.sim.rtllib import library_source, relative_to_rtllib, rtllib_root
 
 log = logging.getLogger(__name__)
 
-TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "hls" / "sim"
+TEMPLATE_PACKAGE = ("codesign", "hls/sim")  # package data, found by jinja2.PackageLoader
 TOP_MODULE = "codesign_dataflow"
 HARNESS_MODULE = "codesign_harness"
 DATA_DIR = "data"
@@ -380,7 +380,7 @@ def _read_design(
 
 def _env() -> jinja2.Environment:
     return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(TEMPLATE_DIR),
+        loader=jinja2.PackageLoader(*TEMPLATE_PACKAGE),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
         trim_blocks=True,

@@ -23,7 +23,7 @@ from codesign.synth.sources import NodeRTL, stage_sources
 SCRIPT = "synth.ys"
 STAT_FILE = "stat.json"
 TOP = "codesign_synth_top"
-_TEMPLATES = Path(__file__).resolve().parents[2] / "hls" / "synth"
+_TEMPLATES = ("codesign", "hls/synth")  # package data, found by jinja2.PackageLoader
 
 
 class Family(StrEnum):
@@ -93,7 +93,7 @@ class SynthPlan:
 @cache
 def _env() -> jinja2.Environment:
     return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(_TEMPLATES)),
+        loader=jinja2.PackageLoader(*_TEMPLATES),
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
@@ -102,7 +102,7 @@ def _env() -> jinja2.Environment:
 
 
 def render(template: str, **context: object) -> str:
-    """Render ``hls/synth/<template>`` with ``context``."""
+    """Render ``codesign/hls/synth/<template>`` with ``context``."""
     return _env().get_template(template).render(**context)
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
@@ -10,9 +9,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from codesign.errors import CodesignError, ConfigError, UnsupportedModelError
+from codesign.errors import ConfigError, UnsupportedModelError
 from codesign.io import atomic_write_json
 from codesign.resources import Resources
+from codesign.runfolder import RunFolder
 from codesign.settings import Settings, get_settings
 from codesign.synth.cache import SynthCache, cache_key
 from codesign.synth.plan import Family, SynthPlan, make_plan, synth_family
@@ -60,16 +60,10 @@ def run_target(run_dir: Path, board: str | Board | None = None) -> Target:
         ConfigError: No readable ``config.yaml``, or an unknown board.
     """
     from codesign.boards import Board, load_board
-    from codesign.finn.config import CompileConfig
 
-    config_path = Path(run_dir) / "config.yaml"
-    if not config_path.is_file():
-        raise ConfigError(
-            f"{config_path} not found: is {run_dir} a compile run folder (`codesign compile`)?"
-        )
-    cfg = CompileConfig.from_yaml(config_path)
-    spec = board if isinstance(board, Board) else load_board(board or cfg.board)
-    part = cfg.part or spec.part
+    folder = RunFolder(run_dir)
+    spec = board if isinstance(board, Board) else load_board(board or folder.board)
+    part = folder.part
     if board is not None and spec.part != part:
         log.warning(
             "synthesizing for %s (%s), but %s was compiled for %s: the RTL stays %s's",
@@ -80,25 +74,18 @@ def run_target(run_dir: Path, board: str | Board | None = None) -> Target:
             part,
         )
         part = spec.part
-    clock = cfg.clock_ns or spec.clock_ns
     return Target(
         part=part,
         family=synth_family(spec.family),
-        clock_ns=float(clock),
+        clock_ns=folder.clock_ns,
         board_family=str(spec.family),
     )
 
 
 def load_estimates(run_dir: Path) -> dict[str, Resources]:
     """FINN's per-node estimates from ``RUN/estimates.json`` (empty if the file is absent)."""
-    path = Path(run_dir) / "estimates.json"
-    if not path.is_file():
-        return {}
-    try:
-        data = json.loads(path.read_text())
-        return {x["name"]: Resources(**x["resources"]) for x in data["layers"]}
-    except (ValueError, KeyError, TypeError) as err:
-        raise CodesignError(f"{path} is not a codesign estimates file ({err})") from err
+    estimates = RunFolder(run_dir).estimates()
+    return {} if estimates is None else {x.name: x.resources for x in estimates.layers}
 
 
 def synthesize(
@@ -112,6 +99,7 @@ def synthesize(
     jobs: int = 1,
     settings: Settings | None = None,
     on_event: EventFn | None = None,
+    model_path: Path | None = None,
 ) -> SynthReport:
     """Synthesize a compile run folder with Yosys and compare with FINN's estimates.
 
@@ -130,6 +118,8 @@ def synthesize(
         jobs: Yosys runs at once (each is single-threaded).
         settings: Cache folder and tool search path (default: the process settings).
         on_event: Progress callback, see :data:`EventFn`.
+        model_path: The dataflow model to synthesize (default: the FIFO-sized
+            ``RUN/sized.onnx`` if sizing wrote one, else ``RUN/compiled.onnx``).
 
     Returns:
         The per-layer and whole-design results, with FINN's estimates.
@@ -152,14 +142,15 @@ def synthesize(
     run_dir = Path(run_dir).resolve()
     version = tool_version("yosys", settings)
     target = run_target(run_dir, board)
-    rtl = collect_nodes(run_dir / "compiled.onnx", nodes)
+    model = Path(model_path) if model_path is not None else RunFolder(run_dir).design_model()
+    rtl = collect_nodes(model, nodes)
     if target.board_family == "versal" and any(n.kind == "mvau" for n in rtl):
         raise UnsupportedModelError(
             "Yosys has no Versal family and no DSP58 model, which the MVAU uses on Versal: "
             "synthesize a compile for an UltraScale+ board instead (e.g. --board zcu102)"
         )
     if whole and nodes is not None:
-        _check_consecutive(run_dir, [n.name for n in rtl])
+        _check_consecutive(model, [n.name for n in rtl])
     plans: list[SynthPlan] = []
     if whole:
         plans.append(make_plan(WHOLE, rtl, target.family))  # the longest run starts first
@@ -267,13 +258,10 @@ def _synthesize_plan(
     return result
 
 
-def _check_consecutive(run_dir: Path, names: list[str]) -> None:
+def _check_consecutive(model: Path, names: list[str]) -> None:
     import onnx
 
-    order = [
-        n.name
-        for n in onnx.load(str(run_dir / "compiled.onnx"), load_external_data=False).graph.node
-    ]
+    order = [n.name for n in onnx.load(str(model), load_external_data=False).graph.node]
     idx = [order.index(n) for n in names]
     if idx != list(range(idx[0], idx[0] + len(idx))):
         raise ConfigError(

@@ -21,6 +21,7 @@ def _no_leftovers(parent_dir):
     return [p.name for p in parent_dir.iterdir() if p.name.startswith(".")] == []
 
 
+@pytest.mark.slow
 def test_maxpool_fails_early_naming_node_and_fix(tmp_path):
     _, qonnx = export_tiny(tmp_path / "export", pool=True)
     run = tmp_path / "runs" / "pool"
@@ -33,6 +34,7 @@ def test_maxpool_fails_early_naming_node_and_fix(tmp_path):
     assert not run.exists() and _no_leftovers(run.parent)
 
 
+@pytest.mark.slow
 def test_infeasible_fps_gives_best_achievable(tmp_path):
     _, qonnx = export_tiny(tmp_path / "export")
     run = tmp_path / "runs" / "fast"
@@ -50,6 +52,7 @@ def test_infeasible_fps_gives_best_achievable(tmp_path):
     assert ok.estimates.fps >= best * 0.999
 
 
+@pytest.mark.slow
 def test_lut_budget_folds_within_budget_or_raises(tmp_path):
     # FINN counts RTL MVAU LUTs as 0, so this tiny design's LUT estimate is ~1,020 at any
     # folding: a budget below that cannot be met, one above gets the fastest folding.
@@ -83,6 +86,69 @@ def test_over_capacity_gives_best_fitting_fps(compiled):
     assert 0 < best < 50_000
     folded = fold_to_fps(model, best * 0.999, target)
     assert total_resources(folded, target.part).dsp <= 12
+
+
+def _mvau_lut_estimate(model, part):
+    """FINN's estimate plus 40 LUTs per multiplier lane of every RTL MVAU (which FINN counts
+    as 0): a stand-in for a calibrated cost model."""
+    from codesign.finn.folding import finn_estimate
+    from codesign.resources import Resources
+
+    lanes = sum(
+        getCustomOp(n).get_nodeattr("PE") * getCustomOp(n).get_nodeattr("SIMD")
+        for n in model.get_nodes_by_op_type("MVAU_rtl")
+    )
+    return finn_estimate(model, part) + Resources(lut=40.0 * lanes)
+
+
+def test_lut_budget_uses_the_injected_estimator(compiled):
+    from codesign.finn.folding import FoldTarget, bottleneck, finn_estimate, fold_to_lut_budget
+    from codesign.resources import Resources
+
+    run = compiled["uniform4@pynq-z2"].result.run_dir
+    model = ModelWrapper(str(run / "intermediate" / "08_specialize_layers.onnx"))
+    target = FoldTarget(
+        part="xc7z020clg400-1",
+        clock_ns=10.0,
+        capacity=Resources(lut=53200, ff=106400, bram18=280, dsp=220),
+    )
+    fastest = fold_to_lut_budget(model, 10**6, target)  # FINN's estimate: anything fits
+    budget = int(finn_estimate(fastest, target.part).lut) + 200
+    by_finn = fold_to_lut_budget(model, budget, target)
+    calls = []
+
+    def estimate(m, part):
+        calls.append(part)
+        return _mvau_lut_estimate(m, part)
+
+    by_model = fold_to_lut_budget(model, budget, target, estimate)
+    assert calls and set(calls) == {target.part}
+    assert _mvau_lut_estimate(by_model, target.part).lut <= budget
+    assert _mvau_lut_estimate(by_finn, target.part).lut > budget  # FINN's 0 LUTs misled it
+    assert bottleneck(by_model)[1] > bottleneck(by_finn)[1]  # so the injected one folds more
+    with pytest.raises(InfeasibleError, match="by the injected estimate: over the LUT budget"):
+        fold_to_lut_budget(model, 10, target, estimate)
+
+
+def test_a_cost_model_prices_the_folding(compiled):
+    from codesign.cost.protocol import CostModel, DesignCost, LayerCost
+    from codesign.finn.folding import cost_model_estimator
+    from codesign.resources import Resources
+
+    class PerNode:
+        version = "test-1"
+
+        def layer_cost(self, layer):
+            return LayerCost(Resources(lut=10.0), cycles=1)
+
+        def design_cost(self, layers):
+            return DesignCost(Resources(lut=10.0 * len(layers)), cycles=1)
+
+    assert isinstance(PerNode(), CostModel)
+    run = compiled["uniform4@pynq-z2"].result.run_dir
+    model = ModelWrapper(str(run / "compiled.onnx"))
+    estimate = cost_model_estimator(PerNode(), lambda m: list(m.graph.node))
+    assert estimate(model, "xc7z020clg400-1").lut == 10.0 * len(model.graph.node)
 
 
 def test_simd_guard_changes_what_setfolding_alone_produces(compiled):
@@ -169,6 +235,7 @@ def test_resume_from_folding_and_stop_early(compiled, tmp_path):
         compile_model(run, CompileConfig(board="pynq-z2", fps=1), run, start_step="fold")
 
 
+@pytest.mark.slow
 def test_w1a1_xnor_layers_are_named_with_the_fix(tmp_path):
     from tiny_models import export_binary_mlp
 

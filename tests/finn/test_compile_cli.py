@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 
+import pytest
 import torch
 import yaml
 from click.testing import CliRunner
@@ -15,6 +16,8 @@ from tiny_models import export_tiny
 from codesign.cli.main import cli
 from codesign.errors import ConfigError
 from codesign.finn import STEP_NAMES
+
+pytestmark = pytest.mark.slow  # every test here compiles
 
 
 def test_foreign_rtl_model_compiles_to_a_run_folder(tmp_path):

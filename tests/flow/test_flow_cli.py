@@ -84,6 +84,7 @@ def test_bad_cross_field_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ca
     assert "lower data.batch_size or raise data.n_train" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_tiny_flow_end_to_end(tmp_path: Path) -> None:
     from codesign.data import load_dataset
 

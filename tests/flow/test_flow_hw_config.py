@@ -85,7 +85,7 @@ def test_a_step_whose_input_nothing_writes_is_rejected_before_any_step_runs(
     with pytest.raises(ConfigError) as err:
         run_flow(cfg, STEPS)
     assert str(err.value) == (
-        "step 'synth' reads the 'sim_result' artifact, but no step of this flow writes it and "
+        "step 'synth' reads the 'design' artifact, but no step of this flow writes it and "
         "the run folder holds none from an earlier run; add a step that writes it (simulate) "
         "to run.steps before 'synth'"
     )

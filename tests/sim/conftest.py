@@ -1,13 +1,15 @@
 """Tiny compiled designs for the simulation tests, built once per session.
 
 Each design goes the real way: ``codesign.models.build_cnn`` -> ``export_qonnx`` ->
-``codesign.finn.compile_model`` into a session temp folder. Verilator builds are cached by
-plan digest under ``Settings.cache_dir`` (``CODESIGN_CACHE``), so a second test session
-reuses them.
+``codesign.finn.compile_model`` into a session temp folder. Tests that write into a run
+folder (every simulation does) take a per-test copy (``w4a4``, :func:`copy_design`).
+Verilator builds are cached by plan digest under ``Settings.cache_dir`` (the session's
+cache folder, see tests/conftest.py), so the copies share one build.
 """
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -78,6 +80,19 @@ def design_w2a2(designs_root: Path) -> Design:
 @pytest.fixture(scope="session")
 def design_mixed(designs_root: Path) -> Design:
     return _build(designs_root, "mixed", [(3, 4), (6, None)])
+
+
+def copy_design(design: Design, tmp_path: Path) -> Design:
+    """A private copy of a session design's run folder: simulate writes RUN/sim/ and logs/."""
+    dst = tmp_path / design.run_dir.parent.name
+    shutil.copytree(design.run_dir, dst, symlinks=True)
+    return Design(dst, design.model)
+
+
+@pytest.fixture
+def w4a4(design_w4a4: Design, tmp_path: Path) -> Design:
+    """A per-test copy of :func:`design_w4a4` (the session design stays as compiled)."""
+    return copy_design(design_w4a4, tmp_path)
 
 
 @pytest.fixture(scope="session")
