@@ -75,7 +75,7 @@ from codesign.finn.checks import find_hls_nodes, find_unsupported_nodes, raise_i
 from codesign.finn.config import CompileConfig
 from codesign.finn.estimates import estimate
 from codesign.finn.folding import FoldTarget, fold_to_fps, fold_to_lut_budget
-from codesign.finn.transforms import PreferRTL
+from codesign.finn.transforms import MoveLeadingFlattenToHost, PreferRTL
 from codesign.io import atomic_write_json
 from codesign.resources import Resources
 
@@ -179,6 +179,8 @@ def step_streamline(model: ModelWrapper, ctx: StepContext) -> ModelWrapper:  # n
         ConvertBipolarMatMulToXnorPopcount(),
         Streamline(),
         absorb.AbsorbScalarMulAddIntoTopK(),
+        MoveLeadingFlattenToHost(),
+        InferShapes(),
         InferDataLayouts(),
         RemoveUnusedTensors(),
     )
