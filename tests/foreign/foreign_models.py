@@ -95,3 +95,52 @@ def export(model: nn.Module, shape: tuple[int, ...], out_dir: Path, seed: int = 
     path = out_dir / "model.onnx"
     export_qonnx(model, torch.rand(1, *shape), export_path=str(path))
     return path
+
+
+class BiasFlattenCnn(nn.Module):
+    """A CNN with biases everywhere, padding, and a final flatten into two FC layers."""
+
+    def __init__(self, w: int = 4, a: int = 4) -> None:
+        super().__init__()
+        self.inp = qnn.QuantIdentity(act_quant=UserReluQuant, bit_width=8, return_quant_tensor=True)
+        self.conv1 = qnn.QuantConv2d(1, 4, 3, stride=2, padding=1, bias=True, **_w(w))
+        self.bn1 = nn.BatchNorm2d(4)
+        self.act1 = qnn.QuantReLU(act_quant=UserReluQuant, bit_width=a, return_quant_tensor=True)
+        self.conv2 = qnn.QuantConv2d(4, 8, 3, stride=2, bias=True, **_w(w))
+        self.act2 = qnn.QuantReLU(act_quant=UserReluQuant, bit_width=a, return_quant_tensor=True)
+        self.flatten = nn.Flatten()
+        self.fc1 = qnn.QuantLinear(8 * 3 * 3, 16, bias=True, **_w(w))
+        self.act3 = qnn.QuantReLU(act_quant=UserReluQuant, bit_width=a, return_quant_tensor=True)
+        self.fc2 = qnn.QuantLinear(16, 10, bias=True, **_w(w))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.act1(self.bn1(self.conv1(self.inp(x))))  # (B, 4, 6, 6)
+        x = self.act2(self.conv2(x))  # (B, 8, 2, 2)
+        x = self.act3(self.fc1(self.flatten(x)))  # (B, 16)
+        return self.fc2(x)  # (B, 10)
+
+
+class SignedMlp(nn.Module):
+    """Signed (hardtanh-like) activations, and a mid-network ``view`` that keeps the order.
+
+    The view splits the 32 hidden units into two 16-vectors that share the classifier, so
+    the classifier runs twice per frame and the reshape stays between two HW layers
+    (FINN makes it a ``Reshape_rtl`` pass-through).
+    """
+
+    def __init__(self, w: int = 4, a: int = 3) -> None:
+        super().__init__()
+        self.inp = qnn.QuantIdentity(
+            act_quant=UserSignedQuant, bit_width=8, return_quant_tensor=True
+        )
+        self.fc1 = qnn.QuantLinear(8 * 8, 32, bias=False, **_w(w))
+        self.bn1 = nn.BatchNorm1d(32)
+        self.act1 = qnn.QuantIdentity(
+            act_quant=UserSignedQuant, bit_width=a, return_quant_tensor=True
+        )
+        self.fc2 = qnn.QuantLinear(16, 10, bias=False, **_w(w))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.inp(x.flatten(1) * 2.0 - 1.0)  # (B, 64), signed
+        x = self.act1(self.bn1(self.fc1(x)))  # (B, 32), signed
+        return self.fc2(x.view(x.shape[0], 2, 16))  # (B, 2, 10)
