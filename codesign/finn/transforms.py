@@ -146,6 +146,7 @@ class MoveLeadingFlattenToHost(Transformation):
                     dt = model.get_tensor_datatype(mt_out)
                     model.set_tensor_shape(mt_out, model.get_tensor_shape(flat_out))
                     model.set_tensor_datatype(mt_out, dt)
+                    model.set_tensor_datatype(flat_out, model.get_tensor_datatype(inp.name))
                     _reorder(graph, second, first)
                     log.info("moved leading %s ahead of %s", second.name, first.name)
                     return model, True
