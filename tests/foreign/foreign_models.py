@@ -109,12 +109,12 @@ class BiasFlattenCnn(nn.Module):
         self.conv2 = qnn.QuantConv2d(4, 8, 3, stride=2, bias=True, **_w(w))
         self.act2 = qnn.QuantReLU(act_quant=UserReluQuant, bit_width=a, return_quant_tensor=True)
         self.flatten = nn.Flatten()
-        self.fc1 = qnn.QuantLinear(8 * 3 * 3, 16, bias=True, **_w(w))
+        self.fc1 = qnn.QuantLinear(8 * 2 * 2, 16, bias=True, **_w(w))
         self.act3 = qnn.QuantReLU(act_quant=UserReluQuant, bit_width=a, return_quant_tensor=True)
         self.fc2 = qnn.QuantLinear(16, 10, bias=True, **_w(w))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.act1(self.bn1(self.conv1(self.inp(x))))  # (B, 4, 6, 6)
+        x = self.act1(self.bn1(self.conv1(self.inp(x))))  # (B, 4, 5, 5)
         x = self.act2(self.conv2(x))  # (B, 8, 2, 2)
         x = self.act3(self.fc1(self.flatten(x)))  # (B, 16)
         return self.fc2(x)  # (B, 10)
