@@ -6,7 +6,8 @@ Two checks run during a compile:
   not a FINN HW layer, sits between HW layers (or is not a plain host-side op at the
   graph's ends), or is a HW layer with no RTL implementation in finn-plus 1.6.1.
 * :func:`find_hls_nodes` after specialization: any node whose implementation is not
-  ``_rtl``.
+  ``_rtl``, or is an ``_rtl`` type outside :data:`codesign.finn.support.SUPPORTED` (the
+  one table of node types that simulate and synthesize, shared with sim/ and synth/).
 
 Both return :class:`NodeIssue` lists; :func:`raise_if_issues` turns them into one
 :class:`~codesign.errors.UnsupportedModelError` naming every node.
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from codesign.errors import UnsupportedModelError
+from codesign.finn.support import SUPPORTED, UNSUPPORTED_FIX, rtl_op_for, unsupported_reason
 
 if TYPE_CHECKING:
     from onnx import NodeProto
@@ -164,9 +166,25 @@ def find_hls_nodes(model: ModelWrapper, fpgapart: str) -> list[NodeIssue]:
         model: The dataflow partition after SpecializeLayers.
         fpgapart: Target part (for the MVAU diagnosis).
     """
+    from qonnx.custom_op.registry import getCustomOp
+
     issues = []
     for node in model.graph.node:
         if node.op_type.endswith("_rtl"):
+            support = SUPPORTED.get(node.op_type)
+            if support is None:
+                issues.append(_issue(node, unsupported_reason(node.op_type)))
+            elif support.mem_modes:
+                mode = getCustomOp(node).get_nodeattr("mem_mode")
+                if mode not in support.mem_modes:
+                    issues.append(
+                        NodeIssue(
+                            node.name,
+                            node.op_type,
+                            f"mem_mode {mode} is not simulated or synthesized",
+                            f"use mem_mode {' or '.join(support.mem_modes)}",
+                        )
+                    )
             continue
         if node.op_type in ("MVAU_hls", "VVAU_hls"):
             reason, fix = mvau_hls_reason(model, node, fpgapart)
@@ -235,13 +253,7 @@ def _issue(node: NodeProto, default_reason: str) -> NodeIssue:
     elif base.startswith("Elementwise") or base in ("Add", "Mul", "Sub", "Div"):
         reason, fix = _ELEMENTWISE
     else:
-        reason, fix = (
-            default_reason,
-            (
-                "express the network with QuantConv2d/QuantLinear, "
-                "BatchNorm, QuantReLU and stride-2 convolutions"
-            ),
-        )
+        reason, fix = default_reason, UNSUPPORTED_FIX
     return NodeIssue(node.name, node.op_type, reason, fix)
 
 
@@ -266,6 +278,8 @@ def _hw_issue(model: ModelWrapper, node: NodeProto, fpgapart: str) -> NodeIssue 
         if base == "MVAU" and not _mvu_rtl_possible(node, fpgapart, model):
             reason, fix = mvau_hls_reason(model, node, fpgapart)
             return NodeIssue(node.name, node.op_type, reason, fix)
+    if rtl_op_for(node.op_type) not in SUPPORTED:
+        return _issue(node, unsupported_reason(node.op_type))
     return None
 
 

@@ -10,10 +10,10 @@ from functools import partial
 from typing import Any
 
 from finn.analysis.fpgadataflow.exp_cycles_per_layer import exp_cycles_per_layer
-from finn.analysis.fpgadataflow.res_estimation import res_estimation
 from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.custom_op.registry import getCustomOp
 
+from codesign.finn.estimate_fixes import res_estimation
 from codesign.finn.folding import to_resources
 from codesign.resources import Resources
 from codesign.runfolder import RTL_LUT_NOTE, Estimates, LayerEstimate

@@ -16,7 +16,6 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 from finn.analysis.fpgadataflow.exp_cycles_per_layer import exp_cycles_per_layer
-from finn.analysis.fpgadataflow.res_estimation import res_estimation
 from finn.transformation.fpgadataflow.set_folding import SetFolding
 from finn.transformation.qonnx.give_unique_node_names_recursive import (
     GiveUniqueNodeNamesRecursive,
@@ -24,6 +23,7 @@ from finn.transformation.qonnx.give_unique_node_names_recursive import (
 from qonnx.core.modelwrapper import ModelWrapper
 
 from codesign.errors import InfeasibleError
+from codesign.finn.estimate_fixes import res_estimation
 from codesign.finn.transforms import AvoidFullSimdMvau
 from codesign.resources import Resources
 

@@ -81,7 +81,7 @@ from codesign.finn.folding import (
     fold_to_fps,
     fold_to_lut_budget,
 )
-from codesign.finn.transforms import PreferRTL
+from codesign.finn.transforms import MoveLeadingFlattenToHost, PreferRTL
 from codesign.io import atomic_write_json
 from codesign.resources import Resources
 
@@ -188,6 +188,8 @@ def step_streamline(model: ModelWrapper, ctx: StepContext) -> ModelWrapper:  # n
         ConvertBipolarMatMulToXnorPopcount(),
         Streamline(),
         absorb.AbsorbScalarMulAddIntoTopK(),
+        MoveLeadingFlattenToHost(),
+        InferShapes(),
         InferDataLayouts(),
         RemoveUnusedTensors(),
     )

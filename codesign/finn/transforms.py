@@ -76,3 +76,96 @@ class AvoidFullSimdMvau(Transformation):
                 inst.get_exp_cycles(),
             )
         return model, False
+
+
+def _is_per_tensor_threshold(model: ModelWrapper, node: object) -> bool:
+    """A MultiThreshold whose thresholds are one row (the same for every channel)."""
+    if node is None or node.op_type != "MultiThreshold":
+        return False
+    thresholds = model.get_initializer(node.input[1])
+    return thresholds is not None and thresholds.ndim == 2 and thresholds.shape[0] == 1
+
+
+def _flattens_batch(model: ModelWrapper, node: object) -> bool:
+    """A Reshape/Flatten that turns ``(B, ...)`` into ``(B, rest)``: a no-op on the data order."""
+    if node is None or node.op_type not in ("Reshape", "Flatten"):
+        return False
+    ishape = model.get_tensor_shape(node.input[0])
+    oshape = model.get_tensor_shape(node.output[0])
+    return (
+        ishape is not None
+        and oshape is not None
+        and len(oshape) == 2
+        and ishape[0] == oshape[0]
+        and len(ishape) > 2
+    )
+
+
+class MoveLeadingFlattenToHost(Transformation):
+    """Keep a flatten at the network's input on the host, ahead of a per-tensor quantizer.
+
+    A Brevitas MLP flattens its image either before or after its input quantizer. In the
+    graph that is ``input -> Flatten -> MultiThreshold`` or ``input -> MultiThreshold ->
+    Flatten``. finn-plus 1.6.1 then makes the flatten a ``Reshape_rtl`` node at the head of
+    the dataflow (one element per cycle: the bottleneck), or leaves a one-channel
+    Thresholding over 28x28 pixels (PE <= 1: 784 cycles/frame). Flattening is a no-op on
+    the element order of the host's NCHW buffer, so it belongs on the host, like the
+    input Transpose FINN already leaves there. This pass:
+
+    1. swaps ``MultiThreshold -> Flatten`` when the thresholds are per-tensor (one row: the
+       same comparison for every element, so the order of the two does not matter), and
+    2. turns the leading ``Reshape`` into an ONNX ``Flatten(axis=1)``, which FINN keeps in
+       the parent graph (``InferReshape`` would make a ``Reshape`` a HW layer).
+
+    The Thresholding that follows then has one channel per input element with per-tensor
+    thresholds, so SetFolding can raise its PE (finn-plus's RTL stores per-tensor
+    thresholds once per PE, not per channel; see :mod:`codesign.finn.estimate_fixes`).
+    """
+
+    def apply(self, model: ModelWrapper) -> tuple[ModelWrapper, bool]:  # noqa: D102
+        from onnx import helper
+
+        graph = model.graph
+        for inp in graph.input:
+            first = model.find_consumer(inp.name)
+            if _is_per_tensor_threshold(model, first):
+                second = model.find_consumer(first.output[0])
+                if (
+                    _flattens_batch(model, second)
+                    and len(model.find_consumers(first.output[0])) == 1
+                ):
+                    # input -> MT -> flat -> X   becomes   input -> flat -> MT -> X
+                    flat_out, mt_out = second.output[0], first.output[0]
+                    second.input[0] = inp.name
+                    first.input[0] = flat_out
+                    for consumer in model.find_consumers(flat_out) or []:
+                        if consumer is not first:
+                            for k, name in enumerate(consumer.input):
+                                if name == flat_out:
+                                    consumer.input[k] = mt_out
+                    dt = model.get_tensor_datatype(mt_out)
+                    model.set_tensor_shape(mt_out, model.get_tensor_shape(flat_out))
+                    model.set_tensor_datatype(mt_out, dt)
+                    model.set_tensor_datatype(flat_out, model.get_tensor_datatype(inp.name))
+                    _reorder(graph, second, first)
+                    log.info("moved leading %s ahead of %s", second.name, first.name)
+                    return model, True
+            if first is not None and first.op_type == "Reshape" and _flattens_batch(model, first):
+                flat = helper.make_node(
+                    "Flatten", [first.input[0]], [first.output[0]], name=first.name, axis=1
+                )
+                index = list(graph.node).index(first)
+                graph.node.remove(first)
+                graph.node.insert(index, flat)
+                log.info("leading %s stays on the host as Flatten", first.name)
+                return model, True
+        return model, False
+
+
+def _reorder(graph: object, before: object, after: object) -> None:
+    """Place node ``before`` directly ahead of node ``after`` in the graph's node list."""
+    nodes = list(graph.node)
+    nodes.remove(before)
+    nodes.insert(nodes.index(after), before)
+    del graph.node[:]
+    graph.node.extend(nodes)

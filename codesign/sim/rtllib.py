@@ -129,3 +129,29 @@ def relative_to_rtllib(path: Path) -> str | None:
         return Path(path).resolve().relative_to(rtllib_root()).as_posix()
     except ValueError:
         return None
+
+
+def library_twin(path: Path, root: Path | None = None) -> str | None:
+    """The finn-rtllib file a node-local copy duplicates, as a path relative to finn-rtllib.
+
+    Some finn-plus nodes copy library files into their own ``code_gen_dir`` (``Reshape_rtl``
+    copies ``dwc/hdl/vpc.sv`` and ``dwc_axi.sv``) while others name the library's file
+    (``StreamingDataWidthConverter_rtl``). Read together they define ``dwc_axi`` and ``vpc``
+    twice. A copy whose bytes equal the library file of the same name in the folder FINN
+    copied it from is that file, so sources are de-duplicated by it.
+
+    Returns:
+        ``path`` relative to finn-rtllib when it lies there already, or when it is a
+        byte-identical copy of ``<finn-rtllib>/<folder>/<same name>``; else None.
+    """
+    root = root or rtllib_root()
+    path = Path(path)
+    if path.is_relative_to(root):
+        return path.relative_to(root).as_posix()
+    if path.suffix not in (".v", ".sv", ".vh", ".svh") or not path.is_file():
+        return None
+    data = path.read_bytes()
+    for candidate in sorted(root.rglob(path.name)):
+        if candidate.is_file() and candidate.read_bytes() == data:
+            return candidate.relative_to(root).as_posix()
+    return None

@@ -28,7 +28,8 @@ from pathlib import Path
 import jinja2
 
 from codesign.errors import CodesignError, UnsupportedModelError
-from codesign.sim.rtllib import library_source, relative_to_rtllib, rtllib_root
+from codesign.finn.support import SUPPORTED, Wiring
+from codesign.sim.rtllib import library_source, library_twin, rtllib_root
 
 log = logging.getLogger(__name__)
 
@@ -38,15 +39,8 @@ HARNESS_MODULE = "codesign_harness"
 DATA_DIR = "data"
 RTL_DIR = "rtl"
 
-# Node types the stitcher knows how to wire (all have in0/out0 AXI streams).
-SUPPORTED_OPS = (
-    "MVAU_rtl",
-    "Thresholding_rtl",
-    "ConvolutionInputGenerator_rtl",
-    "FMPadding_rtl",
-    "StreamingDataWidthConverter_rtl",
-    "StreamingFIFO_rtl",
-)
+# Node types the stitcher knows how to wire: codesign.finn.support's table.
+SUPPORTED_OPS = tuple(SUPPORTED)
 _STREAM_PORTS = {
     "in0_V_TDATA",
     "in0_V_TVALID",
@@ -242,7 +236,11 @@ def _read_design(
     data: dict[str, str] = {}
 
     def add_source(path: Path) -> None:
-        rel = relative_to_rtllib(path)
+        # A node-local copy of a finn-rtllib file (Reshape_rtl's vpc.sv, dwc_axi.sv) is that
+        # file: one definition per module, whichever node names it.
+        rel = library_twin(path, lib_root)
+        if rel:
+            path = lib_root / rel
         name = f"{RTL_DIR}/{path.name}"
         key = rel or str(path.resolve())
         if name in origin:
@@ -266,7 +264,8 @@ def _read_design(
     nodes: list[StitchNode] = []
     prev_out = model.graph.input[0].name
     for node in graph_nodes:
-        if node.op_type not in SUPPORTED_OPS:
+        support = SUPPORTED.get(node.op_type)
+        if support is None:
             raise UnsupportedModelError(
                 f"node {node.name} ({node.op_type}) cannot be simulated: the Verilator flow "
                 f"supports {', '.join(SUPPORTED_OPS)}"
@@ -280,7 +279,7 @@ def _read_design(
         inst = getCustomOp(node)
         in_w = int(inst.get_instream_width_padded(0))
         out_w = int(inst.get_outstream_width_padded(0))
-        if node.op_type.startswith("StreamingFIFO"):
+        if support.wiring is Wiring.FIFO:
             depth = int(fifo_depths.get(node.name, inst.get_nodeattr("depth")))
             if depth < 2:
                 raise CodesignError(f"FIFO {node.name}: depth {depth} < 2 cannot be built")
@@ -311,16 +310,16 @@ def _read_design(
         params: dict[str, str] = {}
         extra: dict[str, object] = {}
         handled = set(_STREAM_PORTS)
-        if node.op_type == "Thresholding_rtl":
-            dats = sorted(code_dir.glob(f"{top}_threshs_*.dat"))
+        if support.wiring is Wiring.THRESHOLDING:
+            dats = sorted(p for g in support.data_globs for p in code_dir.glob(g.format(top=top)))
             if not dats:
                 raise CodesignError(f"node {node.name}: no threshold .dat files in {code_dir}")
             for dat in dats:
                 data[f"{DATA_DIR}/{dat.name}"] = dat.read_text()
             params["THRESHOLDS_PATH"] = _sv_string(f"{DATA_DIR}/{top}_")
-        if node.op_type == "MVAU_rtl":
+        if support.wiring is Wiring.MVAU:
             mem_mode = inst.get_nodeattr("mem_mode")
-            if mem_mode != "internal_decoupled":
+            if mem_mode not in support.mem_modes:
                 raise UnsupportedModelError(
                     f"node {node.name}: MVAU_rtl mem_mode {mem_mode} is "
                     "not supported (only internal_decoupled)"
@@ -332,11 +331,7 @@ def _read_design(
                 raise CodesignError(
                     f"node {node.name}: {ms_file.name} or memblock.dat missing in {code_dir}"
                 )
-            for rel in (
-                "axi/hdl/axilite.sv",
-                "memstream/hdl/memstream.sv",
-                "memstream/hdl/memstream_axi.sv",
-            ):
+            for rel in support.extra_rtllib:
                 add_source(lib_root / rel)
             add_source(ms_file)
             data[f"{DATA_DIR}/{top}_memblock.dat"] = memblock.read_text()

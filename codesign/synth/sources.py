@@ -18,18 +18,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from codesign.errors import CodesignError, UnsupportedModelError
-from codesign.sim.rtllib import library_source
+from codesign.finn.support import SUPPORTED, Wiring
+from codesign.sim.rtllib import library_source, library_twin
 
 log = logging.getLogger(__name__)
 
-# Nodes whose weights stream from a memstream instance next to them (mem_mode internal_decoupled).
-_MATRIX_OPS = ("MVAU_rtl", "VVAU_rtl")
-_MEMSTREAM_LIB = (
-    "axi/hdl/axilite.sv",
-    "memstream/hdl/memstream.sv",
-    "memstream/hdl/memstream_axi.sv",
-)
 _DATA_SUFFIXES = (".dat",)
+_MODULE = re.compile(rb"^\s*module\s+(\w+)", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -158,10 +153,11 @@ def _finn_rtllib() -> Path:
 
 
 def _node_rtl(inst: object, name: str, op_type: str, rtllib: Path) -> NodeRTL:
-    if not hasattr(inst, "get_rtl_file_list"):
+    support = SUPPORTED.get(op_type)
+    if support is None or not hasattr(inst, "get_rtl_file_list"):
         raise UnsupportedModelError(
-            f"node {name} is {op_type}, which has no RTL implementation; Yosys synthesis covers "
-            "only *_rtl nodes (see TOOLCHAIN.md for the HLS-only layers)"
+            f"node {name} is {op_type}; Yosys synthesis covers the RTL node types "
+            f"{', '.join(SUPPORTED)} (codesign.finn.support)"
         )
     code_gen = inst.get_nodeattr("code_gen_dir_ipgen")
     if not code_gen or not Path(code_gen).is_dir():
@@ -173,27 +169,26 @@ def _node_rtl(inst: object, name: str, op_type: str, rtllib: Path) -> NodeRTL:
     top = inst.get_verilog_top_module_name()
     files = [Path(f) for f in inst.get_rtl_file_list(abspath=True)]
     weight_width = 0
-    kind = "plain"
-    if op_type in _MATRIX_OPS:
+    kind = support.wiring.value
+    if support.mem_modes:
         mem_mode = inst.get_nodeattr("mem_mode")
-        if mem_mode != "internal_decoupled":
+        if mem_mode not in support.mem_modes:
             raise UnsupportedModelError(
                 f"node {name}: mem_mode={mem_mode!r} is not supported for "
-                "synthesis; use internal_decoupled"
+                f"synthesis; use {' or '.join(support.mem_modes)}"
             )
-        kind = "mvau"
+    if support.wiring is Wiring.MVAU:
         weight_width = int(inst.get_instream_width_padded(1))
-        files += [rtllib / rel for rel in _MEMSTREAM_LIB]
-        files.append(code_gen_dir / f"{top}_memstream_wrapper.v")
-    elif op_type.startswith("Thresholding"):
-        kind = "thresholding"
-    elif op_type.startswith("StreamingFIFO"):
-        kind = "fifo"
+    files += [rtllib / rel for rel in support.extra_rtllib]
+    files += [code_gen_dir / f.format(top=top) for f in support.extra_node_files]
     lib_files: list[tuple[str, Path]] = []
     node_files: list[Path] = []
     for f in files:
-        if f.is_relative_to(rtllib):
-            lib_files.append((f.relative_to(rtllib).as_posix(), f))
+        # A node-local copy of a finn-rtllib file (Reshape_rtl's dwc_axi.sv, vpc.sv) is
+        # staged as that library file, so it is read once however many nodes name it.
+        rel = library_twin(f, rtllib)
+        if rel is not None:
+            lib_files.append((rel, rtllib / rel))
         elif f.is_relative_to(code_gen_dir):
             node_files.append(f)
         else:
@@ -228,6 +223,7 @@ def stage_sources(nodes: Sequence[NodeRTL]) -> tuple[dict[str, bytes], list[str]
     """
     files: dict[str, bytes] = {}
     hdl: list[str] = []
+    defined: dict[str, str] = {}  # module name -> staged file defining it
     for node in nodes:
         for rel, path in node.lib_files:
             staged = f"rtllib/{rel}"
@@ -236,7 +232,8 @@ def stage_sources(nodes: Sequence[NodeRTL]) -> tuple[dict[str, bytes], list[str]
                 # add_multi.sv, a packed struct in fifo.sv) are needed by yosys-slang too.
                 text = library_source(rel).encode()
                 files[staged] = synthesis_copy(path.name, text)
-                hdl.append(staged)
+                if _new_modules(staged, files[staged], defined, files):
+                    hdl.append(staged)
         for path in node.node_files:
             staged = f"{node.staged_dir}/{path.name}"
             data = path.read_bytes()
@@ -246,10 +243,35 @@ def stage_sources(nodes: Sequence[NodeRTL]) -> tuple[dict[str, bytes], list[str]
                     str(node.code_gen_dir).rstrip("/").encode() + b"/",
                     node.staged_dir.encode() + b"/",
                 )
+                if not _new_modules(staged, data, defined, files):
+                    continue
                 hdl.append(staged)
             files[staged] = data
     hdl.sort(key=lambda f: 0 if f.endswith("_pkg.sv") else 1)
     return files, hdl
+
+
+def _new_modules(
+    staged: str, data: bytes, defined: dict[str, str], files: dict[str, bytes]
+) -> bool:
+    """Record the modules ``staged`` defines; False when an identical file defined them all.
+
+    Raises:
+        CodesignError: A module is defined again with a different text (Yosys would stop
+            with "duplicate definition").
+    """
+    modules = [m.decode() for m in _MODULE.findall(data)]
+    clash = [m for m in modules if m in defined]
+    if not clash:
+        defined.update(dict.fromkeys(modules, staged))
+        return True
+    first = defined[clash[0]]
+    if len(clash) == len(modules) and files.get(first) == data:
+        return False
+    raise CodesignError(
+        f"module {clash[0]} is defined by both {first} and {staged} with different text; "
+        "two nodes ship conflicting RTL"
+    )
 
 
 def synthesis_copy(file_name: str, data: bytes) -> bytes:
