@@ -18,6 +18,7 @@ from codesign.quality.report import (
     parse_severity_list,
     quality_report,
 )
+from codesign.runs import check_output_file
 
 # Spelled with hyphens on the command line (fashion-mnist); the library takes either.
 _DATASETS = [n.value.replace("_", "-") for n in DatasetName]
@@ -45,13 +46,17 @@ _SHORT = {
 @click.option(
     "-n",
     "--num-images",
-    type=int,
+    type=click.IntRange(min=1),
     default=512,
     show_default=True,
     help="Images the feature table averages over.",
 )
 @click.option(
-    "--grid-images", type=int, default=3, show_default=True, help="Images shown in the grid."
+    "--grid-images",
+    type=click.IntRange(min=1),
+    default=3,
+    show_default=True,
+    help="Images shown in the grid.",
 )
 @click.option(
     "--severities",
@@ -94,6 +99,9 @@ def quality(
 ) -> None:
     """Corrupt test images at chosen severities: draw a grid and tabulate quality features."""
     t0 = time.perf_counter()
+    check_output_file(out, "--out")  # before any work: nothing is written when one is bad
+    if json_path is not None:
+        check_output_file(json_path, "--json")
     report = quality_report(
         out=out,
         dataset=dataset.replace("-", "_").lower(),

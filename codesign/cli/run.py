@@ -50,7 +50,14 @@ class _Bars:
     "--from-step", default=None, help="Re-run from this step (earlier ones must be done)."
 )
 @click.option("--to-step", default=None, help="Stop after this step.")
-def run(flow_file: Path, out_dir: Path | None, from_step: str | None, to_step: str | None) -> None:
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Write into an --out folder that holds other files (they are kept, never overwritten).",
+)
+def run(
+    flow_file: Path, out_dir: Path | None, from_step: str | None, to_step: str | None, force: bool
+) -> None:
     """Run the flow in FLOW_FILE; a re-run skips steps already done with the same config."""
     from codesign.flow.report import hardware_report, write_flow_report  # noqa: PLC0415
     from codesign.flow.steps import STEPS  # noqa: PLC0415 (keeps `codesign --help` fast)
@@ -68,7 +75,11 @@ def run(flow_file: Path, out_dir: Path | None, from_step: str | None, to_step: s
     )
     with Progress(*columns, console=err_console, transient=False) as progress:
         result = run_flow(
-            cfg, STEPS, progress=_Bars(progress), finish=lambda r: write_flow_report(cfg, r)
+            cfg,
+            STEPS,
+            progress=_Bars(progress),
+            finish=lambda r: write_flow_report(cfg, r),
+            force=force,
         )
     out = Console()
     out.print(_steps_table(result))

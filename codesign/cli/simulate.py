@@ -12,6 +12,10 @@ from rich.table import Table
 
 from codesign.errors import ConfigError
 
+# Measured cycles/frame may exceed FINN's analytic figure by this fraction before the
+# command suggests --size-fifos.
+FPS_TOLERANCE = 0.05
+
 
 @click.command("simulate")
 @click.argument(
@@ -42,7 +46,7 @@ from codesign.errors import ConfigError
 @click.option(
     "--timeout",
     "timeout_s",
-    type=float,
+    type=click.FloatRange(min=0, min_open=True),
     default=600.0,
     show_default=True,
     help="Wall-clock limit in seconds for the build and for the simulation.",
@@ -71,11 +75,16 @@ def simulate(
     size_fifos: bool,
     engine: str,
 ) -> None:
-    """Stream Fashion-MNIST test images through RUN's RTL in Verilator, check against FINN."""
+    """Stream Fashion-MNIST test images through RUN's RTL in Verilator, check against FINN.
+
+    RUN is a `codesign compile` folder, or a `codesign run` folder (its compile/ is used).
+    """
     from codesign.data.datasets import load_dataset  # noqa: PLC0415 (loads numpy data)
+    from codesign.runs import RunKind, find_run_dir  # noqa: PLC0415
     from codesign.sim import simulate as run_simulation  # noqa: PLC0415 (loads FINN lazily)
     from codesign.sim import size_fifos as run_sizing  # noqa: PLC0415
 
+    run_dir = find_run_dir(run_dir, RunKind.COMPILE)
     if not (run_dir / "compiled.onnx").is_file():
         raise ConfigError(f"{run_dir} has no compiled.onnx: run `codesign compile` first")
     if engine == "xsim":
@@ -83,7 +92,7 @@ def simulate(
         return
     handler = logging.FileHandler(_log_path(run_dir))
     handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
-    logging.getLogger("codesign").addHandler(handler)
+    logging.getLogger().addHandler(handler)
     console = Console(stderr=True)
     t0 = time.perf_counter()
     try:
@@ -108,7 +117,7 @@ def simulate(
                 progress=progress,
             )
     finally:
-        logging.getLogger("codesign").removeHandler(handler)
+        logging.getLogger().removeHandler(handler)
         handler.close()
     out = Console()
     table = Table("measure", "value", title=f"Verilator simulation of {run_dir}")
@@ -139,6 +148,14 @@ def simulate(
             f"FIFO sizing: {sizing.initial_interval:.1f} -> {sizing.sized_interval:.1f} "
             f"cycles/frame (target {sizing.bottleneck_cycles}, reached {sizing.reached}),"
             f" total depth {sizing.total_depth}; folding config {sizing.folding_config}"
+        )
+    if sizing is None and result.cycles_vs_analytic > 1 + FPS_TOLERANCE:
+        out.print(
+            f"[yellow]note:[/] measured throughput is {result.cycles_vs_analytic:.2f}x slower "
+            f"than FINN's analytic figure ({result.fps:,.0f} vs "
+            f"{result.fps * result.cycles_vs_analytic:,.0f} FPS): the FIFOs are likely too "
+            f"shallow; size them with `codesign simulate {run_dir} --size-fifos`",
+            soft_wrap=True,
         )
     if result.waveform:
         out.print(f"waveform: {result.waveform}")

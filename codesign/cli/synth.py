@@ -11,7 +11,9 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 
 
 @click.command("synth")
-@click.argument("run_dir", type=click.Path(path_type=Path, file_okay=False, exists=True))
+@click.argument(
+    "run_dir", metavar="RUN", type=click.Path(path_type=Path, file_okay=False, exists=True)
+)
 @click.option(
     "--per-layer/--no-per-layer",
     default=True,
@@ -34,7 +36,7 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 @click.option(
     "--timeout",
     "timeout_s",
-    type=float,
+    type=click.FloatRange(min=0, min_open=True),
     default=1800,
     show_default=True,
     help="Seconds per Yosys run.",
@@ -51,9 +53,11 @@ def synth(
     timeout_s: float,
     jobs: int,
 ) -> None:
-    """Synthesize RUN (a `codesign compile` folder) with Yosys; compare with FINN's estimates."""
+    """Synthesize RUN (a `codesign compile` or `codesign run` folder) with Yosys, vs FINN."""
+    from codesign.runs import RunKind, find_run_dir  # noqa: PLC0415
     from codesign.synth.run import synthesize  # noqa: PLC0415 (reading the model loads FINN)
 
+    run_dir = find_run_dir(run_dir, RunKind.COMPILE)
     t0 = time.perf_counter()
     out = Console()
     columns = (

@@ -46,6 +46,7 @@ from typing import Any
 from codesign.errors import CodesignError, ConfigError
 from codesign.flow.config import FlowConfig, select_steps, write_resolved_config
 from codesign.io import atomic_write_json
+from codesign.runs import RunKind, claim_out_dir
 
 log = logging.getLogger(__name__)
 
@@ -222,6 +223,7 @@ def run_flow(
     *,
     progress: ProgressFn | None = None,
     finish: Callable[[FlowResult], object] | None = None,
+    force: bool = False,
 ) -> FlowResult:
     """Run the steps of ``cfg.run.steps``, resuming from what the run folder already holds.
 
@@ -231,6 +233,8 @@ def run_flow(
         progress: Optional ``progress(task, completed, total)`` callback.
         finish: Called with the result once the last step is done, still holding the run
             folder's lock (``codesign run`` writes the flow report there).
+        force: Accept a run folder that holds files codesign did not write (they are kept;
+            :func:`codesign.runs.claim_out_dir`).
 
     Returns:
         The run folder, the final state and one record per step.
@@ -238,6 +242,7 @@ def run_flow(
     Raises:
         ConfigError: A step name is unknown, or ``from_step`` needs earlier outputs that
             the run folder does not hold.
+        OutputPathError: The run folder is not this flow's to write (:mod:`codesign.runs`).
         Exception: Whatever a step raised; its record says ``failed`` with the message.
     """
     t_flow = time.perf_counter()
@@ -249,7 +254,7 @@ def run_flow(
     last = max(i for i, s in enumerate(steps) if s.name in selected)
 
     run_dir = cfg.run.resolved_out_dir().resolve()
-    run_dir.mkdir(parents=True, exist_ok=True)
+    out = claim_out_dir(run_dir, RunKind.FLOW, force=force)
     inputs = step_inputs(steps)
     digests = step_digests(cfg, steps)
     old = load_records(run_dir)
@@ -270,43 +275,48 @@ def run_flow(
             },
         )
 
-    with _exclusive(run_dir), _log_to(run_dir / LOG_FILE):
-        write_resolved_config(cfg.with_overrides(out_dir=run_dir), run_dir / CONFIG_FILE)
-        log.info("flow %s -> %s", cfg.run.name, run_dir)
-        ran: set[str] = set()  # steps run in this invocation
-        state.report("steps", 0, last + 1)
-        for i, (step, rec) in enumerate(zip(steps, records, strict=True)):
-            if i > last:
-                break
-            usable = _usable(rec, digests[step.name], run_dir)
-            if step.name not in selected:  # before from_step: reuse or fail
-                if not usable and step.name not in needed:
+    out.prepare()
+    try:
+        with _exclusive(run_dir), _log_to(run_dir / LOG_FILE):
+            write_resolved_config(cfg.with_overrides(out_dir=run_dir), run_dir / CONFIG_FILE)
+            log.info("flow %s -> %s", cfg.run.name, run_dir)
+            ran: set[str] = set()  # steps run in this invocation
+            state.report("steps", 0, last + 1)
+            for i, (step, rec) in enumerate(zip(steps, records, strict=True)):
+                if i > last:
+                    break
+                usable = _usable(rec, digests[step.name], run_dir)
+                if step.name not in selected:  # before from_step: reuse or fail
+                    if not usable and step.name not in needed:
+                        continue
+                    if not usable:
+                        raise ConfigError(
+                            f"--from-step {cfg.run.from_step} needs the outputs of step "
+                            f"{step.name!r}, but {run_dir} has none for this config; run the "
+                            f"flow without --from-step (or from {step.name!r}) first"
+                        )
+                    _restore(state, rec)
+                    log.info("step %s: using earlier outputs", step.name)
                     continue
-                if not usable:
-                    raise ConfigError(
-                        f"--from-step {cfg.run.from_step} needs the outputs of step "
-                        f"{step.name!r}, but {run_dir} has none for this config; run the "
-                        f"flow without --from-step (or from {step.name!r}) first"
-                    )
-                _restore(state, rec)
-                log.info("step %s: using earlier outputs", step.name)
-                continue
-            inputs_rerun = any(dep in ran for dep in inputs[step.name])
-            if usable and not inputs_rerun and cfg.run.from_step is None:
-                _restore(state, rec)
-                rec.reused = True
-                log.info("step %s: done before with this config, skipped", step.name)
-                state.report("steps", i + 1, last + 1)
+                inputs_rerun = any(dep in ran for dep in inputs[step.name])
+                if usable and not inputs_rerun and cfg.run.from_step is None:
+                    _restore(state, rec)
+                    rec.reused = True
+                    log.info("step %s: done before with this config, skipped", step.name)
+                    state.report("steps", i + 1, last + 1)
+                    save()
+                    continue
+                state = _run_step(step, rec, state, cfg, digests[step.name], save)
+                ran.add(step.name)
+                _mark_stale(step.name, steps[i + 1 :], records[i + 1 :], inputs)
                 save()
-                continue
-            state = _run_step(step, rec, state, cfg, digests[step.name], save)
-            ran.add(step.name)
-            _mark_stale(step.name, steps[i + 1 :], records[i + 1 :], inputs)
-            save()
-            state.report("steps", i + 1, last + 1)
-        result = FlowResult(run_dir, state, records, time.perf_counter() - t_flow)
-        if finish is not None:
-            finish(result)
+                state.report("steps", i + 1, last + 1)
+            result = FlowResult(run_dir, state, records, time.perf_counter() - t_flow)
+            if finish is not None:
+                finish(result)
+    except BaseException:
+        out.abandon(scratch=frozenset({LOCK_FILE, CONFIG_FILE, LOG_FILE}))  # nothing ran
+        raise
     return result
 
 
@@ -402,8 +412,8 @@ def _exclusive(run_dir: Path) -> Iterator[None]:
 
 @contextlib.contextmanager
 def _log_to(path: Path) -> Iterator[None]:
-    """Copy codesign's log records (INFO and up) into ``path`` while the flow runs."""
-    logger = logging.getLogger("codesign")
+    """Copy log records (INFO and up, third-party warnings too) into ``path`` during the flow."""
+    logger = logging.getLogger()
     handler = logging.FileHandler(path, encoding="utf-8")
     handler.setLevel(logging.INFO)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
