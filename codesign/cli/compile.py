@@ -77,6 +77,7 @@ def compile_cmd(
     from codesign.finn.compile import compile_model  # noqa: PLC0415 (loads FINN)
     from codesign.finn.config import CompileConfig  # noqa: PLC0415
     from codesign.finn.inputs import export_checkpoint  # noqa: PLC0415
+    from codesign.runs import RunKind, claim_out_dir  # noqa: PLC0415
 
     t0 = time.perf_counter()
     if (fps is None) == (lut_budget is None):
@@ -93,6 +94,7 @@ def compile_cmd(
         source="codesign compile options",
     )
     out_dir = out_dir or Path("runs") / f"compile-{model.stem}"
+    claim_out_dir(out_dir, RunKind.COMPILE, force=force)  # refuse before the slow export
     is_onnx = model.suffix.lower() == ".onnx"
     if is_onnx and bits_spec is not None:
         raise ConfigError(

@@ -129,7 +129,7 @@ def read_checkpoint(path: Path) -> Checkpoint:
     try:
         arch = CnnArch.from_dict(data["arch"])
         bits = BitConfig.from_dict(data["bits"])
-    except (KeyError, TypeError, ValueError, AttributeError) as err:
+    except (ConfigError, KeyError, TypeError, ValueError, AttributeError) as err:
         raise _not_ours(path, f"a checkpoint with an unreadable arch or bits ({err})") from None
     return Checkpoint(
         arch=arch,
