@@ -288,7 +288,8 @@ class OutDir:
         """
         write_marker(work, self.kind, self.foreign)
         new = {p.name for p in work.iterdir()}
-        if self.mode is Mode.NEW:
+        in_place = self.mode is Mode.FORCE or self.path == Path.cwd().resolve()
+        if self.mode is Mode.NEW and not in_place:
             if self.path.is_dir():
                 self.path.rmdir()  # empty (claim checked; a race makes this fail, safely)
             work.rename(self.path)
@@ -300,14 +301,17 @@ class OutDir:
                 f"{self.path / clash[0]} was not written by codesign and would be "
                 "overwritten; move it away or choose another --out"
             )
-        if self.mode is Mode.FORCE:
-            for name in sorted(new - {MARKER_FILE}):
+        if in_place:
+            # Entry by entry: beside the user's files, or in the working folder (``--out .``),
+            # which must stay the same folder for the shell that runs us.
+            for name in sorted((self.own_entries() - new) | (new - {MARKER_FILE})):
                 target = self.path / name
                 if target.is_dir() and not target.is_symlink():
                     shutil.rmtree(target)
                 else:
                     target.unlink(missing_ok=True)
-                (work / name).rename(target)
+                if name in new:
+                    (work / name).rename(target)
             (work / MARKER_FILE).replace(self.path / MARKER_FILE)
             work.rmdir()
             return

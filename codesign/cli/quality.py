@@ -20,8 +20,18 @@ from codesign.quality.report import (
 )
 from codesign.runs import check_output_file
 
-# Spelled with hyphens on the command line (fashion-mnist); the library takes either.
-_DATASETS = [n.value.replace("_", "-") for n in DatasetName]
+
+class _DatasetChoice(click.Choice):
+    """The dataset names of flows and ``doctor`` (fashion_mnist); fashion-mnist works too."""
+
+    def convert(  # noqa: D102
+        self, value: object, param: click.Parameter | None, ctx: click.Context | None
+    ) -> object:
+        text = value.replace("-", "_") if isinstance(value, str) else value
+        return super().convert(text, param, ctx)
+
+
+_DATASETS = [n.value for n in DatasetName]
 
 
 # Column headers short enough for an 80-column terminal.
@@ -38,8 +48,8 @@ _SHORT = {
 @click.command()
 @click.option(
     "--dataset",
-    type=click.Choice(_DATASETS, case_sensitive=False),
-    default="fashion-mnist",
+    type=_DatasetChoice(_DATASETS, case_sensitive=False),
+    default="fashion_mnist",
     show_default=True,
     help="Dataset whose test images are corrupted.",
 )
@@ -104,7 +114,7 @@ def quality(
         check_output_file(json_path, "--json")
     report = quality_report(
         out=out,
-        dataset=dataset.replace("-", "_").lower(),
+        dataset=dataset.lower(),
         num_images=num_images,
         grid_images=grid_images,
         severities=parse_severity_list(severities),

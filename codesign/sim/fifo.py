@@ -265,8 +265,11 @@ def apply_fifo_depths(run_dir: Path, depths: dict[str, int]) -> tuple[Path, Path
             if consumer is not None:
                 _set_fifo_attr(getCustomOp(consumer), "inFIFODepths", depth)
         tmp = run_dir / ".compiled.sized.onnx.tmp"
-        model.save(str(tmp))
-        tmp.replace(compiled)
+        try:
+            model.save(str(tmp))
+            tmp.replace(compiled)
+        finally:
+            tmp.unlink(missing_ok=True)  # after a failure or a signal mid-save
         config = extract_model_config(model, None, HW_ATTRS)
     config = {
         name: {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in attrs.items()}

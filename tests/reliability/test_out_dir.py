@@ -171,3 +171,18 @@ def test_failed_verilator_builds_leave_no_temp_folder(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="must be positive"):
         build(plan, tmp_path / "logs", settings, timeout_s=0)
     assert list((tmp_path / "cache" / "verilator").iterdir()) == []
+
+
+def test_out_dot_in_an_empty_folder_stays_the_same_folder(inputs: Inputs, tmp_path: Path) -> None:
+    here = tmp_path / "empty"
+    here.mkdir()
+    inode = here.stat().st_ino
+    model = copy_into(inputs.onnx_dir, tmp_path / "in") / "model.onnx"
+    for fps in ("100000", "50000"):  # created, then replaced
+        res = invoke(
+            ["compile", str(model), "--board", "pynq-z2", "--fps", fps, "--out", "."], here
+        )
+        assert res.code == 0, res.stderr
+        assert here.stat().st_ino == inode  # the shell's working folder was not swapped away
+        assert f"fps: {fps}" in (here / "config.yaml").read_text()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
