@@ -53,6 +53,7 @@ its top-level output names to :data:`OUTPUTS`.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import logging
 import os
@@ -458,8 +459,9 @@ def _check_writable(folder: Path, option: str, target: Path | None = None) -> No
     try:
         fd, probe = tempfile.mkstemp(prefix=".codesign-probe.", dir=folder)
     except OSError as err:
+        why = "it takes no new files" if err.errno == errno.ENOENT else err.strerror
         raise OutputPathError(
-            f"{option} {target or folder}: cannot write in {folder} ({err.strerror})"
+            f"{option} {target or folder}: cannot write in {folder} ({why})"
         ) from None
     os.close(fd)
     Path(probe).unlink(missing_ok=True)

@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
-import io
-import logging
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import click
@@ -15,9 +11,8 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
+from codesign.cli.main import stdout_to_log
 from codesign.errors import ConfigError
-
-log = logging.getLogger(__name__)
 
 
 @click.command("compile")
@@ -106,7 +101,7 @@ def compile_cmd(
         elif is_onnx:
             qonnx = model
         else:
-            with _stdout_to_log():  # torch.onnx prints progress lines on stdout
+            with stdout_to_log():  # torch.onnx prints progress lines on stdout
                 qonnx = export_checkpoint(model, bits_spec, Path(tmp))
         result = compile_model(
             qonnx, cfg, out_dir, start_step=from_step, stop_step=to_step, force=force
@@ -169,22 +164,6 @@ def estimates_table(est: object) -> Table:
         f"{est.fps:,.0f} FPS. * see the note below"
     )
     return table
-
-
-@contextlib.contextmanager
-def _stdout_to_log() -> Iterator[None]:
-    """Send what libraries print on stdout to the debug log, not into the tables."""
-    buf = io.StringIO()
-    onnx_log = logging.getLogger("torch.onnx")  # "torchvision is not installed" warnings
-    old_level = onnx_log.level
-    onnx_log.setLevel(logging.ERROR)
-    try:
-        with contextlib.redirect_stdout(buf):
-            yield
-    finally:
-        onnx_log.setLevel(old_level)
-        if buf.getvalue().strip():
-            log.debug("%s", buf.getvalue().rstrip())
 
 
 def _opt(value: int | None) -> str:

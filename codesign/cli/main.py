@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import io
 import logging
 import signal
 import sys
@@ -220,6 +221,26 @@ def _sigterm_raises() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, old)
+
+
+@contextlib.contextmanager
+def stdout_to_log() -> Iterator[None]:
+    """Send what libraries print on stdout (torch.onnx's progress) to the debug log.
+
+    Also quiets torch.onnx's "torchvision is not installed" warnings, so the terminal
+    shows codesign's progress and tables only.
+    """
+    buf = io.StringIO()
+    onnx_log = logging.getLogger("torch.onnx")
+    old_level = onnx_log.level
+    onnx_log.setLevel(logging.ERROR)
+    try:
+        with contextlib.redirect_stdout(buf):
+            yield
+    finally:
+        onnx_log.setLevel(old_level)
+        if buf.getvalue().strip():
+            logging.getLogger(__name__).debug("%s", buf.getvalue().rstrip())
 
 
 def main() -> None:

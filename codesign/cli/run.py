@@ -19,7 +19,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from codesign.cli.main import err_console
+from codesign.cli.main import err_console, stdout_to_log
 from codesign.flow.config import load_flow_config
 from codesign.flow.runner import FlowResult, run_flow
 
@@ -73,7 +73,10 @@ def run(
         TimeElapsedColumn(),
         TimeRemainingColumn(),
     )
-    with Progress(*columns, console=err_console, transient=False) as progress:
+    with (
+        stdout_to_log(),
+        Progress(*columns, console=err_console, transient=False, redirect_stdout=False) as progress,
+    ):
         result = run_flow(
             cfg,
             STEPS,

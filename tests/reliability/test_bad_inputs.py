@@ -506,13 +506,15 @@ def _resolve(arg: str, work: Path, inp: Inputs) -> str:
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
 def test_bad_input_gets_one_line_and_loses_nothing(
-    case: Case, inputs: Inputs, sandbox: Path, tmp_path: Path
+    case: Case, inputs: Inputs, sandbox: Path, tmp_path: Path, record_property
 ) -> None:
     args = [_resolve(a, sandbox, inputs) for a in case.args]
     before = snapshot(tmp_path)
     res = invoke(args, sandbox)
     after = snapshot(tmp_path)
 
+    record_property("exit_code", res.code)  # for the table in the closing note
+    record_property("message", " | ".join(res.errors))
     assert res.code == case.code, (res.code, res.stderr)
     assert len(res.errors) == 1, res.stderr
     lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
