@@ -11,7 +11,7 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from codesign.cli.main import stdout_to_log
+from codesign.cli.main import PositiveFloat, stdout_to_log
 from codesign.errors import ConfigError
 
 
@@ -20,7 +20,7 @@ from codesign.errors import ConfigError
 @click.option("--board", required=True, help="Board name, e.g. pynq-z2 or zcu104.")
 @click.option(
     "--fps",
-    type=click.FloatRange(min=0, min_open=True),
+    type=PositiveFloat(),
     default=None,
     help="Target frames per second (give exactly one of --fps and --lut-budget).",
 )
@@ -48,7 +48,9 @@ from codesign.errors import ConfigError
     is_flag=True,
     help="Write into an --out folder that holds other files (they are kept, never overwritten).",
 )
-@click.option("--clock-ns", type=float, default=None, help="Override the board clock (ns).")
+@click.option(
+    "--clock-ns", type=PositiveFloat(), default=None, help="Override the board clock (ns)."
+)
 @click.option("--no-ip", is_flag=True, help="Skip RTL generation (PrepareIP).")
 @click.option("--from-step", default=None, help="Resume the run folder at this step.")
 @click.option("--to-step", default=None, help="Stop after this step.")

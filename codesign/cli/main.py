@@ -29,6 +29,7 @@ import contextlib
 import importlib
 import io
 import logging
+import math
 import signal
 import sys
 import threading
@@ -67,6 +68,23 @@ err_console = Console(stderr=True)
 
 class Terminated(BaseException):  # noqa: N818 - named after the signal, like KeyboardInterrupt
     """Raised in the main thread by SIGTERM, so cleanup runs as for Ctrl-C."""
+
+
+class PositiveFloat(click.FloatRange):
+    """A finite float > 0 (--fps, --clock-ns, --timeout): nan, inf, 0 and -1 are usage errors."""
+
+    name = "positive number"
+
+    def __init__(self) -> None:
+        super().__init__(min=0, min_open=True)
+
+    def convert(  # noqa: D102
+        self, value: object, param: click.Parameter | None, ctx: click.Context | None
+    ) -> float:
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        return number
 
 
 class _State:

@@ -10,6 +10,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from codesign.cli.main import PositiveFloat
 from codesign.errors import ConfigError
 
 # Measured cycles/frame may exceed FINN's analytic figure by this fraction before the
@@ -46,7 +47,7 @@ FPS_TOLERANCE = 0.05
 @click.option(
     "--timeout",
     "timeout_s",
-    type=click.FloatRange(min=0, min_open=True),
+    type=PositiveFloat(),
     default=600.0,
     show_default=True,
     help="Wall-clock limit in seconds for the build and for the simulation.",

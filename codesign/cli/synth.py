@@ -9,6 +9,8 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+from codesign.cli.main import PositiveFloat
+
 
 @click.command("synth")
 @click.argument(
@@ -36,7 +38,7 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 @click.option(
     "--timeout",
     "timeout_s",
-    type=click.FloatRange(min=0, min_open=True),
+    type=PositiveFloat(),
     default=1800,
     show_default=True,
     help="Seconds per Yosys run.",

@@ -289,7 +289,31 @@ CASES = [
         "compile --fps abc",
         ("compile", "{onnx}", "--board", "pynq-z2", "--fps", "abc"),
         2,
-        r"'abc' is not a valid float",
+        r"'abc' is not a valid positive number",
+    ),
+    Case(
+        "compile --fps nan",
+        ("compile", "{onnx}", "--board", "pynq-z2", "--fps", "nan"),
+        2,
+        r"'--fps': 'nan' is not a finite number",
+    ),
+    Case(
+        "compile --fps inf",
+        ("compile", "{onnx}", "--board", "pynq-z2", "--fps", "inf"),
+        2,
+        r"'--fps': 'inf' is not a finite number",
+    ),
+    Case(
+        "compile --clock-ns 0",
+        ("compile", "{onnx}", *PYNQ, "--clock-ns", "0"),
+        2,
+        r"'--clock-ns': 0\.0 is not in the range x>0",
+    ),
+    Case(
+        "simulate --timeout nan",
+        ("simulate", "{comp}", "--timeout", "nan"),
+        2,
+        r"'--timeout': 'nan' is not a finite number",
     ),
     Case(
         "compile --lut-budget 0",
