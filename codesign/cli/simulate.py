@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 import click
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -132,14 +133,15 @@ def simulate(
     table.add_row("Verilator build", "cached" if result.build_cached else f"{result.build_s:.1f} s")
     table.add_row("simulation", f"{result.sim_s:.2f} s")
     out.print(table)
-    stalls = Table(
-        "stream",
-        "producer",
-        "transfers",
-        "stall cycles",
-        "idle cycles",
+    stalls = Table(  # fits 80 columns with the longest FINN node names
         title="backpressure per stream (stall = valid && !ready)",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
     )
+    stalls.add_column("stream", no_wrap=True)
+    stalls.add_column("producer", overflow="fold")
+    for col in ("transfers", "stall cycles", "idle cycles"):
+        stalls.add_column(col, justify="right", no_wrap=True)
     for s in result.streams:
         if not s.producer.startswith("StreamingFIFO"):
             stalls.add_row(s.stream, s.producer, str(s.transfers), str(s.stalls), str(s.idles))
