@@ -153,7 +153,7 @@ class _ConsoleFilter(logging.Filter):
 @click.version_option(package_name="codesign")
 def cli(verbose: bool) -> None:
     """FPGA co-design of quantized neural networks (Brevitas -> QONNX -> FINN -> RTL)."""
-    _State.verbose = _State.verbose or verbose
+    _State.verbose = verbose  # a -v after the subcommand sets it again, later
     use_settings(Settings.from_env())
     root = logging.getLogger()
     for old in [h for h in root.handlers if getattr(h, "_codesign_console", False)]:
