@@ -127,6 +127,7 @@ def estimates_table(est: object) -> Table:
         title=f"FINN estimates on {est.part} at {1e3 / est.clock_ns:g} MHz",
         box=box.SIMPLE_HEAD,
         pad_edge=False,
+        caption_justify="left",
     )
     cols = ("layer", "PE", "SIMD", "LUT", "BRAM18", *(("URAM",) if show_uram else ()), "DSP")
     for col in (*cols, "cycles"):
@@ -163,7 +164,7 @@ def estimates_table(est: object) -> Table:
     )
     table.caption = (
         f"bottleneck {est.bottleneck}: {est.max_cycles} cycles/frame -> "
-        f"{est.fps:,.0f} FPS. * see the note below"
+        f"{est.fps:,.0f} FPS (* see the note)"
     )
     return table
 

@@ -134,13 +134,13 @@ def simulate(
     table.add_row("simulation", f"{result.sim_s:.2f} s")
     out.print(table)
     stalls = Table(  # fits 80 columns with the longest FINN node names
-        title="backpressure per stream (stall = valid && !ready)",
+        title="backpressure per stream, in cycles (stall = valid && !ready)",
         box=box.SIMPLE_HEAD,
         pad_edge=False,
     )
     stalls.add_column("stream", no_wrap=True)
     stalls.add_column("producer", overflow="fold")
-    for col in ("transfers", "stall cycles", "idle cycles"):
+    for col in ("transfers", "stall", "idle"):
         stalls.add_column(col, justify="right", no_wrap=True)
     for s in result.streams:
         if not s.producer.startswith("StreamingFIFO"):
