@@ -155,7 +155,7 @@ def load_board(name: str, folder: Path | None = None) -> Board:
     for board in boards:
         if wanted in (board.name.lower(), board.finn_board.lower()):
             return board
-    known = ", ".join(sorted((b.name for b in boards), key=str.lower))
+    known = ", ".join(sorted(b.name.lower() for b in boards))  # as the CLI and YAML spell them
     raise ConfigError(
         f"unknown board {name!r}; known boards: {known} (add one as {folder}/<name>.yaml)"
     )

@@ -32,3 +32,11 @@ class InfeasibleError(CodesignError):
 
 class ToolFailedError(CodesignError):
     """An external tool ran and failed; the message carries a log excerpt and the command."""
+
+
+class OutputPathError(CodesignError):
+    """An output path cannot be used: not writable, or holding files codesign did not write."""
+
+
+class CorruptInputError(ConfigError):
+    """An input file is empty, truncated, foreign or otherwise not what codesign reads."""

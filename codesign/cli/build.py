@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 
 @click.command()
-@click.argument("run_dir", type=click.Path(path_type=Path, file_okay=False))
+@click.argument("run_dir", metavar="RUN", type=click.Path(path_type=Path, file_okay=False))
 @click.option("--board", "board_name", required=True, help="Board name, e.g. pynq-z2.")
 @click.option(
     "--out",
@@ -33,6 +33,11 @@ if TYPE_CHECKING:
     type=click.Path(path_type=Path, file_okay=False),
     default=None,
     help="Build folder (default RUN/build/<board>).",
+)
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Write into an --out folder that holds other files (they are kept, never overwritten).",
 )
 @click.option(
     "--vitis-platform",
@@ -56,11 +61,12 @@ def build(
     run_dir: Path,
     board_name: str,
     out_dir: Path | None,
+    force: bool,
     vitis_platform: str | None,
     unsized_fifos: bool,
     collect: bool,
 ) -> None:
-    """Build the bitstream of the compiled design in RUN_DIR with finn-plus's builder."""
+    """Build the bitstream of the compiled design in RUN with finn-plus's builder."""
     from codesign.boards import load_board  # noqa: PLC0415 (keeps `codesign --help` fast)
     from codesign.build import (  # noqa: PLC0415
         EXIT_NEEDS_VIVADO,
@@ -70,18 +76,30 @@ def build(
         vivado_status,
     )
     from codesign.build.folder import default_build_dir, read_build_meta  # noqa: PLC0415
+    from codesign.runs import RunKind, claim_out_dir, find_run_dir  # noqa: PLC0415
     from codesign.settings import get_settings  # noqa: PLC0415
 
     board = load_board(board_name)
     out = Console(soft_wrap=True, highlight=False)
+    run_dir = find_run_dir(run_dir, RunKind.COMPILE)
     if collect:
         path = out_dir or default_build_dir(run_dir, board)
         meta = read_build_meta(path)
         _show(out, collect_measurements(path, board.part, float(meta["clock_ns"])), path)
         return
-    folder = prepare_build(
-        run_dir, board, out_dir, allow_unsized_fifos=unsized_fifos, vitis_platform=vitis_platform
-    )
+    claim = claim_out_dir(out_dir or default_build_dir(run_dir, board), RunKind.BUILD, force=force)
+    claim.prepare()
+    try:
+        folder = prepare_build(
+            run_dir,
+            board,
+            claim.path,
+            allow_unsized_fifos=unsized_fifos,
+            vitis_platform=vitis_platform,
+        )
+    except BaseException:
+        claim.abandon()
+        raise
     out.print(f"build folder: {folder.path}")
     out.print(
         f"  board {board.name} ({board.part}, {board.shell.value} shell), clock "

@@ -11,6 +11,7 @@ from rich.table import Table
 
 from codesign.doctor import CheckResult, Status, all_required_ok, run_checks
 from codesign.io import atomic_write_json
+from codesign.runs import check_output_file
 from codesign.settings import get_settings
 
 _STYLE = {
@@ -47,6 +48,8 @@ def doctor(full: bool, json_path: Path | None, timeout_s: float) -> None:
     Exits 1 when a required item is missing or broken. Vivado and Vitis HLS are optional:
     without them they are reported absent, with how to add them.
     """
+    if json_path is not None:
+        check_output_file(json_path, "--json")  # fail before the checks, not after
     console = Console(highlight=False)
     with console.status("checking packages, tools and datasets..."):
         results = run_checks(get_settings(), full=full, timeout_s=timeout_s)

@@ -18,9 +18,20 @@ from codesign.quality.report import (
     parse_severity_list,
     quality_report,
 )
+from codesign.runs import check_output_file
 
-# Spelled with hyphens on the command line (fashion-mnist); the library takes either.
-_DATASETS = [n.value.replace("_", "-") for n in DatasetName]
+
+class _DatasetChoice(click.Choice):
+    """The dataset names of flows and ``doctor`` (fashion_mnist); fashion-mnist works too."""
+
+    def convert(  # noqa: D102
+        self, value: object, param: click.Parameter | None, ctx: click.Context | None
+    ) -> object:
+        text = value.replace("-", "_") if isinstance(value, str) else value
+        return super().convert(text, param, ctx)
+
+
+_DATASETS = [n.value for n in DatasetName]
 
 
 # Column headers short enough for an 80-column terminal.
@@ -37,21 +48,25 @@ _SHORT = {
 @click.command()
 @click.option(
     "--dataset",
-    type=click.Choice(_DATASETS, case_sensitive=False),
-    default="fashion-mnist",
+    type=_DatasetChoice(_DATASETS, case_sensitive=False),
+    default="fashion_mnist",
     show_default=True,
     help="Dataset whose test images are corrupted.",
 )
 @click.option(
     "-n",
     "--num-images",
-    type=int,
+    type=click.IntRange(min=1),
     default=512,
     show_default=True,
     help="Images the feature table averages over.",
 )
 @click.option(
-    "--grid-images", type=int, default=3, show_default=True, help="Images shown in the grid."
+    "--grid-images",
+    type=click.IntRange(min=1),
+    default=3,
+    show_default=True,
+    help="Images shown in the grid.",
 )
 @click.option(
     "--severities",
@@ -94,9 +109,12 @@ def quality(
 ) -> None:
     """Corrupt test images at chosen severities: draw a grid and tabulate quality features."""
     t0 = time.perf_counter()
+    check_output_file(out, "--out")  # before any work: nothing is written when one is bad
+    if json_path is not None:
+        check_output_file(json_path, "--json")
     report = quality_report(
         out=out,
-        dataset=dataset.replace("-", "_").lower(),
+        dataset=dataset.lower(),
         num_images=num_images,
         grid_images=grid_images,
         severities=parse_severity_list(severities),

@@ -19,7 +19,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from codesign.cli.main import err_console
+from codesign.cli.main import err_console, stdout_to_log
 from codesign.flow.config import load_flow_config
 from codesign.flow.runner import FlowResult, run_flow
 
@@ -50,7 +50,14 @@ class _Bars:
     "--from-step", default=None, help="Re-run from this step (earlier ones must be done)."
 )
 @click.option("--to-step", default=None, help="Stop after this step.")
-def run(flow_file: Path, out_dir: Path | None, from_step: str | None, to_step: str | None) -> None:
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Write into an --out folder that holds other files (they are kept, never overwritten).",
+)
+def run(
+    flow_file: Path, out_dir: Path | None, from_step: str | None, to_step: str | None, force: bool
+) -> None:
     """Run the flow in FLOW_FILE; a re-run skips steps already done with the same config."""
     from codesign.flow.report import hardware_report, write_flow_report  # noqa: PLC0415
     from codesign.flow.steps import STEPS  # noqa: PLC0415 (keeps `codesign --help` fast)
@@ -66,9 +73,16 @@ def run(flow_file: Path, out_dir: Path | None, from_step: str | None, to_step: s
         TimeElapsedColumn(),
         TimeRemainingColumn(),
     )
-    with Progress(*columns, console=err_console, transient=False) as progress:
+    with (
+        stdout_to_log(),
+        Progress(*columns, console=err_console, transient=False, redirect_stdout=False) as progress,
+    ):
         result = run_flow(
-            cfg, STEPS, progress=_Bars(progress), finish=lambda r: write_flow_report(cfg, r)
+            cfg,
+            STEPS,
+            progress=_Bars(progress),
+            finish=lambda r: write_flow_report(cfg, r),
+            force=force,
         )
     out = Console()
     out.print(_steps_table(result))

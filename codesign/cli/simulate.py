@@ -7,10 +7,16 @@ import time
 from pathlib import Path
 
 import click
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
+from codesign.cli.main import PositiveFloat
 from codesign.errors import ConfigError
+
+# Measured cycles/frame may exceed FINN's analytic figure by this fraction before the
+# command suggests --size-fifos.
+FPS_TOLERANCE = 0.05
 
 
 @click.command("simulate")
@@ -42,7 +48,7 @@ from codesign.errors import ConfigError
 @click.option(
     "--timeout",
     "timeout_s",
-    type=float,
+    type=PositiveFloat(),
     default=600.0,
     show_default=True,
     help="Wall-clock limit in seconds for the build and for the simulation.",
@@ -72,11 +78,16 @@ def simulate(
     size_fifos: bool,
     engine: str,
 ) -> None:
-    """Stream Fashion-MNIST test images through RUN's RTL in Verilator, check against FINN."""
+    """Stream Fashion-MNIST test images through RUN's RTL in Verilator, check against FINN.
+
+    RUN is a `codesign compile` folder, or a `codesign run` folder (its compile/ is used).
+    """
     from codesign.data.datasets import load_dataset  # noqa: PLC0415 (loads numpy data)
+    from codesign.runs import RunKind, find_run_dir  # noqa: PLC0415
     from codesign.sim import simulate as run_simulation  # noqa: PLC0415 (loads FINN lazily)
     from codesign.sim import size_fifos as run_sizing  # noqa: PLC0415
 
+    run_dir = find_run_dir(run_dir, RunKind.COMPILE)
     if not (run_dir / "compiled.onnx").is_file():
         raise ConfigError(f"{run_dir} has no compiled.onnx: run `codesign compile` first")
     if engine == "xsim":
@@ -84,7 +95,7 @@ def simulate(
         return
     handler = logging.FileHandler(_log_path(run_dir))
     handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
-    logging.getLogger("codesign").addHandler(handler)
+    logging.getLogger().addHandler(handler)
     console = Console(stderr=True)
     t0 = time.perf_counter()
     try:
@@ -109,7 +120,7 @@ def simulate(
                 progress=progress,
             )
     finally:
-        logging.getLogger("codesign").removeHandler(handler)
+        logging.getLogger().removeHandler(handler)
         handler.close()
     out = Console()
     table = Table("measure", "value", title=f"Verilator simulation of {run_dir}")
@@ -123,14 +134,15 @@ def simulate(
     table.add_row("Verilator build", "cached" if result.build_cached else f"{result.build_s:.1f} s")
     table.add_row("simulation", f"{result.sim_s:.2f} s")
     out.print(table)
-    stalls = Table(
-        "stream",
-        "producer",
-        "transfers",
-        "stall cycles",
-        "idle cycles",
-        title="backpressure per stream (stall = valid && !ready)",
+    stalls = Table(  # fits 80 columns with the longest FINN node names
+        title="backpressure per stream, in cycles (stall = valid && !ready)",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
     )
+    stalls.add_column("stream", no_wrap=True)
+    stalls.add_column("producer", overflow="fold")
+    for col in ("transfers", "stall", "idle"):
+        stalls.add_column(col, justify="right", no_wrap=True)
     for s in result.streams:
         if not s.producer.startswith("StreamingFIFO"):
             stalls.add_row(s.stream, s.producer, str(s.transfers), str(s.stalls), str(s.idles))
@@ -141,9 +153,30 @@ def simulate(
             f"cycles/frame (target {sizing.bottleneck_cycles}, reached {sizing.reached}),"
             f" total depth {sizing.total_depth}; folding config {sizing.folding_config}"
         )
+    hint = fifo_hint(result, run_dir, sized=sizing is not None)
+    if hint is not None:
+        out.print(f"[yellow]note:[/] {hint}", soft_wrap=True, highlight=False)
     if result.waveform:
         out.print(f"waveform: {result.waveform}")
     out.print(f"results: {result.result_path}  ({time.perf_counter() - t0:.1f} s)")
+
+
+def fifo_hint(result: object, run_dir: Path, sized: bool) -> str | None:  # noqa: FBT001
+    """The note to print when the measured throughput misses FINN's by more than 5%.
+
+    Args:
+        result: A :class:`codesign.sim.SimResult` (``cycles_vs_analytic``, ``fps``).
+        run_dir: The compile folder (named in the suggested command).
+        sized: True when the FIFOs were just sized (then there is nothing to suggest).
+    """
+    ratio = float(result.cycles_vs_analytic)
+    if sized or ratio <= 1 + FPS_TOLERANCE:
+        return None
+    return (
+        f"measured throughput is {ratio:.2f}x slower than FINN's analytic figure "
+        f"({result.fps:,.0f} vs {result.fps * ratio:,.0f} FPS): the FIFOs are likely too "
+        f"shallow; size them with `codesign simulate {run_dir} --size-fifos`"
+    )
 
 
 def _simulate_xsim(run_dir: Path) -> None:

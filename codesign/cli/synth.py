@@ -9,9 +9,13 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+from codesign.cli.main import PositiveFloat
+
 
 @click.command("synth")
-@click.argument("run_dir", type=click.Path(path_type=Path, file_okay=False, exists=True))
+@click.argument(
+    "run_dir", metavar="RUN", type=click.Path(path_type=Path, file_okay=False, exists=True)
+)
 @click.option(
     "--per-layer/--no-per-layer",
     default=True,
@@ -34,7 +38,7 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 @click.option(
     "--timeout",
     "timeout_s",
-    type=float,
+    type=PositiveFloat(),
     default=1800,
     show_default=True,
     help="Seconds per Yosys run.",
@@ -51,9 +55,11 @@ def synth(
     timeout_s: float,
     jobs: int,
 ) -> None:
-    """Synthesize RUN (a `codesign compile` folder) with Yosys; compare with FINN's estimates."""
+    """Synthesize RUN (a `codesign compile` or `codesign run` folder) with Yosys, vs FINN."""
+    from codesign.runs import RunKind, find_run_dir  # noqa: PLC0415
     from codesign.synth.run import synthesize  # noqa: PLC0415 (reading the model loads FINN)
 
+    run_dir = find_run_dir(run_dir, RunKind.COMPILE)
     t0 = time.perf_counter()
     out = Console()
     columns = (

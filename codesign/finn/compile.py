@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import shutil
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +23,7 @@ from codesign.finn.folding import ResourceEstimator, finn_estimate
 from codesign.finn.steps import STEP_NAMES, STEPS, StepContext, intermediate_name
 from codesign.io import atomic_write_json, atomic_write_text
 from codesign.resources import Resources
+from codesign.runs import MARKER_FILE, Mode, RunKind, claim_out_dir
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +102,7 @@ def compile_model(
     start_step: str | None = None,
     stop_step: str | None = None,
     estimate: ResourceEstimator = finn_estimate,
+    force: bool = False,
 ) -> CompileResult:
     """Compile a QONNX model to a FINN RTL dataflow graph in ``run_dir``.
 
@@ -109,19 +110,23 @@ def compile_model(
         qonnx_path: The QONNX file (``model.onnx``, with its external data beside it). With
             ``start_step``, it is ignored: the run folder already holds the model.
         cfg: What to compile for; ``part``/``clock_ns`` default to the board's.
-        run_dir: The run folder to create (an existing one is replaced on success).
+        run_dir: The run folder to create. An existing compile run folder is replaced on
+            success (entries codesign did not write are kept); any other non-empty folder is
+            refused (:func:`codesign.runs.claim_out_dir`).
         start_step: Resume an existing run folder at this step (from the model the previous
             step saved in ``RUN/intermediate``).
         stop_step: Stop after this step.
         estimate: Prices a folding in the FPS and LUT-budget searches: FINN's estimate by
             default, a cost model through
             :func:`~codesign.finn.folding.cost_model_estimator`.
+        force: Write into a folder of user files (they are kept, never overwritten).
 
     Returns:
         The paths and estimates of the run.
 
     Raises:
         ConfigError: Bad model file, unknown board or step name.
+        OutputPathError: ``run_dir`` may not be written (see :mod:`codesign.runs`).
         UnsupportedModelError: A node cannot become RTL (each one named, with the fix).
         InfeasibleError: The FPS target or LUT budget cannot be met on the board.
 
@@ -136,30 +141,34 @@ def compile_model(
     if last < first:
         raise ConfigError(f"stop step {stop_step!r} comes before start step {start_step!r}")
     resolved, capacity = resolve_config(cfg)
+    out = claim_out_dir(run_dir, RunKind.COMPILE, force=force)
+    if first > 0 and not (out.mode is Mode.SAME and (run_dir / "intermediate").is_dir()):
+        raise ConfigError(f"cannot resume at {start_step!r}: {run_dir} has no intermediate models")
+    if first == 0:
+        proto = load_qonnx(Path(qonnx_path))
 
-    run_dir.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f".{run_dir.name}.", suffix=".tmp", dir=run_dir.parent))
+    work = out.work_dir()
     try:
         if first > 0:
-            if not (run_dir / "intermediate").is_dir():
-                raise ConfigError(
-                    f"cannot resume at {start_step!r}: {run_dir} has no intermediate models"
-                )
-            shutil.copytree(run_dir, work, dirs_exist_ok=True, symlinks=True)
+            for name in sorted(out.own_entries() - {MARKER_FILE}):
+                src = run_dir / name
+                if src.is_dir() and not src.is_symlink():
+                    shutil.copytree(src, work / name, symlinks=True)
+                else:
+                    shutil.copy2(src, work / name, follow_symlinks=False)
             _drop_outputs_from(work, first)
             _relocate(work, run_dir, work)
             model = _load_intermediate(work, first)
         else:
-            proto = load_qonnx(Path(qonnx_path))
             model = ModelWrapper(_save_qonnx(proto, work / QONNX_FILE))
         atomic_write_text(work / "config.yaml", resolved.to_yaml())
         ctx = StepContext(cfg=resolved, capacity=capacity, run_dir=work, estimate=estimate)
         seconds = _run_steps(model, ctx, first, last)
         compiled = work / "compiled.onnx" if last == len(STEPS) - 1 else None
         _relocate(work, work, run_dir)
-        _swap_into_place(work, run_dir)
+        out.install(work)
     except BaseException:
-        shutil.rmtree(work, ignore_errors=True)
+        out.discard(work)
         raise
     return _result(run_dir, resolved, seconds, compiled is not None)
 
@@ -252,7 +261,7 @@ def _run_steps(model: ModelWrapper, ctx: StepContext, first: int, last: int) -> 
     timings_path = ctx.run_dir / "logs" / "steps.json"
     seconds: dict[str, float] = {}
     handler = _log_file(ctx.run_dir / "logs" / "compile.log")
-    pkg_log = logging.getLogger("codesign")
+    pkg_log = logging.getLogger()  # the root: FINN's and qonnx's records go to the log too
     old_level = pkg_log.level
     if pkg_log.getEffectiveLevel() > logging.INFO:
         pkg_log.setLevel(logging.INFO)  # so the run's log file gets the step lines
@@ -281,7 +290,7 @@ def _log_file(path: Path) -> logging.Handler:
     handler = logging.FileHandler(path)
     handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
     handler.setLevel(logging.INFO)
-    logging.getLogger("codesign").addHandler(handler)
+    logging.getLogger().addHandler(handler)
     return handler
 
 
@@ -332,14 +341,3 @@ def _relocate_onnx(path: Path, old: str, new: str) -> None:
             changed = True
     if changed:
         onnx.save_model(proto, str(path))
-
-
-def _swap_into_place(work: Path, run_dir: Path) -> None:
-    """Rename ``work`` to ``run_dir``; an existing ``run_dir`` is removed only afterwards."""
-    if run_dir.exists():
-        old = run_dir.with_name(f".{run_dir.name}.old-{int(time.time() * 1e3)}")
-        run_dir.rename(old)
-        work.rename(run_dir)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        work.rename(run_dir)

@@ -62,6 +62,7 @@ from codesign.flow.core import (
     upstream,
 )
 from codesign.io import atomic_write_json
+from codesign.runs import RunKind, claim_out_dir
 
 log = logging.getLogger(__name__)
 
@@ -174,6 +175,7 @@ def run_flow(
     *,
     progress: ProgressFn | None = None,
     finish: Callable[[FlowResult], object] | None = None,
+    force: bool = False,
 ) -> FlowResult:
     """Run the steps of ``cfg.run.steps``, resuming from what the run folder already holds.
 
@@ -183,6 +185,8 @@ def run_flow(
         progress: Optional ``progress(task, completed, total)`` callback.
         finish: Called with the result once the last step is done, still holding the run
             folder's lock (``codesign run`` writes the flow report there).
+        force: Accept a run folder that holds files codesign did not write (they are kept;
+            :func:`codesign.runs.claim_out_dir`).
 
     Returns:
         The run folder, the final state and one record per step.
@@ -190,10 +194,12 @@ def run_flow(
     Raises:
         ConfigError: A step name is unknown, a step reads an artifact that nothing
             provides, or ``from_step`` needs earlier outputs that the run folder lacks.
+        OutputPathError: The run folder is not this flow's to write (:mod:`codesign.runs`).
         Exception: Whatever a step raised; its record says ``failed`` with the message.
     """
     t_flow = time.perf_counter()
     run_dir = cfg.run.resolved_out_dir().resolve()
+    out = claim_out_dir(run_dir, RunKind.FLOW, force=force)
     old = load_records(run_dir)
     flow_names = set(cfg.run.steps)
     written = {a for n in cfg.run.steps if n in registry for a in registry[n].writes}
@@ -205,7 +211,6 @@ def run_flow(
     inputs = producers(steps)
     needed = upstream(selected, inputs) - selected  # steps before from_step that are read
 
-    run_dir.mkdir(parents=True, exist_ok=True)
     records = [old.get(name) or StepRecord(name=name) for name in names]
     others = [r for name, r in old.items() if name not in flow_names]
     for rec in records:
@@ -226,47 +231,52 @@ def run_flow(
             },
         )
 
-    with _exclusive(run_dir), _log_to(run_dir / LOG_FILE):
-        write_resolved_config(cfg.with_overrides(out_dir=run_dir), run_dir / CONFIG_FILE)
-        log.info("flow %s -> %s (steps: %s)", cfg.run.name, run_dir, ", ".join(names))
-        state.report("steps", 0, last + 1)
-        for i, (step, rec) in enumerate(zip(steps, records, strict=True)):
-            if i > last:
-                break
-            have_inputs = all(a in state.digests for a in step.reads)
-            digest = _digest(step, cfg, state) if have_inputs else ""
-            usable = have_inputs and _usable(rec, digest, run_dir)
-            if step.name not in selected:  # before from_step: reuse or fail
-                if not usable and step.name not in needed:
+    out.prepare()
+    try:
+        with _exclusive(run_dir), _log_to(run_dir / LOG_FILE):
+            write_resolved_config(cfg.with_overrides(out_dir=run_dir), run_dir / CONFIG_FILE)
+            log.info("flow %s -> %s (steps: %s)", cfg.run.name, run_dir, ", ".join(names))
+            state.report("steps", 0, last + 1)
+            for i, (step, rec) in enumerate(zip(steps, records, strict=True)):
+                if i > last:
+                    break
+                have_inputs = all(a in state.digests for a in step.reads)
+                digest = _digest(step, cfg, state) if have_inputs else ""
+                usable = have_inputs and _usable(rec, digest, run_dir)
+                if step.name not in selected:  # before from_step: reuse or fail
+                    if not usable and step.name not in needed:
+                        continue
+                    if not usable:
+                        raise ConfigError(
+                            f"--from-step {cfg.run.from_step} needs the outputs of step "
+                            f"{step.name!r}, but {run_dir} has none for this config; run the "
+                            f"flow without --from-step (or from {step.name!r}) first"
+                        )
+                    _restore(state, rec)
+                    log.info("step %s: using earlier outputs", step.name)
                     continue
-                if not usable:
-                    raise ConfigError(
-                        f"--from-step {cfg.run.from_step} needs the outputs of step "
-                        f"{step.name!r}, but {run_dir} has none for this config; run the "
-                        f"flow without --from-step (or from {step.name!r}) first"
-                    )
-                _restore(state, rec)
-                log.info("step %s: using earlier outputs", step.name)
-                continue
-            if not have_inputs:
-                art = next(a for a in step.reads if a not in state.digests)
-                raise ConfigError(missing_artifact_message(step.name, art, registry.values()))
-            if usable and cfg.run.from_step is None:
-                _restore(state, rec)
-                rec.reused = True
-                log.info("step %s: done before with these inputs, skipped", step.name)
-                state.report("steps", i + 1, last + 1)
+                if not have_inputs:
+                    art = next(a for a in step.reads if a not in state.digests)
+                    raise ConfigError(missing_artifact_message(step.name, art, registry.values()))
+                if usable and cfg.run.from_step is None:
+                    _restore(state, rec)
+                    rec.reused = True
+                    log.info("step %s: done before with these inputs, skipped", step.name)
+                    state.report("steps", i + 1, last + 1)
+                    save()
+                    continue
+                wrote_before = dict(rec.artifact_digests)  # what the step's last run wrote
+                state = _run_step(step, rec, state, cfg, digest, save)
+                changed = {a for a in step.writes if wrote_before.get(a) != state.digests.get(a)}
+                _mark_stale(changed, steps[last + 1 :], records[last + 1 :])
                 save()
-                continue
-            wrote_before = dict(rec.artifact_digests)  # what the step's last run wrote
-            state = _run_step(step, rec, state, cfg, digest, save)
-            changed = {a for a in step.writes if wrote_before.get(a) != state.digests.get(a)}
-            _mark_stale(changed, steps[last + 1 :], records[last + 1 :])
-            save()
-            state.report("steps", i + 1, last + 1)
-        result = FlowResult(run_dir, state, records, time.perf_counter() - t_flow)
-        if finish is not None:
-            finish(result)
+                state.report("steps", i + 1, last + 1)
+            result = FlowResult(run_dir, state, records, time.perf_counter() - t_flow)
+            if finish is not None:
+                finish(result)
+    except BaseException:
+        out.abandon(scratch=frozenset({LOCK_FILE, CONFIG_FILE, LOG_FILE}))  # nothing ran
+        raise
     return result
 
 
@@ -384,8 +394,8 @@ def _exclusive(run_dir: Path) -> Iterator[None]:
 
 @contextlib.contextmanager
 def _log_to(path: Path) -> Iterator[None]:
-    """Copy codesign's log records (INFO and up) into ``path`` while the flow runs."""
-    logger = logging.getLogger("codesign")
+    """Copy log records (INFO and up, third-party warnings too) into ``path`` during the flow."""
+    logger = logging.getLogger()
     handler = logging.FileHandler(path, encoding="utf-8")
     handler.setLevel(logging.INFO)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))

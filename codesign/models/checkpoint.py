@@ -18,6 +18,8 @@ from __future__ import annotations
 import io
 import logging
 import pickle
+import re
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import nn
 
-from codesign.errors import ConfigError
+from codesign.errors import ConfigError, CorruptInputError
 from codesign.io import atomic_write_bytes
 
 if TYPE_CHECKING:
@@ -97,8 +99,15 @@ def save_checkpoint(
 def read_checkpoint(path: Path) -> Checkpoint:
     """Read a checkpoint file without building the model.
 
+    The file is loaded with ``torch.load(weights_only=True)``: plain data and tensors only,
+    never pickled code. Then its layout is checked against what :func:`save_checkpoint`
+    writes (:data:`CHECKPOINT_KEYS`).
+
     Raises:
-        ConfigError: The file is missing or is not a codesign checkpoint.
+        ConfigError: The file is missing.
+        CorruptInputError: The file is empty, truncated, not a torch file, holds pickled
+            objects (a whole ``nn.Module``), or is a torch file of another layout. The
+            message says what the file is and what was expected, in one line.
     """
     from codesign.models.arch import CnnArch  # noqa: PLC0415
     from codesign.models.bits import BitConfig  # noqa: PLC0415 (brevitas: import on use)
@@ -106,23 +115,69 @@ def read_checkpoint(path: Path) -> Checkpoint:
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"checkpoint not found: {path}")
+    data = _load_plain(path)
+    if not isinstance(data, dict):
+        raise _not_ours(path, f"a torch file holding a {type(data).__name__}")
+    missing = [k for k in CHECKPOINT_KEYS if k not in data]
+    if missing:
+        keys = ", ".join(sorted(map(str, data))[:6]) or "none"
+        raise _not_ours(path, f"a torch dict without {', '.join(missing)} (keys: {keys})")
+    if data["format"] != CHECKPOINT_FORMAT:
+        raise _not_ours(path, f"a codesign checkpoint of format {data['format']!r}")
+    state = data["state_dict"]
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise _not_ours(path, "a checkpoint whose state_dict is not a dict of tensors")
     try:
-        data = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError) as err:
-        raise ConfigError(f"{path} is not a readable checkpoint: {err}") from None
-    if not isinstance(data, dict) or data.get("format") != CHECKPOINT_FORMAT:
-        found = data.get("format") if isinstance(data, dict) else type(data).__name__
-        raise ConfigError(
-            f"{path} is not a codesign checkpoint of format {CHECKPOINT_FORMAT} "
-            f"(found {found!r}); re-run the train step"
-        )
+        arch = CnnArch.from_dict(data["arch"])
+        bits = BitConfig.from_dict(data["bits"])
+    except (ConfigError, KeyError, TypeError, ValueError, AttributeError) as err:
+        raise _not_ours(path, f"a checkpoint with an unreadable arch or bits ({err})") from None
     return Checkpoint(
-        arch=CnnArch.from_dict(data["arch"]),
-        bits=BitConfig.from_dict(data["bits"]),
+        arch=arch,
+        bits=bits,
         config=data.get("config"),
         metrics=data.get("metrics") or {},
-        state_dict=data["state_dict"],
+        state_dict=state,
     )
+
+
+# What save_checkpoint writes; read_checkpoint requires these keys.
+CHECKPOINT_KEYS = ("format", "arch", "bits", "state_dict")
+_EXPECTED = (
+    f"expected a codesign checkpoint (a torch.save'd dict with {', '.join(CHECKPOINT_KEYS)}, "
+    "as the train step writes to RUN/train/model.pt)"
+)
+
+
+def _not_ours(path: Path, found: str) -> CorruptInputError:
+    return CorruptInputError(f"{path} is {found}; {_EXPECTED}")
+
+
+def _load_plain(path: Path) -> object:
+    """``torch.load(weights_only=True)``, with one-line messages for every kind of bad file."""
+    size = path.stat().st_size
+    if size == 0:
+        raise _not_ours(path, "empty (0 bytes)")
+    with path.open("rb") as fh:
+        head = fh.read(4)
+    if not zipfile.is_zipfile(path):
+        if head.startswith(b"PK"):
+            raise _not_ours(path, f"a truncated or damaged torch file ({size} bytes)")
+        if head[:1] == b"\x80":
+            raise _not_ours(path, "a legacy (non-zip) pickle file")
+        raise _not_ours(path, f"not a torch file ({size} bytes starting {head!r})")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        # torch's text advises weights_only=False: never for a file of unknown origin.
+        found = re.search(r"GLOBAL ([\w.]+)", str(err))
+        what = f" ({found.group(1)})" if found else ""
+        raise _not_ours(
+            path, f"a torch file holding pickled Python objects{what}, not plain weights"
+        ) from None
+    except (RuntimeError, EOFError, ValueError, OSError, KeyError, zipfile.BadZipFile) as err:
+        first = (str(err).strip().splitlines() or [type(err).__name__])[0][:120]
+        raise _not_ours(path, f"a truncated or damaged torch file ({first})") from None
 
 
 def load_checkpoint(path: Path) -> QuantCNN:

@@ -262,8 +262,11 @@ def apply_fifo_depths(run_dir: Path, depths: dict[str, int]) -> tuple[Path, Path
                 _set_fifo_attr(getCustomOp(consumer), "inFIFODepths", depth)
         sized = run_dir / SIZED_MODEL
         tmp = run_dir / f".{SIZED_MODEL}.tmp"
-        model.save(str(tmp))
-        tmp.replace(sized)
+        try:
+            model.save(str(tmp))
+            tmp.replace(sized)
+        finally:
+            tmp.unlink(missing_ok=True)  # after a failure or a signal mid-save
         config = extract_model_config(model, None, HW_ATTRS)
     config = {
         name: {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in attrs.items()}

@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from codesign.errors import CodesignError, ToolFailedError
+from codesign.errors import CodesignError, ConfigError, ToolFailedError
 from codesign.io import atomic_write_json, atomic_write_text
 from codesign.settings import Settings, get_settings
 from codesign.sim.stitch import BuildPlan
@@ -91,9 +91,12 @@ def build(
         timeout_s: Wall-clock limit for the build.
 
     Raises:
+        ConfigError: ``timeout_s`` is not positive.
         ToolNotFoundError: Verilator is missing.
         ToolFailedError: The build failed or timed out (log excerpt + command to reproduce).
     """
+    if not timeout_s > 0:
+        raise ConfigError(f"the Verilator build timeout must be positive, got {timeout_s} s")
     settings = settings or get_settings()
     digest = plan.digest()
     root = Path(settings.cache_dir).resolve() / "verilator"
@@ -107,47 +110,53 @@ def build(
     verilator = require_tool("verilator", settings)
     work = root / f".{digest}.{os.getpid()}.tmp"
     shutil.rmtree(work, ignore_errors=True)
-    for name, content in plan.files.items():
-        path = work / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(content)
-    cmd = [str(verilator), *plan.command[1:]]
-    reproduce = f"cd {shlex.quote(str(work))} && {shlex.join(cmd)}"
-    log.info("building the Verilator simulator (%d files, digest %s)", len(plan.files), digest[:12])
-    start = time.perf_counter()
     try:
-        proc = subprocess.run(
-            cmd, cwd=work, capture_output=True, text=True, timeout=timeout_s, check=False
+        for name, content in plan.files.items():
+            path = work / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(content)
+        cmd = [str(verilator), *plan.command[1:]]
+        reproduce = f"cd {shlex.quote(str(work))} && {shlex.join(cmd)}"
+        log.info(
+            "building the Verilator simulator (%d files, digest %s)", len(plan.files), digest[:12]
         )
-        output, rc = proc.stdout + proc.stderr, proc.returncode
-    except subprocess.TimeoutExpired as err:
-        output = (
-            (err.stdout or b"").decode(errors="replace")
-            if isinstance(err.stdout, bytes)
-            else (err.stdout or "")
+        start = time.perf_counter()
+        try:
+            proc = subprocess.run(
+                cmd, cwd=work, capture_output=True, text=True, timeout=timeout_s, check=False
+            )
+            output, rc = proc.stdout + proc.stderr, proc.returncode
+        except subprocess.TimeoutExpired as err:
+            output = (
+                (err.stdout or b"").decode(errors="replace")
+                if isinstance(err.stdout, bytes)
+                else (err.stdout or "")
+            )
+            rc = None
+        elapsed = time.perf_counter() - start
+        atomic_write_text(log_path, f"$ {reproduce}\n{output}")
+        if rc != 0 or not (work / plan.executable).is_file():
+            status = f"timed out after {timeout_s:.0f} s" if rc is None else f"exited {rc}"
+            raise ToolFailedError(
+                f"Verilator build {status}; log {log_path}:\n{_excerpt(output)}\n"
+                f"reproduce with: {reproduce}"
+            )
+        atomic_write_json(
+            work / _STAMP,
+            {
+                "digest": digest,
+                "build_s": round(elapsed, 3),
+                "tool_version": plan.tool_version,
+                "command": list(plan.command),
+            },
         )
-        rc = None
-    elapsed = time.perf_counter() - start
-    atomic_write_text(log_path, f"$ {reproduce}\n{output}")
-    if rc != 0 or not (work / plan.executable).is_file():
-        status = f"timed out after {timeout_s:.0f} s" if rc is None else f"exited {rc}"
-        raise ToolFailedError(
-            f"Verilator build {status}; log {log_path}:\n{_excerpt(output)}\n"
-            f"reproduce with: {reproduce}"
-        )
-    atomic_write_json(
-        work / _STAMP,
-        {
-            "digest": digest,
-            "build_s": round(elapsed, 3),
-            "tool_version": plan.tool_version,
-            "command": list(plan.command),
-        },
-    )
-    if folder.exists():  # another process finished the same build first
-        shutil.rmtree(work, ignore_errors=True)
-    else:
-        work.rename(folder)
+        if folder.exists():  # another process finished the same build first
+            shutil.rmtree(work, ignore_errors=True)
+        else:
+            work.rename(folder)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)  # every failure path: no half-built folder
+        raise
     log.info("Verilator build took %.1f s", elapsed)
     return Build(folder, folder / plan.executable, digest, elapsed, False)
 
@@ -156,8 +165,11 @@ def run(sim: Build, plusargs: dict[str, object], log_path: Path, timeout_s: floa
     """Run the built simulator with ``+key=value`` arguments; return its wall time in seconds.
 
     Raises:
+        ConfigError: ``timeout_s`` is not positive.
         ToolFailedError: The simulator exited non-zero or ran past ``timeout_s``.
     """
+    if not timeout_s > 0:
+        raise ConfigError(f"the simulation timeout must be positive, got {timeout_s} s")
     cmd = [str(sim.executable), *(f"+{k}={v}" for k, v in plusargs.items())]
     reproduce = f"cd {shlex.quote(str(sim.folder))} && {shlex.join(cmd)}"
     start = time.perf_counter()
