@@ -285,10 +285,9 @@ class ResultsDB:
                 if session.get(PointRow, record["key"]) is not None:
                     return False
                 common = _point_common(record)
-                layer_rows = [_layer_row(_point_layer(n)) for n in record["nodes"]]
-                total = {
-                    k: sum((n["measured"].get(k) or 0) for n in record["nodes"]) for k in _RESOURCES
-                }
+                nodes = [n for n in record["nodes"] if n.get("measured") is not None]
+                layer_rows = [_layer_row(_point_layer(n)) for n in nodes]
+                total = {k: sum((n["measured"].get(k) or 0) for n in nodes) for k in _RESOURCES}
                 layer_design = _design_row(
                     {
                         **common,

@@ -67,6 +67,8 @@ def samples(records: Iterable[Mapping[str, Any]]) -> list[Sample]:
     for rec in records:
         role = rec.get("point", {}).get("role", "fit")
         for node in rec["nodes"]:
+            if node.get("measured") is None:
+                continue  # not synthesized on its own
             out.append(
                 Sample(
                     spec=spec_from_dict(node["spec"]),
@@ -175,6 +177,8 @@ def _fit_overhead(
         if rec.get("point", {}).get("role", "fit") != "fit" or not rec.get("whole"):
             continue
         whole = rec["whole"]["resources"]
+        if any(x.get("measured") is None for x in rec["nodes"]):
+            continue
         n = len(rec["nodes"])
         rows.append([1.0, float(n)])
         lut.append(whole["lut"] - sum(x["measured"]["lut"] for x in rec["nodes"]))

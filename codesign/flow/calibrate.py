@@ -69,8 +69,12 @@ def measure_point(
     settings: Settings | None = None,
     synth_timeout_s: float = 1800,
     jobs: int = 1,
+    kinds: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """Compile and synthesize one point; return its record (not yet written).
+
+    ``kinds`` limits per-layer synthesis to nodes of these kinds (``mvau``...; the whole
+    design is then not synthesized either).
 
     Raises:
         CodesignError: Compile or synthesis failed (the message says which and why).
@@ -88,10 +92,16 @@ def measure_point(
     _compile(point, run_dir)
     t_compile = time.perf_counter() - t0
     specs = compiled_specs(run_dir / "compiled.onnx")
+    selected = None
+    if kinds is not None:
+        selected = [s.name for s in specs if s.kind.value in set(kinds)]
+        if not selected:
+            raise ConfigError(f"no node of kinds {', '.join(kinds)} in point {point.key}")
     report = synthesize(
         run_dir,
-        per_layer=True,
-        whole=point.whole,
+        per_layer=point.per_layer,
+        whole=(point.whole or not point.per_layer) and selected is None,
+        nodes=selected,
         timeout_s=synth_timeout_s,
         jobs=jobs,
         settings=settings,
@@ -107,20 +117,18 @@ def measure_point(
     nodes = []
     for spec in specs:
         r = measured.get(spec.name)
-        if r is None:
-            continue
         est = finn.get(spec.name)
         nodes.append(
             {
                 "name": spec.name,
                 "op_type": report.op_types.get(spec.name, ""),
                 "spec": spec_to_dict(spec),
-                "measured": r.resources.to_dict(),
+                "measured": None if r is None else r.resources.to_dict(),
                 "cycles": layer_cycles(spec),
                 "finn_cycles": None if est is None else est["cycles"],
                 "finn_estimate": None if est is None else est["resources"],
-                "design_digest": r.design_digest,
-                "seconds": r.seconds,
+                "design_digest": None if r is None else r.design_digest,
+                "seconds": None if r is None else r.seconds,
             }
         )
     return {
@@ -161,6 +169,8 @@ def run_points(
     on_point: PointFn | None = None,
     keep_going: bool = True,
     jobs: int = 1,
+    measure: Callable[..., dict[str, Any]] | None = None,
+    kinds: Sequence[str] | None = None,
 ) -> list[dict[str, Any]]:
     """Measure every point not yet stored; return the records of all points that have one.
 
@@ -173,6 +183,9 @@ def run_points(
         on_point: Progress callback.
         keep_going: Log a failed point and go on (else raise).
         jobs: Yosys runs at once.
+        measure: ``measure(point, root, settings=, jobs=) -> record`` (default
+            :func:`measure_point`).
+        kinds: Synthesize only nodes of these kinds (see :func:`measure_point`).
     """
     root = Path(root)
     (root / POINTS_DIR).mkdir(parents=True, exist_ok=True)
@@ -190,7 +203,10 @@ def run_points(
             what = "imported"
         else:
             try:
-                record = measure_point(point, root, settings=settings, jobs=jobs)
+                kwargs: dict[str, Any] = {"settings": settings, "jobs": jobs}
+                if kinds is not None:
+                    kwargs["kinds"] = kinds
+                record = (measure or measure_point)(point, root, **kwargs)
             except CodesignError as err:
                 log.warning("point %s failed: %s", key, err)
                 if on_point:
@@ -253,13 +269,9 @@ def calibrate(
     db = ResultsDB(db_url or f"sqlite:///{(root / 'results.sqlite').resolve()}")
     cal_points = calibration_points(n_points, spec.name.lower(), clock_ns=spec.clock_ns, seed=seed)
     checks = design_points(spec.name.lower()) if designs else []
-    # interleave the whole-design checks so that a partial run has some of each
-    points: list[CalibPoint] = []
-    step = max(1, len(cal_points) // max(1, len(checks)))
-    for i, check in enumerate(checks):
-        points.append(check)
-        points += cal_points[i * step : (i + 1) * step]
-    points += cal_points[len(checks) * step :]
+    # the whole-design checks first (whole synthesis only: a few minutes each), then the
+    # DoE: a partial calibration has every check and as many layer points as time allowed
+    points: list[CalibPoint] = [*checks, *cal_points]
     if measure:
         run_points(
             points,
