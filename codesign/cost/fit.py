@@ -270,22 +270,28 @@ def whole_design_table(
             continue
         specs = [spec_from_dict(n["spec"]) for n in rec["nodes"]]
         pred = model.design_cost(specs).resources
-        point = CalibPoint.from_dict(rec["point"])
-        arch_specs = network_layers(
-            point.arch, point.bits, fps=point.fps, clock_ns=float(rec.get("clock_ns") or 10.0)
-        )
-        arch_pred = model.design_cost(arch_specs).resources
         meas = Resources(**rec["whole"]["resources"])
+        arch_lut: float | None = None
+        bits = "-"
+        if "arch" in rec["point"]:
+            point = CalibPoint.from_dict(rec["point"])
+            bits = point.bits.describe()
+            arch_specs = network_layers(
+                point.arch, point.bits, fps=point.fps, clock_ns=float(rec.get("clock_ns") or 10.0)
+            )
+            arch_lut = model.design_cost(arch_specs).resources.lut
         rows.append(
             {
                 "key": rec["key"],
-                "role": point.role.value,
-                "bits": point.bits.describe(),
+                "role": rec["point"].get("role", "fit"),
+                "bits": bits,
                 "lut": meas.lut,
                 "lut_pred": round(pred.lut),
                 "lut_err_pct": round(100 * (pred.lut - meas.lut) / meas.lut, 1),
-                "lut_from_arch": round(arch_pred.lut),
-                "lut_from_arch_err_pct": round(100 * (arch_pred.lut - meas.lut) / meas.lut, 1),
+                "lut_from_arch": None if arch_lut is None else round(arch_lut),
+                "lut_from_arch_err_pct": None
+                if arch_lut is None
+                else round(100 * (arch_lut - meas.lut) / meas.lut, 1),
                 "ff": meas.ff,
                 "ff_pred": round(pred.ff),
                 "bram18": meas.bram18,

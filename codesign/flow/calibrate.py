@@ -236,6 +236,7 @@ def calibrate(
     designs: bool = True,
     settings: Settings | None = None,
     on_point: PointFn | None = None,
+    import_runs: Sequence[Path] = (),
 ) -> dict[str, Any]:
     """Measure (resuming) the design of experiments for ``board``, fit, and report.
 
@@ -251,6 +252,8 @@ def calibrate(
         designs: Include the quickstart whole-design checks.
         settings: Cache folder and tools.
         on_point: Progress callback.
+        import_runs: Existing run folders with per-layer Yosys results to add as points
+            (:func:`record_from_run`; same family only).
 
     Returns:
         ``{"calibration": Calibration, "path": Path, "layers": table rows,
@@ -283,7 +286,16 @@ def calibrate(
             jobs=jobs,
         )
     wanted = {p.key for p in points}
-    records = [r for r in db.points() if r["key"] in wanted]
+    for run in import_runs:
+        record = record_from_run(Path(run))
+        if record is None or record["family"] != synth_family_of(spec):
+            log.info("not importing %s (no per-layer results, or another family)", run)
+            continue
+        atomic_write_json(point_record_path(root, record["key"]), record)
+        db.record_point(record)
+    records = [
+        r for r in db.points() if r["key"] in wanted or r.get("point", {}).get("source") == "import"
+    ]
     if not records:
         raise ConfigError(f"no measured calibration points in {root}: run without --fit-only")
     first = records[0]
@@ -342,6 +354,13 @@ def _with_errors(cal: Any, layers: list[dict[str, Any]], designs: list[dict[str,
     return replace(cal, errors=tuple(layers) + tuple({"design": True, **d} for d in designs))
 
 
+def synth_family_of(board: Any) -> str:  # noqa: ANN401 - a Board
+    """The synth_xilinx family name a board's results are recorded under."""
+    from codesign.synth.plan import synth_family
+
+    return synth_family(board.family).value
+
+
 def _git_commit() -> str:
     import subprocess
 
@@ -357,3 +376,91 @@ def _git_commit() -> str:
         return out.stdout.strip()
     except OSError:
         return ""
+
+
+def record_from_run(run_dir: Path, holdout_every: int = 4) -> dict[str, Any] | None:
+    """A calibration record from an existing run folder with per-layer Yosys results.
+
+    Any compile run folder (a flow's ``compile/``, a sweep point's, a foreign model's)
+    whose ``synth/report.json`` has per-layer results becomes a point: its nodes' specs
+    come from ``compiled.onnx``. The key is the digest of the report; every
+    ``holdout_every``-th key (by digest) is held out. None when there is nothing to use.
+    """
+    import hashlib
+
+    from codesign.cost.cycles import layer_cycles
+    from codesign.cost.extract import compiled_specs, spec_to_dict
+
+    run_dir = Path(run_dir)
+    if (run_dir / "compile" / "synth" / "report.json").is_file():
+        run_dir = run_dir / "compile"
+    report_path = run_dir / "synth" / "report.json"
+    if not report_path.is_file() or not (run_dir / "compiled.onnx").is_file():
+        return None
+    report = json.loads(report_path.read_text())
+    if not report.get("layers"):
+        return None
+    try:
+        specs = {s.name: s for s in compiled_specs(run_dir / "compiled.onnx")}
+    except CodesignError as err:
+        log.warning("skipping %s: %s", run_dir, err)
+        return None
+    estimates = {}
+    if (run_dir / "estimates.json").is_file():
+        estimates = {
+            x["name"]: x for x in json.loads((run_dir / "estimates.json").read_text())["layers"]
+        }
+    nodes = []
+    for r in report["layers"]:
+        spec = specs.get(r["name"])
+        if spec is None:
+            continue
+        est = estimates.get(r["name"])
+        nodes.append(
+            {
+                "name": r["name"],
+                "op_type": report.get("op_types", {}).get(r["name"], ""),
+                "spec": spec_to_dict(spec),
+                "measured": r["resources"],
+                "cycles": layer_cycles(spec),
+                "finn_cycles": None if est is None else est["cycles"],
+                "finn_estimate": None if est is None else est["resources"],
+                "design_digest": r["design_digest"],
+                "seconds": r["seconds"],
+            }
+        )
+    if not nodes:
+        return None
+    key = hashlib.sha256(report_path.read_bytes()).hexdigest()[:16]
+    role = (
+        "holdout" if holdout_every and int(key, 16) % holdout_every == holdout_every - 1 else "fit"
+    )
+    first = report["layers"][0]
+    whole = report.get("whole")
+    # nodes synthesized whole but not all per layer: the overhead fit skips such records
+    return {
+        "key": key,
+        "point": {"role": role, "source": "import"},
+        "board": "",
+        "family": first["family"],
+        "part": first["part"],
+        "clock_ns": first["clock_ns"],
+        "tool": first["tool"],
+        "tool_version": first["version"],
+        "codesign_version": "",
+        "timestamp": datetime.fromtimestamp(report_path.stat().st_mtime, UTC).isoformat(
+            timespec="seconds"
+        ),
+        "run_dir": str(run_dir.resolve()),
+        "compile_seconds": None,
+        "seconds": round(sum(float(r["seconds"]) for r in report["layers"]), 2),
+        "nodes": nodes,
+        "whole": None
+        if not whole or len(nodes) != len(specs)
+        else {
+            "resources": whole["resources"],
+            "design_digest": whole["design_digest"],
+            "seconds": whole["seconds"],
+            "nodes": len(whole["nodes"]),
+        },
+    }
