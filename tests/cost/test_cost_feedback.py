@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from codesign.cost.calibration import load_calibration
+from codesign.cost.db import ResultsDB
 from codesign.errors import ConfigError
 from codesign.flow.config import FlowConfig
 from codesign.flow.feedback import FeedbackSection, load_proposals, step_feedback
@@ -64,3 +65,10 @@ def test_two_feedback_rounds(tmp_path: Path, caplog: pytest.LogCaptureFixture) -
     assert cal.provenance["fit_points"] == 2
     rounds = json.loads((tmp_path / "feedback" / "round2.json").read_text())
     assert rounds["points"] == summary["points"]
+    # a run folder of the round imports into a fresh results database: estimate + Yosys
+    run = tmp_path / "feedback" / "runs" / summary["points"][0]
+    db = ResultsDB(f"sqlite:///{tmp_path / 'import.sqlite'}")
+    assert len(db.record_run_folder(run)) == 2 and db.record_run_folder(run) == []
+    assert {r["stage"] for r in db.query()} == {"compile", "synth"}
+    mvau = db.query(level="layer", stage="synth", kind="mvau")
+    assert len(mvau) == 2 and all(r["dsp"] > 0 and r["tool"] == "yosys" for r in mvau)
