@@ -81,13 +81,33 @@ def samples(records: Iterable[Mapping[str, Any]]) -> list[Sample]:
     return out
 
 
-def _nnls(rows: list[list[float]], target: list[float], weights: list[float]) -> list[float]:
+def _nnls(
+    rows: list[list[float]],
+    target: list[float],
+    weights: list[float],
+    prior: list[float],
+    prior_weight: float = 1.0,
+) -> list[float]:
+    """Non-negative weighted least squares, pulled towards ``prior`` by one row's worth.
+
+    Each coefficient gets a prior row ``s_j (x_j - prior_j)`` with ``s_j`` the median
+    weighted size of its feature, so that with few measurements the analytic defaults
+    hold and with many the data decide.
+    """
     import numpy as np
     from scipy.optimize import nnls
 
     a = np.asarray(rows, dtype=float) * np.asarray(weights)[:, None]
     b = np.asarray(target, dtype=float) * np.asarray(weights)
-    coef, _ = nnls(a, b, maxiter=50 * a.shape[1] + 100)
+    scale = []
+    for j in range(a.shape[1]):
+        col = np.abs(a[:, j])
+        col = col[col > 0]
+        scale.append(float(np.median(col)) if col.size else 0.0)
+    reg = np.diag(np.asarray(scale) * prior_weight)
+    a_aug = np.vstack([a, reg])
+    b_aug = np.concatenate([b, reg @ np.asarray(prior, dtype=float)])
+    coef, _ = nnls(a_aug, b_aug, maxiter=50 * a.shape[1] + 100)
     return [float(c) for c in coef]
 
 
@@ -134,10 +154,12 @@ def fit_calibration(
             continue
         matrix = [[feats.get(n, 0.0) for n in names] for feats, _ in rows]
         fitted: dict[str, list[float]] = {}
-        for res in ("lut", "ff"):
+        default = DEFAULT_COEFS.get(key, {})
+        for index, res in enumerate(("lut", "ff")):
             target = [getattr(m, res) for _, m in rows]
             weights = [1.0 / max(10.0, t) for t in target]
-            fitted[res] = _nnls(matrix, target, weights)
+            prior = [default.get(n, (0.0, 0.0))[index] for n in names]
+            fitted[res] = _nnls(matrix, target, weights, prior)
         table = {n: (0.0, 0.0) for n in coefs.get(key, {})}
         for i, n in enumerate(names):
             table[n] = (round(fitted["lut"][i], 6), round(fitted["ff"][i], 6))
