@@ -38,7 +38,7 @@ __all__ = [
 ]
 
 LUTRAM_GRID = (256, 512, 1024, 2048, 4096, 8192, 16384, 32768, 1e12)
-_MIN_ROWS = 3  # fewer rows than this for a kind: keep the default coefficients
+_MIN_ROWS = 1  # the prior rows keep a kind with few measurements near its defaults
 
 
 @dataclass(frozen=True)
