@@ -55,6 +55,8 @@ COMMANDS: dict[str, str] = {
     "simulate": "codesign.cli.simulate:simulate",
     "synth": "codesign.cli.synth:synth",
     "build": "codesign.cli.build:build",
+    "results": "codesign.cli.results:results",
+    "calibrate": "codesign.cli.calibrate:calibrate_cmd",
 }
 
 EXIT_USER = 1

@@ -47,6 +47,7 @@ from pydantic import (
 from codesign.data.datasets import DatasetName
 from codesign.errors import ConfigError
 from codesign.flow.core import Step, select_steps
+from codesign.flow.feedback import FeedbackSection
 from codesign.flow.sections import (
     DEFAULT_FPS,
     DEFAULT_STEPS,
@@ -80,6 +81,7 @@ class FlowConfig(Section):
     compile: CompileSection | None = None
     simulate: SimulateSection | None = None
     synth: SynthSection | None = None
+    feedback: FeedbackSection | None = None
 
     _source: Path | None = PrivateAttr(default=None)
 

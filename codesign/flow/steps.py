@@ -56,6 +56,7 @@ from codesign.data.splits import load_split
 from codesign.errors import ConfigError
 from codesign.flow.config import FlowConfig
 from codesign.flow.core import FlowState, Step
+from codesign.flow.feedback import step_feedback
 from codesign.flow.hardware import step_compile, step_simulate, step_synth
 from codesign.io import atomic_write_json
 
@@ -268,6 +269,13 @@ STEPS: dict[str, Step] = {
             reads=("compile_run", "design"),
             writes=("synth_report",),
             description="synthesize the design with Yosys",
+        ),
+        Step(
+            "feedback",
+            step_feedback,
+            sections=("feedback",),
+            writes=("cost_model",),
+            description="measure proposed designs, record them, refit the cost model",
         ),
     )
 }
