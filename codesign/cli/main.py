@@ -27,6 +27,9 @@ COMMANDS: dict[str, str] = {
     "simulate": "codesign.cli.simulate:simulate",
     "synth": "codesign.cli.synth:synth",
     "build": "codesign.cli.build:build",
+    "train": "codesign.cli.dqmq:train",
+    "tiers": "codesign.cli.dqmq:tiers",
+    "evaluate": "codesign.cli.dqmq:evaluate",
 }
 
 err_console = Console(stderr=True)

@@ -49,6 +49,7 @@ from typing import TYPE_CHECKING, Any
 
 from codesign.errors import ConfigError
 from codesign.flow.config import FlowConfig
+from codesign.flow.dqmq import step_train_dqmq
 from codesign.flow.hardware import step_compile, step_simulate, step_synth
 from codesign.flow.runner import FlowState, Step
 from codesign.io import atomic_write_json
@@ -252,6 +253,12 @@ STEPS: dict[str, Step] = {
             step_train,
             sections=("data", "model", "train"),
             description="train the CNN at fixed precision",
+        ),
+        Step(
+            "train_dqmq",
+            step_train_dqmq,
+            sections=("data", "model", "dqmq"),
+            description="train the switchable CNN with its quality-aware bit-width policy",
         ),
         Step(
             "evaluate",

@@ -1,0 +1,141 @@
+"""The DQMQ flow pieces: the ``train_dqmq`` step, tiers of a run, and the method comparison.
+
+Artifacts (paths relative to the run folder):
+
+==========  ======================  ===========================================================
+step        artifact                file
+==========  ======================  ===========================================================
+train_dqmq  ``checkpoint``          ``dqmq/checkpoint.pt`` (switchable net, policy, resolved
+                                    config, cost-model version; see ``codesign.train.dqmq_run``)
+tiers       ``tiers``               ``dqmq/tiers.json`` (K BitConfigs, their choices, router)
+==========  ======================  ===========================================================
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from codesign.errors import ConfigError
+from codesign.flow.config import FlowConfig
+from codesign.flow.runner import FlowState
+from codesign.io import atomic_write_json
+
+if TYPE_CHECKING:
+    from codesign.flow.dqmq_section import DqmqSection
+    from codesign.models.arch import CnnArch
+    from codesign.models.switchable import SwitchSpace
+    from codesign.train.dqmq_run import MixedData
+
+log = logging.getLogger(__name__)
+
+CHECKPOINT_FILE = "dqmq/checkpoint.pt"
+TIERS_FILE = "dqmq/tiers.json"
+
+
+def _section(cfg: FlowConfig) -> DqmqSection:
+    if cfg.dqmq is None:
+        raise ConfigError("this flow has no 'dqmq:' section; add one to train with DQMQ")
+    return cfg.dqmq
+
+
+def space_of(cfg: FlowConfig) -> tuple[CnnArch, SwitchSpace]:
+    """The architecture and switch space a flow config describes."""
+    from codesign.models.switchable import SwitchSpace  # noqa: PLC0415
+
+    sec = _section(cfg)
+    arch = cfg.model.build_arch()
+    space = SwitchSpace.uniform(arch, sec.candidates, input_bits=sec.input_bits)
+    space.validate(arch)
+    return arch, space
+
+
+def training_data(cfg: FlowConfig, seed: int) -> MixedData:
+    """The flow's mixed-quality training subset with quality features."""
+    from codesign.flow.steps import load_split  # noqa: PLC0415
+    from codesign.train.dqmq_run import mixed_data  # noqa: PLC0415
+
+    sec = _section(cfg)
+    images, labels = load_split(cfg.data.dataset.value, "train", cfg.data.n_train, seed)
+    return mixed_data(images, labels, dict(sec.mix), list(sec.severities), seed)
+
+
+def step_train_dqmq(state: FlowState, cfg: FlowConfig) -> FlowState:
+    """Train the switchable net and its quality-aware policy; write ``dqmq/checkpoint.pt``."""
+    from codesign.train.dqmq_run import build_surrogate, train_method  # noqa: PLC0415
+    from codesign.train.fixed import torch_threads  # noqa: PLC0415
+
+    sec = _section(cfg)
+    seed = cfg.run.seed
+    arch, space = space_of(cfg)
+    data = training_data(cfg, seed)
+    surrogate = build_surrogate(sec.cost_model.value, arch, space)
+    train_cfg = sec.train_config(seed, batch_size=cfg.data.batch_size)
+
+    def progress(done: int, total: int, metrics: dict[str, float]) -> None:
+        state.report("train_dqmq", done, total)
+
+    with torch_threads(cfg.run.torch_threads):
+        ckpt = train_method(
+            state.run_dir / CHECKPOINT_FILE,
+            "dqmq",
+            arch,
+            space,
+            surrogate,
+            data,
+            train_cfg,
+            flow_config=cfg.to_yaml_dict(),
+            on_batch=progress,
+        )
+    state.add_artifact("checkpoint", state.run_dir / CHECKPOINT_FILE)
+    state.results["train_dqmq"] = {
+        "cost_version": ckpt["cost_version"],
+        **{k: v for k, v in ckpt["metrics"].items() if k != "epochs"},
+        "last_epoch": ckpt["metrics"].get("epochs", [{}])[-1],
+    }
+    return state
+
+
+def make_tiers(checkpoint: Path, cfg: FlowConfig, k: int, out: Path) -> dict[str, Any]:
+    """Cluster the policy's decisions over the training data into ``k`` tiers; write JSON.
+
+    Returns:
+        The JSON written: ``tiers`` (BitConfig dicts), ``choices``, ``share`` (fraction of the
+        training data each tier's cluster holds), ``router``, ``cost``.
+    """
+    import numpy as np  # noqa: PLC0415
+    import torch  # noqa: PLC0415
+
+    from codesign.policy.tiers import Router, fit_tiers  # noqa: PLC0415
+    from codesign.train.dqmq_run import build_surrogate, load_dqmq  # noqa: PLC0415
+
+    net, policy, _ = load_dqmq(checkpoint)
+    seed = cfg.run.seed
+    train = training_data(cfg, seed)
+    with torch.no_grad():
+        decisions = policy.argmax(train.features).numpy()  # (N, L)
+    surrogate = build_surrogate(_section(cfg).cost_model.value, net.arch, net.space)
+    tiers = fit_tiers(decisions, net.space.sizes, k, seed=seed)
+    costs = [surrogate.discrete(t.tolist()) for t in tiers]
+    order = np.argsort(costs, kind="stable")
+    tiers = tiers[order]
+    params = policy.numpy_params()
+    router = Router(
+        weights=tuple(w for w, _ in params), biases=tuple(b for _, b in params), tiers=tiers
+    )
+    routed = router.route(train.features.double().numpy())
+    result = {
+        "checkpoint": str(checkpoint),
+        "k": int(len(tiers)),
+        "tiers": [net.space.config(t.tolist()).to_dict() for t in tiers],
+        "describe": [net.space.config(t.tolist()).describe() for t in tiers],
+        "choices": tiers.tolist(),
+        "cost": [round(surrogate.discrete(t.tolist()), 5) for t in tiers],
+        "share": [round(float(np.mean(routed == i)), 4) for i in range(len(tiers))],
+        "router": router.to_dict(),
+        "cost_version": surrogate.version,
+    }
+    atomic_write_json(out, result)
+    log.info("tiers: %s", ", ".join(result["describe"]))
+    return result
