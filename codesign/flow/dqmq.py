@@ -107,7 +107,8 @@ def make_tiers(checkpoint: Path, cfg: FlowConfig, k: int, out: Path) -> dict[str
     import numpy as np  # noqa: PLC0415
     import torch  # noqa: PLC0415
 
-    from codesign.policy.tiers import Router, fit_tiers  # noqa: PLC0415
+    from codesign.policy.policy import mean_log_probs  # noqa: PLC0415
+    from codesign.policy.tiers import Router, fit_tiers, ranked_choices  # noqa: PLC0415
     from codesign.train.dqmq_run import build_surrogate, load_dqmq  # noqa: PLC0415
 
     net, policy, _ = load_dqmq(checkpoint)
@@ -116,7 +117,8 @@ def make_tiers(checkpoint: Path, cfg: FlowConfig, k: int, out: Path) -> dict[str
     with torch.no_grad():
         decisions = policy.argmax(train.features).numpy()  # (N, L)
     surrogate = build_surrogate(_section(cfg).cost_model.value, net.arch, net.space)
-    tiers = fit_tiers(decisions, net.space.sizes, k, seed=seed)
+    fill = ranked_choices(mean_log_probs(policy, train.features))
+    tiers = fit_tiers(decisions, net.space.sizes, k, seed=seed, fill=fill)
     costs = [surrogate.discrete(t.tolist()) for t in tiers]
     order = np.argsort(costs, kind="stable")
     tiers = tiers[order]

@@ -48,7 +48,8 @@ def compare(
     import torch  # noqa: PLC0415
 
     from codesign.flow.steps import load_split  # noqa: PLC0415
-    from codesign.policy.tiers import Router, fit_tiers  # noqa: PLC0415
+    from codesign.policy.policy import mean_log_probs  # noqa: PLC0415
+    from codesign.policy.tiers import Router, fit_tiers, ranked_choices  # noqa: PLC0415
     from codesign.quality import Corruption  # noqa: PLC0415
     from codesign.train.dqmq_eval import (  # noqa: PLC0415
         evaluate_method,
@@ -99,7 +100,8 @@ def compare(
                 if method == "dqmq":
                     with torch.no_grad():
                         decisions = policy.argmax(data.features).numpy()
-                    tiers = fit_tiers(decisions, space.sizes, sec.tiers, seed=seed)
+                    fill = ranked_choices(mean_log_probs(policy, data.features))
+                    tiers = fit_tiers(decisions, space.sizes, sec.tiers, seed=seed, fill=fill)
                     params = policy.numpy_params()
                     router = Router(tuple(w for w, _ in params), tuple(b for _, b in params), tiers)
                     preds = method_predictors(net, policy, router, uniform)

@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F  # noqa: N812
 from torch import Tensor, nn
 
-__all__ = ["GumbelSample", "QualityPolicy", "anneal_tau", "gumbel_sample"]
+__all__ = ["GumbelSample", "QualityPolicy", "anneal_tau", "gumbel_sample", "mean_log_probs"]
 
 
 class QualityPolicy(nn.Module):
@@ -127,3 +127,9 @@ def anneal_tau(progress: float, tau_start: float, tau_end: float) -> float:
     """Exponential annealing from ``tau_start`` (progress 0) to ``tau_end`` (progress 1)."""
     p = min(max(progress, 0.0), 1.0)
     return float(tau_start * (tau_end / tau_start) ** p)
+
+
+def mean_log_probs(policy: QualityPolicy, features: Tensor) -> list[np.ndarray]:
+    """Per layer ``(K_i,)``: the mean over ``features`` rows of the policy's log-probabilities."""
+    with torch.no_grad():
+        return [F.log_softmax(lg, dim=-1).mean(0).double().numpy() for lg in policy(features)]

@@ -3,7 +3,9 @@
 A dataflow design has one static precision per layer. :func:`fit_tiers` runs k-means
 (k-means++ seeding, a fixed number of Lloyd iterations, seeded) on the policy's hard
 decisions over the training data, one-hot encoded per layer; each cluster's tier is the
-per-layer most frequent candidate of its members. Tiers are ordered by their cost.
+per-layer most frequent candidate of its members. A policy that decides alike for every
+input yields fewer distinct tiers than asked; the next most likely static choices then fill
+up to K (the router's share says how much of the stream each one gets).
 
 :class:`Router` sends an input to the tier its policy finds most likely: with the policy's
 per-layer linear maps ``(W_i, b_i)`` it computes ``log softmax(W_i f + b_i)`` and picks the
@@ -25,7 +27,7 @@ import numpy as np
 
 from codesign.errors import ConfigError
 
-__all__ = ["Router", "fit_tiers", "one_hot_choices"]
+__all__ = ["Router", "fit_tiers", "one_hot_choices", "ranked_choices"]
 
 
 def one_hot_choices(choices: np.ndarray, sizes: Sequence[int]) -> np.ndarray:
@@ -39,7 +41,7 @@ def fit_tiers(
     sizes: Sequence[int],
     k: int,
     seed: int = 0,
-    costs: Sequence[float] | None = None,
+    fill: np.ndarray | None = None,
     iterations: int = 50,
 ) -> np.ndarray:
     """Cluster hard decisions into ``k`` static choices.
@@ -49,12 +51,15 @@ def fit_tiers(
         sizes: Candidates per layer.
         k: Number of tiers (>= 1).
         seed: Seeds the k-means++ initialisation.
-        costs: Optional cost of each distinct tier, used to order tiers cheapest first; by
-            default the sum of candidate indices orders them.
+        fill: Optional ``(M, L)`` choices, most likely first (:func:`ranked_choices`): when
+            the clusters give fewer than ``k`` distinct tiers (a policy that decides the
+            same for every input), the next of these are added, so there are ``k`` tiers;
+            the router then says how much of the stream each one gets.
         iterations: Lloyd iterations.
 
     Returns:
-        ``(k', L)`` int tier choices (``k' <= k`` when fewer distinct decisions exist).
+        ``(k', L)`` int tier choices, ordered by the order of their first appearance in
+        the clusters (largest cluster first); ``k' < k`` only without ``fill``.
 
     Raises:
         ConfigError: ``k < 1`` or no decisions.
@@ -65,40 +70,62 @@ def fit_tiers(
         raise ConfigError("fit_tiers needs a non-empty (N, L) array of decisions")
     x = one_hot_choices(choices, sizes)  # (N, D)
     uniq, counts = np.unique(x, axis=0, return_counts=True)  # cluster distinct rows, weighted
-    k = min(k, uniq.shape[0])
+    kk = min(k, uniq.shape[0])
     rng = np.random.default_rng(seed)
     centres = [uniq[int(np.argmax(counts))]]  # the most frequent decision first
-    while len(centres) < k:  # k-means++: far points are likelier
+    while len(centres) < kk:  # k-means++: far points are likelier
         d = np.min(((uniq[:, None, :] - np.array(centres)[None]) ** 2).sum(-1), axis=1)
         w = d * counts
         centres.append(uniq[rng.choice(len(uniq), p=w / w.sum())])
-    c = np.array(centres, dtype=np.float64)  # (k, D)
+    c = np.array(centres, dtype=np.float64)  # (kk, D)
     for _ in range(iterations):
         assign = np.argmin(((uniq[:, None, :] - c[None]) ** 2).sum(-1), axis=1)  # (U,)
-        new = np.array(
-            [
-                (uniq[assign == j] * counts[assign == j, None]).sum(0)
-                / max(counts[assign == j].sum(), 1)
-                if np.any(assign == j)
-                else c[j]
-                for j in range(k)
-            ]
-        )
+        new = c.copy()
+        for j in range(kk):
+            members = assign == j
+            if np.any(members):
+                new[j] = (uniq[members] * counts[members, None]).sum(0) / counts[members].sum()
         if np.allclose(new, c):
             break
         c = new
+    weight = np.array([counts[assign == j].sum() for j in range(kk)])
+    c = c[np.argsort(-weight, kind="stable")]  # largest cluster first
     # tier = per-layer argmax of the centroid (the most frequent candidate of its members)
     tiers, start = [], 0
-    for kk in sizes:
-        tiers.append(np.argmax(c[:, start : start + kk], axis=1))
-        start += kk
-    out = np.unique(np.stack(tiers, axis=1), axis=0)  # (k', L), duplicates merged
-    order = (
-        np.argsort([costs[i] for i in range(len(out))])
-        if costs is not None
-        else np.argsort(out.sum(1), kind="stable")
-    )
-    return out[order].astype(np.int64)
+    for n in sizes:
+        tiers.append(np.argmax(c[:, start : start + n], axis=1))
+        start += n
+    out: list[tuple[int, ...]] = []
+    for row in np.stack(tiers, axis=1).tolist():
+        if tuple(row) not in out:
+            out.append(tuple(row))
+    for row in fill.tolist() if fill is not None else []:
+        if len(out) >= k:
+            break
+        if tuple(row) not in out:
+            out.append(tuple(row))
+    return np.array(out, dtype=np.int64)
+
+
+def ranked_choices(mean_log_probs: Sequence[np.ndarray], limit: int = 64) -> np.ndarray:
+    """Static choices ordered by the policy's mean log-likelihood over a data set.
+
+    Args:
+        mean_log_probs: Per layer ``(K_i,)``: mean over the data of ``log p_i(candidate)``.
+        limit: How many to return (at most); combinations of each layer's two best.
+
+    Returns:
+        ``(M, L)`` int choices, most likely first.
+    """
+    import itertools  # noqa: PLC0415
+
+    best = [np.argsort(-lp, kind="stable")[:2] for lp in mean_log_probs]
+    combos = list(itertools.product(*[b.tolist() for b in best]))
+    score = [
+        sum(float(lp[c]) for lp, c in zip(mean_log_probs, combo, strict=True)) for combo in combos
+    ]
+    order = np.argsort(-np.array(score), kind="stable")[:limit]
+    return np.array([combos[i] for i in order], dtype=np.int64)
 
 
 @dataclass(frozen=True)
