@@ -32,6 +32,7 @@ like an uninterrupted one.
 
 from __future__ import annotations
 
+import copy
 import logging
 import math
 import time
@@ -189,6 +190,9 @@ def train_dqmq(
         raise ConfigError(f"dqmq: batch_size {cfg.batch_size} must be in 2..{n}")
 
     # ---- set up -------------------------------------------------------------------------
+    if resume is not None:  # before the optimizers: Brevitas may replace scale parameters
+        net.load_state_dict(resume["net"])
+        policy.load_state_dict(resume["policy"])
     opt_net = torch.optim.Adam(net.parameters(), lr=cfg.lr)
     opt_pol = torch.optim.Adam(policy.parameters(), lr=cfg.policy_lr)
     batches = n // cfg.batch_size  # drop the tail: BN and per-sample subsets need >= 2
@@ -202,10 +206,8 @@ def train_dqmq(
     start_epoch = 0
     stats = DqmqStats()
     if resume is not None:
-        net.load_state_dict(resume["net"])
-        policy.load_state_dict(resume["policy"])
-        opt_net.load_state_dict(resume["opt_net"])
-        opt_pol.load_state_dict(resume["opt_policy"])
+        opt_net.load_state_dict(copy.deepcopy(resume["opt_net"]))  # it keeps tensors
+        opt_pol.load_state_dict(copy.deepcopy(resume["opt_policy"]))
         baseline = float(resume["baseline"])
         start_epoch = int(resume["epoch"])
         stats.epochs = list(resume.get("history", []))
@@ -306,15 +308,17 @@ def train_dqmq(
         if on_epoch is not None:
             on_epoch(
                 epoch + 1,
-                {
-                    "epoch": epoch + 1,
-                    "net": net.state_dict(),
-                    "policy": policy.state_dict(),
-                    "opt_net": opt_net.state_dict(),
-                    "opt_policy": opt_pol.state_dict(),
-                    "baseline": baseline,
-                    "history": stats.epochs,
-                },
+                copy.deepcopy(  # a snapshot: state_dict tensors are the live ones
+                    {
+                        "epoch": epoch + 1,
+                        "net": net.state_dict(),
+                        "policy": policy.state_dict(),
+                        "opt_net": opt_net.state_dict(),
+                        "opt_policy": opt_pol.state_dict(),
+                        "baseline": baseline,
+                        "history": stats.epochs,
+                    }
+                ),
             )
     stats.seconds = time.perf_counter() - t0
     net.eval()
