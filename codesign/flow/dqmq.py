@@ -2,13 +2,16 @@
 
 Artifacts (paths relative to the run folder):
 
-==========  ======================  ===========================================================
-step        artifact                file
-==========  ======================  ===========================================================
-train_dqmq  ``checkpoint``          ``dqmq/checkpoint.pt`` (switchable net, policy, resolved
+============  ====================  ===========================================================
+step          artifact              file
+============  ====================  ===========================================================
+train_dqmq    ``checkpoint``        ``dqmq/checkpoint.pt`` (switchable net, policy, resolved
                                     config, cost-model version; see ``codesign.train.dqmq_run``)
-tiers       ``tiers``               ``dqmq/tiers.json`` (K BitConfigs, their choices, router)
-==========  ======================  ===========================================================
+tiers         ``tiers``             ``dqmq/tiers.json`` (K BitConfigs, their choices, router)
+deploy_tiers  ``deploy_report``     ``dqmq/deploy.json`` (per tier: routed share, accuracy,
+                                    FINN estimates, Verilator FPS, Yosys resources; the
+                                    stream's accuracy and cost); ``dqmq/tier<t>/compile/``
+============  ====================  ===========================================================
 """
 
 from __future__ import annotations
@@ -141,3 +144,65 @@ def make_tiers(checkpoint: Path, cfg: FlowConfig, k: int, out: Path) -> dict[str
     atomic_write_json(out, result)
     log.info("tiers: %s", ", ".join(result["describe"]))
     return result
+
+
+def step_tiers(state: FlowState, cfg: FlowConfig) -> FlowState:
+    """Cut ``dqmq.tiers`` static tiers and the router from the checkpoint (``dqmq/tiers.json``)."""
+    from codesign.train.fixed import torch_threads  # noqa: PLC0415
+
+    with torch_threads(cfg.run.torch_threads):
+        result = make_tiers(
+            state.path("checkpoint"), cfg, _section(cfg).tiers, state.run_dir / TIERS_FILE
+        )
+    state.add_artifact("tiers", state.run_dir / TIERS_FILE)
+    state.results["tiers"] = {k: result[k] for k in ("k", "describe", "cost", "share")}
+    return state
+
+
+def step_deploy_tiers(state: FlowState, cfg: FlowConfig) -> FlowState:
+    """Compile, simulate (bit-exact) and, with a ``synth:`` section, synthesize every tier.
+
+    Writes ``dqmq/deploy.json``: per tier its share of the routed test stream, accuracy on
+    its own inputs, FINN estimates, Verilator cycles/FPS and Yosys resources; and the whole
+    stream's accuracy and mean cost.
+    """
+    import json  # noqa: PLC0415
+
+    import numpy as np  # noqa: PLC0415
+
+    from codesign.flow.dqmq_deploy import deploy_table, deploy_tier  # noqa: PLC0415
+    from codesign.flow.steps import load_split  # noqa: PLC0415
+    from codesign.policy.tiers import Router  # noqa: PLC0415
+    from codesign.quality import quality_features  # noqa: PLC0415
+    from codesign.train.dqmq_run import load_dqmq  # noqa: PLC0415
+    from codesign.train.fixed import torch_threads  # noqa: PLC0415
+
+    if cfg.compile is None or cfg.simulate is None:
+        raise ConfigError("step 'deploy_tiers' needs 'compile:' and 'simulate:' sections")
+    net, _, _ = load_dqmq(state.path("checkpoint"))
+    tiers_json = json.loads(state.path("tiers").read_text())
+    router = Router.from_dict(tiers_json["router"])
+    images, labels = load_split(cfg.data.dataset.value, "test", cfg.data.n_test, cfg.run.seed)
+    with torch_threads(cfg.run.torch_threads):
+        routed = router.route(quality_features(images).double().numpy())  # (N,)
+        table = deploy_table(net, router.tiers, routed, images, labels, tiers_json["cost"])
+        frames_n = cfg.simulate.frames
+        for t, choice in enumerate(router.tiers):
+            state.report("deploy_tiers", t, len(router.tiers))
+            mine = np.nonzero(routed == t)[0]
+            idx = mine[:frames_n] if mine.size else np.arange(min(frames_n, len(labels)))
+            row = deploy_tier(
+                net,
+                choice.tolist(),
+                state.run_dir / "dqmq" / f"tier{t}",
+                cfg.compile.build(),
+                images[idx],
+                synth=cfg.synth is not None,
+                synth_timeout_s=cfg.synth.timeout_s if cfg.synth is not None else 600.0,
+            )
+            table["tiers"][t].update(row)
+    state.report("deploy_tiers", len(router.tiers), len(router.tiers))
+    path = atomic_write_json(state.run_dir / "dqmq" / "deploy.json", table)
+    state.add_artifact("deploy_report", path)
+    state.results["deploy_tiers"] = table
+    return state

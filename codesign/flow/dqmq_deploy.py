@@ -93,6 +93,7 @@ def deploy_tier(
             "bit_exact_vs_switchable": True,  # check_against_brevitas raised otherwise
             "interval_cycles": sim.interval_cycles,
             "latency_cycles": sim.latency_cycles,
+            "fps": round(sim.fps, 1),
         },
     }
     if synth:

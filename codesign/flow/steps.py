@@ -49,7 +49,7 @@ from typing import TYPE_CHECKING, Any
 
 from codesign.errors import ConfigError
 from codesign.flow.config import FlowConfig
-from codesign.flow.dqmq import step_train_dqmq
+from codesign.flow.dqmq import step_deploy_tiers, step_tiers, step_train_dqmq
 from codesign.flow.hardware import step_compile, step_simulate, step_synth
 from codesign.flow.runner import FlowState, Step
 from codesign.io import atomic_write_json
@@ -259,6 +259,20 @@ STEPS: dict[str, Step] = {
             step_train_dqmq,
             sections=("data", "model", "dqmq"),
             description="train the switchable CNN with its quality-aware bit-width policy",
+        ),
+        Step(
+            "tiers",
+            step_tiers,
+            sections=("dqmq",),
+            after=("train_dqmq",),
+            description="cluster the policy into K static tiers and a router",
+        ),
+        Step(
+            "deploy_tiers",
+            step_deploy_tiers,
+            sections=("data", "compile", "simulate"),
+            after=("tiers",),
+            description="compile, simulate (bit-exact) and synthesize every tier",
         ),
         Step(
             "evaluate",
