@@ -30,6 +30,8 @@ COMMANDS: dict[str, str] = {
     "train": "codesign.cli.dqmq:train",
     "tiers": "codesign.cli.dqmq:tiers",
     "evaluate": "codesign.cli.dqmq:evaluate",
+    "results": "codesign.cli.results:results",
+    "calibrate": "codesign.cli.calibrate:calibrate_cmd",
 }
 
 err_console = Console(stderr=True)
