@@ -73,7 +73,7 @@ def step_train_dqmq(state: FlowState, cfg: FlowConfig) -> FlowState:
     seed = cfg.run.seed
     arch, space = space_of(cfg)
     data = training_data(cfg, seed)
-    surrogate = build_surrogate(sec.cost_model.value, arch, space)
+    surrogate = build_surrogate(sec.cost_model.value, arch, space, board=sec.board, fps=sec.fps)
     train_cfg = sec.train_config(seed, batch_size=cfg.data.batch_size)
 
     def progress(done: int, total: int, metrics: dict[str, float]) -> None:
@@ -119,7 +119,10 @@ def make_tiers(checkpoint: Path, cfg: FlowConfig, k: int, out: Path) -> dict[str
     train = training_data(cfg, seed)
     with torch.no_grad():
         decisions = policy.argmax(train.features).numpy()  # (N, L)
-    surrogate = build_surrogate(_section(cfg).cost_model.value, net.arch, net.space)
+    sec = _section(cfg)
+    surrogate = build_surrogate(
+        sec.cost_model.value, net.arch, net.space, board=sec.board, fps=sec.fps
+    )
     fill = ranked_choices(mean_log_probs(policy, train.features))
     tiers = fit_tiers(decisions, net.space.sizes, k, seed=seed, fill=fill)
     costs = [surrogate.discrete(t.tolist()) for t in tiers]

@@ -48,6 +48,7 @@ def compare(
     import torch  # noqa: PLC0415
 
     from codesign.flow.steps import load_split  # noqa: PLC0415
+    from codesign.policy.costs import DesignPricer  # noqa: PLC0415
     from codesign.policy.policy import mean_log_probs  # noqa: PLC0415
     from codesign.policy.tiers import Router, fit_tiers, ranked_choices  # noqa: PLC0415
     from codesign.quality import Corruption  # noqa: PLC0415
@@ -66,7 +67,10 @@ def compare(
 
     sec = _section(cfg)
     arch, space = space_of(cfg)
-    eval_surrogate = build_surrogate(sec.cost_model.value, arch, space)
+    eval_surrogate = build_surrogate(
+        sec.cost_model.value, arch, space, board=sec.board, fps=sec.fps
+    )
+    pricer = DesignPricer(arch, space, board=sec.board, fps=sec.fps)
     uniform = [(w, a) for w, a in sec.candidates if w == a]
     rows: list[dict[str, Any]] = []
     out = Path(out)
@@ -83,7 +87,7 @@ def compare(
                                     sec.eval_severities, seed)  # fmt: skip
             methods = method_configs(sec, seed, space)
             for m_i, (method, (sur_name, train_cfg)) in enumerate(methods.items()):
-                surrogate = build_surrogate(sur_name, arch, space)
+                surrogate = build_surrogate(sur_name, arch, space, board=sec.board, fps=sec.fps)
                 train_cfg = _with_batch(train_cfg, cfg.data.batch_size)
 
                 def on_batch(
@@ -112,7 +116,9 @@ def compare(
                     preds = {"policy_hard": method_predictors(net, policy)["policy_hard"]}
                 for variant, predict in preds.items():
                     name = method if variant == "fixed" else f"{method}/{variant}"
-                    for row in evaluate_method(predict, conds, eval_surrogate, space.bits_table()):
+                    for row in evaluate_method(
+                        predict, conds, eval_surrogate, space.bits_table(), pricer=pricer
+                    ):
                         seed_rows.append({"seed": seed, "method": name, **row})
                     log.info("seed %d %s evaluated", seed, name)
                 train_seconds = ckpt["metrics"].get("seconds")
@@ -160,12 +166,19 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
         d[f"{key}_accuracy"].append(r["accuracy"])
         d[f"{key}_cost"].append(r["cost"])
         d[f"{key}_bits"].append(r["mean_bits"])
+        for hw in ("lut", "dsp", "cycles"):
+            if hw in r:
+                d[f"{key}_{hw}"].append(r[hw])
     out: dict[str, Any] = {}
     for method, seeds in per.items():
         stats: dict[str, Any] = {"seeds": sorted(seeds)}
-        for metric in ("clean_accuracy", "corrupted_accuracy", "clean_cost", "corrupted_cost",
-                       "clean_bits", "corrupted_bits"):  # fmt: skip
-            vals = [float(np.mean(s[metric])) for s in seeds.values() if s[metric]]
+        metrics = ("clean_accuracy", "corrupted_accuracy", "clean_cost", "corrupted_cost",
+                   "clean_bits", "corrupted_bits", "corrupted_lut", "corrupted_dsp",
+                   "corrupted_cycles")  # fmt: skip
+        for metric in metrics:
+            vals = [float(np.mean(s[metric])) for s in seeds.values() if s.get(metric)]
+            if not vals:
+                continue
             stats[metric] = {
                 "mean": round(float(np.mean(vals)), 5),
                 "std": round(float(np.std(vals)), 5),
@@ -184,17 +197,24 @@ def summary_markdown(summary: dict[str, Any], seeds: Sequence[int], cfg: FlowCon
         f"cost model {sec.cost_model.value}, cost_target {sec.cost_target}, "
         f"candidates {sec.candidates}",
         "",
-        "| method | clean acc | corrupted acc | corrupted cost | corrupted mean bits |",
-        "|---|---|---|---|---|",
+        "| method | clean acc | corrupted acc | corrupted cost | corrupted mean bits "
+        "| LUT | DSP | cycles |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     order = sorted(summary, key=lambda m: summary[m]["corrupted_cost"]["mean"])
     for m in order:
         s = summary[m]
         lines.append(
             f"| {m} | {_pm(s['clean_accuracy'])} | {_pm(s['corrupted_accuracy'])} | "
-            f"{_pm(s['corrupted_cost'])} | {_pm(s['corrupted_bits'], 2)} |"
+            f"{_pm(s['corrupted_cost'])} | {_pm(s['corrupted_bits'], 2)} | "
+            f"{_hw(s, 'corrupted_lut')} | {_hw(s, 'corrupted_dsp')} | "
+            f"{_hw(s, 'corrupted_cycles')} |"
         )
     return "\n".join(lines) + "\n"
+
+
+def _hw(stats: dict[str, Any], key: str) -> str:
+    return f"{stats[key]['mean']:.0f}" if key in stats else "-"
 
 
 def _pm(stat: dict[str, float], digits: int = 4) -> str:

@@ -70,6 +70,8 @@ class DqmqSection(Section):
         tau_start: Gumbel temperature at the start of the joint phase.
         tau_end: Gumbel temperature at the end.
         cost_model: ``bitops`` (interim) or ``analytic``.
+        board: Board of the analytic surrogate and of the LUT/DSP/cycles in evaluations.
+        fps: Throughput target the designs are folded for.
         bit_target: Mean-bit budget of the DQNet-style baseline.
         tiers: K, the number of static tiers cut from the policy.
     """
@@ -92,6 +94,8 @@ class DqmqSection(Section):
     tau_start: float = Field(default=2.0, gt=0)
     tau_end: float = Field(default=0.3, gt=0)
     cost_model: CostModelName = CostModelName.BITOPS
+    board: str = "pynq-z2"
+    fps: float = Field(default=10_000.0, gt=0)
     bit_target: float = Field(default=4.0, gt=0)
     tiers: int = Field(default=2, ge=1, le=16)
 

@@ -24,10 +24,18 @@ from codesign.cost.protocol import Candidate
 from codesign.errors import ConfigError
 
 if TYPE_CHECKING:
+    from codesign.cost.protocol import CostSurrogate
     from codesign.models.arch import CnnArch
     from codesign.models.switchable import SwitchSpace
 
-__all__ = ["TableSurrogate", "bitops_surrogate", "layer_macs", "mean_bits_surrogate"]
+__all__ = [
+    "DesignPricer",
+    "TableSurrogate",
+    "analytic_surrogate",
+    "bitops_surrogate",
+    "layer_macs",
+    "mean_bits_surrogate",
+]
 
 
 class TableSurrogate:
@@ -102,3 +110,58 @@ def mean_bits_surrogate(space: SwitchSpace) -> TableSurrogate:
         for layer in space.candidates
     ]
     return TableSurrogate(candidates_of(space), table, version="mean-bits-1")
+
+
+def analytic_surrogate(
+    arch: CnnArch, space: SwitchSpace, board: str = "pynq-z2", fps: float = 10_000.0
+) -> CostSurrogate:
+    """The cost model's differentiable surrogate (``codesign.cost``) for ``board`` at ``fps``.
+
+    Costs are the board-normalized resources of the folded design (1.0 = the whole board),
+    from the best calibration available for the board's family.
+    """
+    from codesign.cost.surrogate import surrogate_for_board  # noqa: PLC0415
+
+    return surrogate_for_board(
+        arch, candidates_of(space), board=board, fps=fps, input_bits=space.input_bits
+    )
+
+
+class DesignPricer:
+    """LUT, DSP, BRAM18 and cycles per frame of a static choice, from the cost model.
+
+    Memoized per choice: pricing a design folds it and prices every node, a few ms.
+    """
+
+    def __init__(
+        self, arch: CnnArch, space: SwitchSpace, board: str = "pynq-z2", fps: float = 10_000.0
+    ) -> None:
+        """Load the board's best cost model."""
+        from codesign.boards import load_board  # noqa: PLC0415
+        from codesign.cost.calibration import load_cost_model  # noqa: PLC0415
+
+        self.arch, self.space, self.fps = arch, space, fps
+        self.board = load_board(board)
+        self.model = load_cost_model(str(self.board.family))
+        self.version = self.model.version
+        self._memo: dict[tuple[int, ...], dict[str, float]] = {}
+
+    def price(self, choice: Sequence[int]) -> dict[str, float]:
+        """``{"lut", "dsp", "bram18", "cycles"}`` of the design at ``choice``."""
+        from codesign.cost.network import network_layers  # noqa: PLC0415
+
+        key = tuple(int(c) for c in choice)
+        if key not in self._memo:
+            bits = self.space.config(key)
+            specs = network_layers(
+                self.arch, bits, fps=self.fps, clock_ns=float(self.board.clock_ns)
+            )
+            cost = self.model.design_cost(specs)
+            r = cost.resources
+            self._memo[key] = {
+                "lut": float(r.lut),
+                "dsp": float(r.dsp),
+                "bram18": float(r.bram18),
+                "cycles": float(cost.cycles),
+            }
+        return self._memo[key]

@@ -13,6 +13,7 @@ from __future__ import annotations
 import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -76,12 +77,25 @@ def evaluate_method(
     surrogate: CostSurrogate,
     bits_table: Sequence[Sequence[tuple[int, int]]],
     batch_size: int = 500,
+    pricer: Any | None = None,
 ) -> list[dict[str, object]]:
     """Accuracy, mean bits per layer and expected cost of ``predict`` on every condition.
 
+    Args:
+        predict: The method.
+        conditions: Test conditions.
+        surrogate: Prices the precisions (normalized cost).
+        bits_table: Per layer and candidate ``(w, a)``.
+        batch_size: Images per call.
+        pricer: Optional ``price(choice) -> {"lut", "dsp", "bram18", "cycles"}`` (a
+            :class:`~codesign.policy.costs.DesignPricer`): adds the mean over images of the
+            priced design of each image's hard choice (soft methods: of its argmax).
+
     Returns:
         One row per condition: ``condition``, ``severity``, ``accuracy``, ``bits`` (per
-        layer, mean of ``(w + a) / 2``), ``mean_bits``, ``cost`` (mean normalized cost).
+        layer, mean of ``(w + a) / 2``), ``mean_bits``, ``cost`` (mean normalized cost),
+        ``configs`` (the static choices used and how often), and with a pricer ``lut``,
+        ``dsp``, ``cycles``.
     """
     bits = [torch.tensor([(w + a) / 2.0 for w, a in layer]) for layer in bits_table]
     sizes = [len(layer) for layer in bits_table]
@@ -90,6 +104,7 @@ def evaluate_method(
         correct, n = 0, 0
         layer_bits = torch.zeros(len(bits))
         cost = 0.0
+        configs: dict[tuple[int, ...], int] = {}
         for start in range(0, cond.labels.shape[0], batch_size):
             x = cond.images[start : start + batch_size]
             f = cond.features[start : start + batch_size]
@@ -103,6 +118,10 @@ def evaluate_method(
                 probs = d.probs or []
             layer_bits += torch.stack([(p @ b).sum() for p, b in zip(probs, bits, strict=True)])
             cost += float(surrogate.expected(probs).sum())
+            hard = torch.stack([p.argmax(dim=-1) for p in probs], dim=1)  # (B, L)
+            for row, count in zip(*torch.unique(hard, dim=0, return_counts=True), strict=True):
+                key = tuple(row.tolist())
+                configs[key] = configs.get(key, 0) + int(count)
         per_layer = (layer_bits / n).tolist()
         rows.append(
             {
@@ -112,8 +131,15 @@ def evaluate_method(
                 "bits": [round(b, 3) for b in per_layer],
                 "mean_bits": round(float(np.mean(per_layer)), 4),
                 "cost": round(cost / n, 5),
+                "configs": [
+                    [list(k), v] for k, v in sorted(configs.items(), key=lambda kv: -kv[1])
+                ],
             }
         )
+        if pricer is not None:
+            for key in ("lut", "dsp", "cycles"):
+                total = sum(pricer.price(c)[key] * v for c, v in configs.items())
+                rows[-1][key] = round(total / n, 2)
     return rows
 
 

@@ -72,6 +72,8 @@ def mixed_data(
 def build_surrogate(name: str, arch: CnnArch, space: SwitchSpace, **kwargs: Any) -> CostSurrogate:
     """The cost surrogate called ``name`` (``bitops``, ``mean_bits`` or ``analytic``).
 
+    ``kwargs`` (``board``, ``fps``) go to the analytic surrogate only.
+
     Raises:
         ConfigError: Unknown name, or the analytic model is not installed in this tree.
     """
