@@ -66,6 +66,7 @@ def training_data(cfg: FlowConfig, seed: int) -> MixedData:
 
 def step_train_dqmq(state: FlowState, cfg: FlowConfig) -> FlowState:
     """Train the switchable net and its quality-aware policy; write ``dqmq/checkpoint.pt``."""
+    from codesign.policy.costs import DesignPricer  # noqa: PLC0415
     from codesign.train.dqmq_run import build_surrogate, train_method  # noqa: PLC0415
     from codesign.train.fixed import torch_threads  # noqa: PLC0415
 
@@ -76,8 +77,18 @@ def step_train_dqmq(state: FlowState, cfg: FlowConfig) -> FlowState:
     surrogate = build_surrogate(sec.cost_model.value, arch, space, board=sec.board, fps=sec.fps)
     train_cfg = sec.train_config(seed, batch_size=cfg.data.batch_size)
 
+    pricer = DesignPricer(arch, space, board=sec.board, fps=sec.fps)
+    every = max(1, (cfg.data.n_train // cfg.data.batch_size) // 4)
+
     def progress(done: int, total: int, metrics: dict[str, float]) -> None:
         state.report("train_dqmq", done, total)
+        if done % every == 0 or done == total:
+            log.info(
+                "step %d/%d: loss %.4f acc %.3f mean bits %.2f cost %.4f LUT %.0f DSP %.0f",
+                done, total, metrics["loss"], metrics["acc"], metrics["bits"],
+                metrics["cost"], metrics.get("lut", float("nan")),
+                metrics.get("dsp", float("nan")),
+            )  # fmt: skip
 
     with torch_threads(cfg.run.torch_threads):
         ckpt = train_method(
@@ -90,6 +101,7 @@ def step_train_dqmq(state: FlowState, cfg: FlowConfig) -> FlowState:
             train_cfg,
             flow_config=cfg.to_yaml_dict(),
             on_batch=progress,
+            price=pricer.price,
         )
     state.add_artifact("checkpoint", state.run_dir / CHECKPOINT_FILE)
     state.results["train_dqmq"] = {

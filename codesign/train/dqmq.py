@@ -56,6 +56,8 @@ BatchFn = Callable[[int, int, dict[str, float]], None]
 """``on_batch(done, total, metrics)`` after every optimizer step."""
 EpochFn = Callable[[int, dict[str, Any]], None]
 """``on_epoch(epoch_done, state)`` at the end of every epoch, with the resumable state."""
+PriceFn = Callable[[tuple[int, ...]], dict[str, float]]
+"""``price(choice) -> {"lut": .., "dsp": ..}`` of a static choice (a DesignPricer)."""
 
 
 class Phase(StrEnum):
@@ -154,6 +156,7 @@ def train_dqmq(
     resume: dict[str, Any] | None = None,
     on_batch: BatchFn | None = None,
     on_epoch: EpochFn | None = None,
+    price: PriceFn | None = None,
 ) -> DqmqStats:
     """Train ``net`` and ``policy`` in place (see the module docstring).
 
@@ -169,6 +172,8 @@ def train_dqmq(
             its last epoch.
         on_batch: Progress callback.
         on_epoch: Called with the resumable state after every epoch (save a checkpoint).
+        price: Optional design pricer: the batch metrics then include the mean LUT and DSP
+            of the designs of the batch's hard choices (``lut``, ``dsp``).
 
     Returns:
         Time, steps and per-epoch metrics.
@@ -299,6 +304,13 @@ def train_dqmq(
             sums["cost"] += cost
             if on_batch is not None:
                 metrics = {"loss": loss.item(), "acc": acc, "bits": mean_bits, "cost": cost}
+                if price is not None:
+                    rows, counts = torch.unique(choice, dim=0, return_counts=True)
+                    for key in ("lut", "dsp"):
+                        metrics[key] = sum(
+                            price(tuple(r.tolist()))[key] * int(c)
+                            for r, c in zip(rows, counts, strict=True)
+                        ) / float(nb)
                 on_batch(step + 1, total_steps, metrics)
 
         record = {"epoch": epoch + 1, "phase": phase.value}

@@ -29,7 +29,7 @@ from codesign.io import atomic_write_bytes
 from codesign.models.arch import CnnArch
 from codesign.models.switchable import SwitchableCNN, SwitchSpace
 from codesign.policy.policy import QualityPolicy
-from codesign.train.dqmq import BatchFn, DqmqConfig, train_dqmq
+from codesign.train.dqmq import BatchFn, DqmqConfig, PriceFn, train_dqmq
 
 if TYPE_CHECKING:
     from codesign.cost.protocol import CostSurrogate
@@ -139,6 +139,7 @@ def train_method(
     *,
     flow_config: dict[str, Any] | None = None,
     on_batch: BatchFn | None = None,
+    price: PriceFn | None = None,
 ) -> dict[str, Any]:
     """Train one method into checkpoint ``path`` (resuming it), return the checkpoint dict.
 
@@ -152,6 +153,7 @@ def train_method(
         cfg: Hyper-parameters (its ``seed`` also seeds the weight initialisation).
         flow_config: The resolved flow config, kept in the checkpoint.
         on_batch: Progress callback.
+        price: Optional design pricer for LUT/DSP in the progress metrics.
     """
     header = {
         "format": FORMAT,
@@ -199,6 +201,7 @@ def train_method(
         resume=resume,
         on_batch=on_batch,
         on_epoch=on_epoch,
+        price=price,
     )
     final = read_dqmq_checkpoint(path)
     final["metrics"] = stats.to_dict()
