@@ -69,6 +69,7 @@ class DqmqSection(Section):
         reward_cost: ``mu`` in the reward ``correct - mu * cost``.
         tau_start: Gumbel temperature at the start of the joint phase.
         tau_end: Gumbel temperature at the end.
+        joint_sandwich: Keep the lowest/highest-precision losses in the joint phase.
         cost_model: ``bitops`` (interim) or ``analytic``.
         board: Board of the analytic surrogate and of the LUT/DSP/cycles in evaluations.
         fps: Throughput target the designs are folded for.
@@ -93,6 +94,7 @@ class DqmqSection(Section):
     reward_cost: float = Field(default=1.0, ge=0)
     tau_start: float = Field(default=2.0, gt=0)
     tau_end: float = Field(default=0.3, gt=0)
+    joint_sandwich: bool = False
     cost_model: CostModelName = CostModelName.BITOPS
     board: str = "pynq-z2"
     fps: float = Field(default=10_000.0, gt=0)
@@ -129,6 +131,7 @@ class DqmqSection(Section):
                 "reward_cost",
                 "tau_start",
                 "tau_end",
+                "joint_sandwich",
             )
         }
         kwargs.update(overrides)

@@ -86,6 +86,9 @@ class DqmqConfig:
         tau_start: Gumbel temperature at the start of the joint phase.
         tau_end: Temperature at the end.
         use_quality: False: the policy ignores the features (a static distribution).
+        joint_sandwich: Also add the lowest and highest precision's task loss in the joint
+            phase (two more passes per batch), so the shared weights keep serving every
+            precision while the policy concentrates on a few.
         fixed_choice: Train only this static choice (uniform baselines); no policy.
         seed: Seeds everything.
     """
@@ -103,6 +106,7 @@ class DqmqConfig:
     tau_start: float = 2.0
     tau_end: float = 0.3
     use_quality: bool = True
+    joint_sandwich: bool = False
     fixed_choice: tuple[int, ...] | None = None
     seed: int = 0
 
@@ -275,6 +279,9 @@ def train_dqmq(
                 advantage = reward - baseline  # (B,)
                 pg = -(advantage * sample.log_prob).mean()
                 loss = ce.mean() + cfg.cost_weight * cost_term + cfg.pg_weight * pg
+                if cfg.joint_sandwich:  # keep the extremes trained while the policy picks
+                    loss = loss + F.cross_entropy(net(x, lowest), y)
+                    loss = loss + F.cross_entropy(net(x, highest), y)
                 m = cfg.baseline_momentum
                 baseline = m * baseline + (1.0 - m) * float(reward.mean())
                 cost = float(hard_cost.mean())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 import numpy as np
@@ -118,7 +119,10 @@ def test_cost_weight_moves_the_policy_to_cheaper_precisions():
     cheap = DqmqConfig(epochs=3, warmup_epochs=1, batch_size=32, cost_weight=20.0, policy_lr=0.1)
     free = DqmqConfig(epochs=3, warmup_epochs=1, batch_size=32, cost_weight=0.0, reward_cost=0.0,
                       policy_lr=0.1)  # fmt: skip
+    _, _, s_sandwich = _run(dataclasses.replace(cheap, joint_sandwich=True))
+    assert s_sandwich.epochs[-1]["loss"] > 0  # three task losses: runs, and differs
     _, pol_cheap, s_cheap = _run(cheap)
+    assert s_sandwich.epochs[-1]["loss"] != s_cheap.epochs[-1]["loss"]
     _, pol_free, s_free = _run(free)
     assert s_cheap.epochs[-1]["cost"] < s_free.epochs[-1]["cost"]
     f = _data()[2]
