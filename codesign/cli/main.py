@@ -55,6 +55,9 @@ COMMANDS: dict[str, str] = {
     "simulate": "codesign.cli.simulate:simulate",
     "synth": "codesign.cli.synth:synth",
     "build": "codesign.cli.build:build",
+    "train": "codesign.cli.dqmq:train",
+    "tiers": "codesign.cli.dqmq:tiers",
+    "evaluate": "codesign.cli.dqmq:evaluate",
     "results": "codesign.cli.results:results",
     "calibrate": "codesign.cli.calibrate:calibrate_cmd",
 }

@@ -48,6 +48,7 @@ from codesign.data.datasets import DatasetName
 from codesign.errors import ConfigError
 from codesign.flow.core import Step, select_steps
 from codesign.flow.feedback import FeedbackSection
+from codesign.flow.dqmq_section import DqmqSection
 from codesign.flow.sections import (
     DEFAULT_FPS,
     DEFAULT_STEPS,
@@ -82,6 +83,7 @@ class FlowConfig(Section):
     simulate: SimulateSection | None = None
     synth: SynthSection | None = None
     feedback: FeedbackSection | None = None
+    dqmq: DqmqSection | None = None
 
     _source: Path | None = PrivateAttr(default=None)
 

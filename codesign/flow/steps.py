@@ -57,6 +57,7 @@ from codesign.errors import ConfigError
 from codesign.flow.config import FlowConfig
 from codesign.flow.core import FlowState, Step
 from codesign.flow.feedback import step_feedback
+from codesign.flow.dqmq import step_deploy_tiers, step_tiers, step_train_dqmq
 from codesign.flow.hardware import step_compile, step_simulate, step_synth
 from codesign.io import atomic_write_json
 
@@ -229,6 +230,29 @@ STEPS: dict[str, Step] = {
             sections=("data", "model", "train"),
             writes=("checkpoint",),
             description="train the CNN at fixed precision",
+        ),
+        Step(
+            "train_dqmq",
+            step_train_dqmq,
+            sections=("data", "model", "dqmq"),
+            writes=("switchable_checkpoint",),
+            description="train the switchable CNN with its quality-aware bit-width policy",
+        ),
+        Step(
+            "tiers",
+            step_tiers,
+            sections=("dqmq",),
+            reads=("switchable_checkpoint",),
+            writes=("tiers",),
+            description="cluster the policy into K static tiers and a router",
+        ),
+        Step(
+            "deploy_tiers",
+            step_deploy_tiers,
+            sections=("data", "compile", "simulate"),
+            reads=("switchable_checkpoint", "tiers"),
+            writes=("deploy_report",),
+            description="compile, simulate (bit-exact) and synthesize every tier",
         ),
         Step(
             "evaluate",

@@ -1,0 +1,87 @@
+"""Benchmark: DQMQ training throughput vs fixed-precision training, quickstart network.
+
+One process, one torch thread, the same data (``N_IMAGES`` Fashion-MNIST training images,
+mixed quality), batch size and number of epochs:
+
+* ``fixed``: the family's plain W4A4 model trained by :func:`codesign.train.fixed.train_fixed`;
+* ``dqmq_warmup``: a sandwich warm-up epoch of the switchable net (lowest + highest + random
+  precision: three forward/backward passes per batch);
+* ``dqmq_joint``: a joint epoch (policy, per-sample precisions, cost and REINFORCE terms).
+
+Each figure is images/s and seconds per epoch; ``ratio`` is DQMQ's epoch time over the fixed
+one (goal: <= 4). Runs are interleaved (fixed, DQMQ, fixed, ...) and the best of
+``REPEATS`` is kept, so load from other processes on a shared machine biases both alike.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+N_IMAGES = 4096
+BATCH = 64
+REPEATS = 2
+
+
+def run(out_dir: Path) -> dict:
+    """Measure the three epoch kinds; return images/s, s/epoch and the ratios."""
+    import torch
+
+    from codesign.flow.steps import load_split
+    from codesign.models.arch import QUICKSTART_ARCH
+    from codesign.models.bits import BitConfig
+    from codesign.models.cnn import build_cnn
+    from codesign.models.switchable import SwitchableCNN, SwitchSpace
+    from codesign.policy.costs import bitops_surrogate
+    from codesign.policy.policy import QualityPolicy
+    from codesign.train.dqmq import DqmqConfig, train_dqmq
+    from codesign.train.dqmq_run import mixed_data
+    from codesign.train.fixed import torch_threads, train_fixed
+
+    images, labels = load_split("fashion_mnist", "train", N_IMAGES, 0)
+    mix = {"clean": 0.4} | {
+        c: 0.06
+        for c in (
+            "gaussian_noise", "shot_noise", "impulse_noise", "gaussian_blur", "defocus_blur",
+            "motion_blur", "jpeg_compression", "contrast", "brightness", "pixelate",
+        )
+    }  # fmt: skip
+    data = mixed_data(images, labels, mix, [1, 2, 3, 4, 5], 0)
+    space = SwitchSpace.uniform(QUICKSTART_ARCH, [(2, 2), (3, 3), (4, 4), (8, 8)])
+    surrogate = bitops_surrogate(QUICKSTART_ARCH, space)
+    base = DqmqConfig(epochs=1, warmup_epochs=1, batch_size=BATCH, seed=0)
+    best: dict[str, float] = {}
+
+    def timed(name: str, fn: Callable[[], None]) -> None:
+        t0 = time.perf_counter()
+        fn()
+        best[name] = min(best.get(name, float("inf")), time.perf_counter() - t0)
+
+    def fixed() -> None:
+        torch.manual_seed(0)
+        model = build_cnn(QUICKSTART_ARCH, BitConfig.uniform(QUICKSTART_ARCH.n_layers, 4, 4))
+        train_fixed(model, data.images, data.labels, epochs=1, lr=2e-3, batch_size=BATCH, seed=0)
+
+    def dqmq(warmup: bool) -> None:
+        torch.manual_seed(0)
+        net = SwitchableCNN(QUICKSTART_ARCH, space)
+        policy = QualityPolicy(data.features.shape[1], space.sizes)
+        cfg = base if warmup else dataclasses.replace(base, warmup_epochs=0)
+        train_dqmq(net, policy, surrogate, data.images, data.labels, data.features, cfg)
+
+    with torch_threads(1):
+        for _ in range(REPEATS):
+            timed("fixed", fixed)
+            timed("dqmq_warmup", lambda: dqmq(True))
+            timed("dqmq_joint", lambda: dqmq(False))
+    out = {
+        name: {"seconds_per_epoch": round(s, 3), "images_per_s": round(N_IMAGES / s, 1)}
+        for name, s in best.items()
+    }
+    out["ratio_warmup"] = round(best["dqmq_warmup"] / best["fixed"], 2)
+    out["ratio_joint"] = round(best["dqmq_joint"] / best["fixed"], 2)
+    out["setup"] = {"images": N_IMAGES, "batch": BATCH, "threads": 1, "repeats": REPEATS,
+                    "candidates": "W2A2 W3A3 W4A4 W8A8", "fixed": "W4A4"}  # fmt: skip
+    return out

@@ -1,0 +1,223 @@
+"""The DQMQ flow pieces: the ``train_dqmq`` step, tiers of a run, and the method comparison.
+
+Artifacts (paths relative to the run folder):
+
+============  ====================  ===========================================================
+step          artifact              file
+============  ====================  ===========================================================
+train_dqmq    ``checkpoint``        ``dqmq/checkpoint.pt`` (switchable net, policy, resolved
+                                    config, cost-model version; see ``codesign.train.dqmq_run``)
+tiers         ``tiers``             ``dqmq/tiers.json`` (K BitConfigs, their choices, router)
+deploy_tiers  ``deploy_report``     ``dqmq/deploy.json`` (per tier: routed share, accuracy,
+                                    FINN estimates, Verilator FPS, Yosys resources; the
+                                    stream's accuracy and cost); ``dqmq/tier<t>/compile/``
+============  ====================  ===========================================================
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from codesign.errors import ConfigError
+from codesign.flow.config import FlowConfig
+from codesign.flow.core import FlowState
+from codesign.io import atomic_write_json
+
+if TYPE_CHECKING:
+    from codesign.flow.dqmq_section import DqmqSection
+    from codesign.models.arch import CnnArch
+    from codesign.models.switchable import SwitchSpace
+    from codesign.train.dqmq_run import MixedData
+
+log = logging.getLogger(__name__)
+
+CHECKPOINT_FILE = "dqmq/checkpoint.pt"
+TIERS_FILE = "dqmq/tiers.json"
+
+
+def _section(cfg: FlowConfig) -> DqmqSection:
+    if cfg.dqmq is None:
+        raise ConfigError("this flow has no 'dqmq:' section; add one to train with DQMQ")
+    return cfg.dqmq
+
+
+def space_of(cfg: FlowConfig) -> tuple[CnnArch, SwitchSpace]:
+    """The architecture and switch space a flow config describes."""
+    from codesign.models.switchable import SwitchSpace  # noqa: PLC0415
+
+    sec = _section(cfg)
+    arch = cfg.model.build_arch()
+    space = SwitchSpace.uniform(arch, sec.candidates, input_bits=sec.input_bits)
+    space.validate(arch)
+    return arch, space
+
+
+def training_data(cfg: FlowConfig, seed: int) -> MixedData:
+    """The flow's mixed-quality training subset with quality features."""
+    from codesign.data.splits import load_split  # noqa: PLC0415
+    from codesign.train.dqmq_run import mixed_data  # noqa: PLC0415
+
+    sec = _section(cfg)
+    images, labels = load_split(cfg.data.dataset.value, "train", cfg.data.n_train, seed)
+    return mixed_data(images, labels, dict(sec.mix), list(sec.severities), seed)
+
+
+def step_train_dqmq(state: FlowState, cfg: FlowConfig) -> FlowState:
+    """Train the switchable net and its quality-aware policy; write ``dqmq/checkpoint.pt``."""
+    from codesign.policy.costs import DesignPricer  # noqa: PLC0415
+    from codesign.train.dqmq_run import build_surrogate, train_method  # noqa: PLC0415
+    from codesign.train.fixed import torch_threads  # noqa: PLC0415
+
+    sec = _section(cfg)
+    seed = cfg.run.seed
+    arch, space = space_of(cfg)
+    data = training_data(cfg, seed)
+    surrogate = build_surrogate(sec.cost_model.value, arch, space, board=sec.board, fps=sec.fps)
+    train_cfg = sec.train_config(seed, batch_size=cfg.data.batch_size)
+
+    pricer = DesignPricer(arch, space, board=sec.board, fps=sec.fps)
+    every = max(1, (cfg.data.n_train // cfg.data.batch_size) // 4)
+
+    def progress(done: int, total: int, metrics: dict[str, float]) -> None:
+        state.report("train_dqmq", done, total)
+        if done % every == 0 or done == total:
+            log.info(
+                "step %d/%d: loss %.4f acc %.3f mean bits %.2f cost %.4f LUT %.0f DSP %.0f",
+                done, total, metrics["loss"], metrics["acc"], metrics["bits"],
+                metrics["cost"], metrics.get("lut", float("nan")),
+                metrics.get("dsp", float("nan")),
+            )  # fmt: skip
+
+    with torch_threads(cfg.run.torch_threads):
+        ckpt = train_method(
+            state.run_dir / CHECKPOINT_FILE,
+            "dqmq",
+            arch,
+            space,
+            surrogate,
+            data,
+            train_cfg,
+            flow_config=cfg.to_yaml_dict(),
+            on_batch=progress,
+            price=pricer.price,
+        )
+    state.add_artifact("switchable_checkpoint", state.run_dir / CHECKPOINT_FILE)
+    state.results["train_dqmq"] = {
+        "cost_version": ckpt["cost_version"],
+        **{k: v for k, v in ckpt["metrics"].items() if k != "epochs"},
+        "last_epoch": ckpt["metrics"].get("epochs", [{}])[-1],
+    }
+    return state
+
+
+def make_tiers(checkpoint: Path, cfg: FlowConfig, k: int, out: Path) -> dict[str, Any]:
+    """Cluster the policy's decisions over the training data into ``k`` tiers; write JSON.
+
+    Returns:
+        The JSON written: ``tiers`` (BitConfig dicts), ``choices``, ``share`` (fraction of the
+        training data each tier's cluster holds), ``router``, ``cost``.
+    """
+    import numpy as np  # noqa: PLC0415
+    import torch  # noqa: PLC0415
+
+    from codesign.policy.policy import mean_log_probs  # noqa: PLC0415
+    from codesign.policy.tiers import Router, fit_tiers, ranked_choices  # noqa: PLC0415
+    from codesign.train.dqmq_run import build_surrogate, load_dqmq  # noqa: PLC0415
+
+    net, policy, _ = load_dqmq(checkpoint)
+    seed = cfg.run.seed
+    train = training_data(cfg, seed)
+    with torch.no_grad():
+        decisions = policy.argmax(train.features).numpy()  # (N, L)
+    sec = _section(cfg)
+    surrogate = build_surrogate(
+        sec.cost_model.value, net.arch, net.space, board=sec.board, fps=sec.fps
+    )
+    fill = ranked_choices(mean_log_probs(policy, train.features))
+    tiers = fit_tiers(decisions, net.space.sizes, k, seed=seed, fill=fill)
+    costs = [surrogate.discrete(t.tolist()) for t in tiers]
+    order = np.argsort(costs, kind="stable")
+    tiers = tiers[order]
+    params = policy.numpy_params()
+    router = Router(
+        weights=tuple(w for w, _ in params), biases=tuple(b for _, b in params), tiers=tiers
+    )
+    routed = router.route(train.features.double().numpy())
+    result = {
+        "checkpoint": str(checkpoint),
+        "k": int(len(tiers)),
+        "tiers": [net.space.config(t.tolist()).to_dict() for t in tiers],
+        "describe": [net.space.config(t.tolist()).describe() for t in tiers],
+        "choices": tiers.tolist(),
+        "cost": [round(surrogate.discrete(t.tolist()), 5) for t in tiers],
+        "share": [round(float(np.mean(routed == i)), 4) for i in range(len(tiers))],
+        "router": router.to_dict(),
+        "cost_version": surrogate.version,
+    }
+    atomic_write_json(out, result)
+    log.info("tiers: %s", ", ".join(result["describe"]))
+    return result
+
+
+def step_tiers(state: FlowState, cfg: FlowConfig) -> FlowState:
+    """Cut ``dqmq.tiers`` static tiers and the router from the checkpoint (``dqmq/tiers.json``)."""
+    from codesign.train.fixed import torch_threads  # noqa: PLC0415
+
+    with torch_threads(cfg.run.torch_threads):
+        result = make_tiers(
+            state.path("switchable_checkpoint"), cfg, _section(cfg).tiers, state.run_dir / TIERS_FILE
+        )
+    state.add_artifact("tiers", state.run_dir / TIERS_FILE)
+    state.results["tiers"] = {k: result[k] for k in ("k", "describe", "cost", "share")}
+    return state
+
+
+def step_deploy_tiers(state: FlowState, cfg: FlowConfig) -> FlowState:
+    """Compile, simulate (bit-exact) and, with a ``synth:`` section, synthesize every tier.
+
+    Writes ``dqmq/deploy.json``: per tier its share of the routed test stream, accuracy on
+    its own inputs, FINN estimates, Verilator cycles/FPS and Yosys resources; and the whole
+    stream's accuracy and mean cost.
+    """
+    import json  # noqa: PLC0415
+
+    import numpy as np  # noqa: PLC0415
+
+    from codesign.flow.dqmq_deploy import deploy_table, deploy_tier  # noqa: PLC0415
+    from codesign.data.splits import load_split  # noqa: PLC0415
+    from codesign.policy.tiers import Router  # noqa: PLC0415
+    from codesign.quality import quality_features  # noqa: PLC0415
+    from codesign.train.dqmq_run import load_dqmq  # noqa: PLC0415
+    from codesign.train.fixed import torch_threads  # noqa: PLC0415
+
+    if cfg.compile is None or cfg.simulate is None:
+        raise ConfigError("step 'deploy_tiers' needs 'compile:' and 'simulate:' sections")
+    net, _, _ = load_dqmq(state.path("switchable_checkpoint"))
+    tiers_json = json.loads(state.path("tiers").read_text())
+    router = Router.from_dict(tiers_json["router"])
+    images, labels = load_split(cfg.data.dataset.value, "test", cfg.data.n_test, cfg.run.seed)
+    with torch_threads(cfg.run.torch_threads):
+        routed = router.route(quality_features(images).double().numpy())  # (N,)
+        table = deploy_table(net, router.tiers, routed, images, labels, tiers_json["cost"])
+        frames_n = cfg.simulate.frames
+        for t, choice in enumerate(router.tiers):
+            state.report("deploy_tiers", t, len(router.tiers))
+            mine = np.nonzero(routed == t)[0]
+            idx = mine[:frames_n] if mine.size else np.arange(min(frames_n, len(labels)))
+            row = deploy_tier(
+                net,
+                choice.tolist(),
+                state.run_dir / "dqmq" / f"tier{t}",
+                cfg.compile.build(),
+                images[idx],
+                synth=cfg.synth is not None,
+                synth_timeout_s=cfg.synth.timeout_s if cfg.synth is not None else 600.0,
+            )
+            table["tiers"][t].update(row)
+    state.report("deploy_tiers", len(router.tiers), len(router.tiers))
+    path = atomic_write_json(state.run_dir / "dqmq" / "deploy.json", table)
+    state.add_artifact("deploy_report", path)
+    state.results["deploy_tiers"] = table
+    return state

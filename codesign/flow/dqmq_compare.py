@@ -1,0 +1,258 @@
+"""``codesign evaluate``: DQMQ against its baselines, over seeds, on clean and corrupted data.
+
+For every seed it trains (or reuses, resuming) one checkpoint per method under
+``OUT/seed<s>/<method>.pt`` (see :func:`codesign.train.dqmq_run.method_configs`), then
+evaluates on the clean test subset and on every corruption x ``dqmq.eval_severities``:
+
+* ``dqmq/policy_soft``, ``dqmq/policy_hard``, ``dqmq/tiers`` (K = ``dqmq.tiers``, router),
+  ``dqmq/switchable_wXaX`` (the shared weights at each uniform precision);
+* ``static/policy_hard`` (the same objective without the quality input: the best static
+  mixed configuration for that cost), ``dqnet/policy_hard`` (mean-bit budget);
+* ``uniform_wXaX`` (trained at that precision by the same loop for the same epochs).
+
+Each seed's rows go to ``OUT/seed<s>/rows.json`` (a seed with that file is not redone, so
+seeds can run in parallel processes on the same ``OUT``). It writes ``results.json`` (every
+row), ``summary.json`` (mean and spread over seeds),
+``summary.md`` and two PNG plots, all atomically.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from codesign.flow.config import FlowConfig
+from codesign.flow.dqmq import _section, space_of, training_data
+from codesign.io import atomic_write_json, atomic_write_text
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[str, int, int], None]
+
+
+def compare(
+    cfg: FlowConfig, seeds: Sequence[int], out: Path, progress: Progress | None = None
+) -> dict[str, Any]:
+    """Train and evaluate every method for every seed; write the tables and plots to ``out``.
+
+    Returns:
+        The summary: per method, mean and std over seeds of clean accuracy, corrupted
+        accuracy, mean bits and cost.
+    """
+    import torch  # noqa: PLC0415
+
+    from codesign.flow.steps import load_split  # noqa: PLC0415
+    from codesign.policy.costs import DesignPricer  # noqa: PLC0415
+    from codesign.policy.policy import mean_log_probs  # noqa: PLC0415
+    from codesign.policy.tiers import Router, fit_tiers, ranked_choices  # noqa: PLC0415
+    from codesign.quality import Corruption  # noqa: PLC0415
+    from codesign.train.dqmq_eval import (  # noqa: PLC0415
+        evaluate_method,
+        method_predictors,
+        test_conditions,
+    )
+    from codesign.train.dqmq_run import (  # noqa: PLC0415
+        build_surrogate,
+        load_dqmq,
+        method_configs,
+        train_method,
+    )
+    from codesign.train.fixed import torch_threads  # noqa: PLC0415
+
+    sec = _section(cfg)
+    arch, space = space_of(cfg)
+    eval_surrogate = build_surrogate(
+        sec.cost_model.value, arch, space, board=sec.board, fps=sec.fps
+    )
+    pricer = DesignPricer(arch, space, board=sec.board, fps=sec.fps)
+    uniform = [(w, a) for w, a in sec.candidates if w == a]
+    rows: list[dict[str, Any]] = []
+    out = Path(out)
+    with torch_threads(cfg.run.torch_threads):
+        for seed in seeds:
+            cached = out / f"seed{seed}" / "rows.json"
+            if cached.is_file():  # this seed is done (a killed or parallel run wrote it)
+                log.info("seed %d: reusing %s", seed, cached)
+                continue
+            seed_rows: list[dict[str, Any]] = []
+            data = training_data(cfg, seed)
+            x_test, y_test = load_split(cfg.data.dataset.value, "test", cfg.data.n_test, seed)
+            conds = test_conditions(x_test, y_test, [c.value for c in Corruption],
+                                    sec.eval_severities, seed)  # fmt: skip
+            methods = method_configs(sec, seed, space)
+            for m_i, (method, (sur_name, train_cfg)) in enumerate(methods.items()):
+                surrogate = build_surrogate(sur_name, arch, space, board=sec.board, fps=sec.fps)
+                train_cfg = _with_batch(train_cfg, cfg.data.batch_size)
+
+                def on_batch(
+                    done: int, total: int, _m: Any, task: str = f"seed {seed} {method}"
+                ) -> None:
+                    if progress is not None:
+                        progress(task, done, total)
+
+                path = out / f"seed{seed}" / f"{method}.pt"
+                train_method(path, method, arch, space, surrogate, data, train_cfg,
+                             flow_config=cfg.to_yaml_dict(), on_batch=on_batch)  # fmt: skip
+                net, policy, ckpt = load_dqmq(path)
+                preds: dict[str, Any] = {}
+                if method == "dqmq":
+                    with torch.no_grad():
+                        decisions = policy.argmax(data.features).numpy()
+                    fill = ranked_choices(mean_log_probs(policy, data.features))
+                    tiers = fit_tiers(decisions, space.sizes, sec.tiers, seed=seed, fill=fill)
+                    params = policy.numpy_params()
+                    router = Router(tuple(w for w, _ in params), tuple(b for _, b in params), tiers)
+                    preds = method_predictors(net, policy, router, uniform)
+                elif method.startswith("uniform"):
+                    choice = torch.tensor(list(train_cfg.fixed_choice))
+                    preds = {"fixed": _fixed(net, choice)}
+                else:
+                    preds = {"policy_hard": method_predictors(net, policy)["policy_hard"]}
+                for variant, predict in preds.items():
+                    name = method if variant == "fixed" else f"{method}/{variant}"
+                    for row in evaluate_method(
+                        predict, conds, eval_surrogate, space.bits_table(), pricer=pricer
+                    ):
+                        seed_rows.append({"seed": seed, "method": name, **row})
+                    log.info("seed %d %s evaluated", seed, name)
+                train_seconds = ckpt["metrics"].get("seconds")
+                seed_rows.append({"seed": seed, "method": method, "condition": "_train",
+                                  "seconds": train_seconds})  # fmt: skip
+                if progress is not None:
+                    progress(f"seed {seed}", m_i + 1, len(methods))
+            atomic_write_json(cached, seed_rows)
+    for seed in seeds:
+        rows.extend(json.loads((out / f"seed{seed}" / "rows.json").read_text()))
+    atomic_write_json(out / "results.json", rows)
+    summary = summarize(rows)
+    atomic_write_json(out / "summary.json", summary)
+    atomic_write_text(out / "summary.md", summary_markdown(summary, seeds, cfg))
+    plot(rows, out)
+    return summary
+
+
+def _with_batch(train_cfg: Any, batch_size: int) -> Any:
+    import dataclasses  # noqa: PLC0415
+
+    return dataclasses.replace(train_cfg, batch_size=batch_size)
+
+
+def _fixed(net: Any, choice: Any) -> Any:
+    from codesign.train.dqmq_eval import Decision  # noqa: PLC0415
+
+    def predict(x: Any, f: Any) -> Decision:
+        c = choice.expand(x.shape[0], -1)
+        return Decision(net(x, c), choice=c)
+
+    return predict
+
+
+def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per method: mean and std over seeds of clean/corrupted accuracy, bits and cost."""
+    per: dict[str, dict[int, dict[str, list[float]]]] = defaultdict(
+        lambda: defaultdict(lambda: defaultdict(list))
+    )
+    for r in rows:
+        if r["condition"] == "_train":
+            continue
+        key = "clean" if r["condition"] == "clean" else "corrupted"
+        d = per[r["method"]][r["seed"]]
+        d[f"{key}_accuracy"].append(r["accuracy"])
+        d[f"{key}_cost"].append(r["cost"])
+        d[f"{key}_bits"].append(r["mean_bits"])
+        for hw in ("lut", "dsp", "cycles"):
+            if hw in r:
+                d[f"{key}_{hw}"].append(r[hw])
+    out: dict[str, Any] = {}
+    for method, seeds in per.items():
+        stats: dict[str, Any] = {"seeds": sorted(seeds)}
+        metrics = ("clean_accuracy", "corrupted_accuracy", "clean_cost", "corrupted_cost",
+                   "clean_bits", "corrupted_bits", "corrupted_lut", "corrupted_dsp",
+                   "corrupted_cycles")  # fmt: skip
+        for metric in metrics:
+            vals = [float(np.mean(s[metric])) for s in seeds.values() if s.get(metric)]
+            if not vals:
+                continue
+            stats[metric] = {
+                "mean": round(float(np.mean(vals)), 5),
+                "std": round(float(np.std(vals)), 5),
+                "per_seed": [round(v, 5) for v in vals],
+            }
+        out[method] = stats
+    return out
+
+
+def summary_markdown(summary: dict[str, Any], seeds: Sequence[int], cfg: FlowConfig) -> str:
+    """The summary as a markdown table (mean +- std over seeds)."""
+    sec = _section(cfg)
+    lines = [
+        f"DQMQ comparison: seeds {list(seeds)}, epochs {sec.epochs} (warm-up "
+        f"{sec.warmup_epochs}), n_train {cfg.data.n_train}, n_test {cfg.data.n_test}, "
+        f"cost model {sec.cost_model.value}, cost_target {sec.cost_target}, "
+        f"candidates {sec.candidates}",
+        "",
+        "| method | clean acc | corrupted acc | corrupted cost | corrupted mean bits "
+        "| LUT | DSP | cycles |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    order = sorted(summary, key=lambda m: summary[m]["corrupted_cost"]["mean"])
+    for m in order:
+        s = summary[m]
+        lines.append(
+            f"| {m} | {_pm(s['clean_accuracy'])} | {_pm(s['corrupted_accuracy'])} | "
+            f"{_pm(s['corrupted_cost'])} | {_pm(s['corrupted_bits'], 2)} | "
+            f"{_hw(s, 'corrupted_lut')} | {_hw(s, 'corrupted_dsp')} | "
+            f"{_hw(s, 'corrupted_cycles')} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def _hw(stats: dict[str, Any], key: str) -> str:
+    return f"{stats[key]['mean']:.0f}" if key in stats else "-"
+
+
+def _pm(stat: dict[str, float], digits: int = 4) -> str:
+    return f"{stat['mean']:.{digits}f} ± {stat['std']:.{digits}f}"
+
+
+def plot(rows: list[dict[str, Any]], out: Path) -> None:
+    """``accuracy_vs_severity.png`` and ``accuracy_vs_cost.png`` (means over seeds)."""
+    import matplotlib  # noqa: PLC0415
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt  # noqa: PLC0415
+
+    acc: dict[str, dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
+    point: dict[str, list[tuple[float, float]]] = defaultdict(list)
+    for r in rows:
+        if r["condition"] == "_train":
+            continue
+        acc[r["method"]][r["severity"]].append(r["accuracy"])
+        if r["condition"] != "clean":
+            point[r["method"]].append((r["cost"], r["accuracy"]))
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for m, by_sev in sorted(acc.items()):
+        sev = sorted(by_sev)
+        ax.plot(sev, [np.mean(by_sev[s]) for s in sev], marker="o", label=m)
+    ax.set_xlabel("severity (0 = clean; mean over corruptions and seeds)")
+    ax.set_ylabel("accuracy")
+    ax.legend(fontsize=6)
+    fig.tight_layout()
+    fig.savefig(out / "accuracy_vs_severity.png", dpi=120)
+    plt.close(fig)
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for m, pts in sorted(point.items()):
+        c, a = zip(*pts, strict=True)
+        ax.scatter([np.mean(c)], [np.mean(a)], label=m)
+    ax.set_xlabel("expected cost (fraction of budget), corrupted test data")
+    ax.set_ylabel("accuracy, corrupted test data")
+    ax.legend(fontsize=6)
+    fig.tight_layout()
+    fig.savefig(out / "accuracy_vs_cost.png", dpi=120)
+    plt.close(fig)

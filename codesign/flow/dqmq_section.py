@@ -1,0 +1,138 @@
+"""The ``dqmq:`` section of a flow: switchable precisions, mixed-quality data, the objective.
+
+Torch-free (config loading stays cheap). :meth:`DqmqSection.train_config` maps it onto
+:class:`codesign.train.dqmq.DqmqConfig`.
+
+Example (a flow file)::
+
+    dqmq:
+      candidates: [[2, 2], [3, 3], [4, 4], [8, 8]]
+      mix: {clean: 0.4, gaussian_noise: 0.2, gaussian_blur: 0.2, contrast: 0.2}
+      epochs: 4
+      warmup_epochs: 1
+      cost_target: 0.2
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any, Self
+
+from pydantic import Field, model_validator
+
+from codesign.flow.sections import Section
+
+__all__ = ["CostModelName", "DqmqSection"]
+
+_CORRUPTIONS = (
+    "gaussian_noise",
+    "shot_noise",
+    "impulse_noise",
+    "gaussian_blur",
+    "defocus_blur",
+    "motion_blur",
+    "jpeg_compression",
+    "contrast",
+    "brightness",
+    "pixelate",
+)
+
+
+def _default_mix() -> dict[str, float]:
+    return {"clean": 0.4} | {name: 0.06 for name in _CORRUPTIONS}
+
+
+class CostModelName(StrEnum):
+    """Which cost surrogate prices the policy's precisions during training."""
+
+    BITOPS = "bitops"  # interim: MACs x w x a, normalized to the all-8-bit network
+    ANALYTIC = "analytic"  # codesign.cost's calibrated model (engineer #13's surrogate)
+
+
+class DqmqSection(Section):
+    """DQMQ training and evaluation settings (the data sizes come from ``data:``).
+
+    Attributes:
+        candidates: ``(weight, act)`` pairs every conv layer may run at; the classifier
+            takes their weight bit-widths.
+        input_bits: Input quantizer bits (fixed: the dataflow input).
+        mix: Training mix, condition ("clean" or a corruption) -> fraction, summing to 1.
+        severities: Severities drawn for corrupted training samples.
+        eval_severities: Severities of every corruption in the evaluation.
+        epochs: Total epochs (warm-up included); baselines train as many.
+        warmup_epochs: Sandwich warm-up epochs.
+        lr: Network learning rate.
+        policy_lr: Policy learning rate.
+        cost_weight: ``lambda`` of the expected-cost term.
+        cost_target: Budget (fraction of the board budget); ``null`` = plain ``lambda * cost``.
+        pg_weight: REINFORCE weight.
+        reward_cost: ``mu`` in the reward ``correct - mu * cost``.
+        tau_start: Gumbel temperature at the start of the joint phase.
+        tau_end: Gumbel temperature at the end.
+        joint_sandwich: Keep the lowest/highest-precision losses in the joint phase.
+        cost_model: ``bitops`` (interim) or ``analytic``.
+        board: Board of the analytic surrogate and of the LUT/DSP/cycles in evaluations.
+        fps: Throughput target the designs are folded for.
+        bit_target: Mean-bit budget of the DQNet-style baseline.
+        tiers: K, the number of static tiers cut from the policy.
+    """
+
+    candidates: list[tuple[int, int]] = Field(
+        default_factory=lambda: [(2, 2), (3, 3), (4, 4), (8, 8)]
+    )
+    input_bits: int = 8
+    mix: dict[str, float] = Field(default_factory=_default_mix)
+    severities: list[int] = Field(default_factory=lambda: [1, 2, 3, 4, 5])
+    eval_severities: list[int] = Field(default_factory=lambda: [1, 3, 5])
+    epochs: int = Field(default=4, ge=1)
+    warmup_epochs: int = Field(default=1, ge=0)
+    lr: float = Field(default=2e-3, gt=0, le=1)
+    policy_lr: float = Field(default=2e-2, gt=0, le=10)
+    cost_weight: float = Field(default=1.0, ge=0)
+    cost_target: float | None = Field(default=None, gt=0)
+    pg_weight: float = Field(default=1.0, ge=0)
+    reward_cost: float = Field(default=1.0, ge=0)
+    tau_start: float = Field(default=2.0, gt=0)
+    tau_end: float = Field(default=0.3, gt=0)
+    joint_sandwich: bool = False
+    cost_model: CostModelName = CostModelName.BITOPS
+    board: str = "pynq-z2"
+    fps: float = Field(default=10_000.0, gt=0)
+    bit_target: float = Field(default=4.0, gt=0)
+    tiers: int = Field(default=2, ge=1, le=16)
+
+    @model_validator(mode="after")
+    def _check(self) -> Self:
+        if self.warmup_epochs > self.epochs:
+            raise ValueError(
+                f"dqmq.warmup_epochs ({self.warmup_epochs}) exceeds dqmq.epochs ({self.epochs})"
+            )
+        if not self.candidates:
+            raise ValueError("dqmq.candidates is empty; give (weight, act) pairs like [4, 4]")
+        total = sum(self.mix.values())
+        if abs(total - 1.0) > 1e-6:
+            raise ValueError(f"dqmq.mix fractions sum to {total:g}; make them sum to 1")
+        return self
+
+    def train_config(self, seed: int, **overrides: Any) -> Any:
+        """The :class:`codesign.train.dqmq.DqmqConfig` of this section (``overrides`` win)."""
+        from codesign.train.dqmq import DqmqConfig  # noqa: PLC0415
+
+        kwargs = {
+            k: getattr(self, k)
+            for k in (
+                "epochs",
+                "warmup_epochs",
+                "lr",
+                "policy_lr",
+                "cost_weight",
+                "cost_target",
+                "pg_weight",
+                "reward_cost",
+                "tau_start",
+                "tau_end",
+                "joint_sandwich",
+            )
+        }
+        kwargs.update(overrides)
+        return DqmqConfig(seed=seed, **kwargs)

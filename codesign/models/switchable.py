@@ -1,0 +1,334 @@
+"""Switchable-precision CNNs: one float weight set that runs at any candidate precision.
+
+A :class:`SwitchableCNN` holds, for every weight layer of a :class:`CnnArch`, one shared
+float weight tensor and one *option* per candidate :class:`LayerBits` of that layer. An
+option of a conv stage is a family :class:`~codesign.models.cnn.ConvBlock`
+(``QuantConv2d -> BatchNorm2d -> QuantReLU``) whose conv weight *is* the shared parameter;
+what precision needs per bit-width is per option: the BatchNorm statistics and affine
+parameters, and the learned scale (clipping level) of the activation quantizer. This is the
+Any-Precision / AdaBits recipe. The weight quantizer is a max-abs per-tensor scale computed
+from the shared weight, so it needs no per-bit-width state.
+
+Precisions are chosen per sample: ``forward(x, choice)`` takes a ``(B, L)`` tensor of
+candidate indices (one per layer), runs every option only on the samples that chose it and
+scatters the results back, so a batch may mix precisions and costs about one forward pass.
+An optional ``gate`` (``(B, L)``, value 1 with a gradient: a straight-through hard sample)
+multiplies each layer's output, which is how the task loss reaches a bit-width policy.
+
+A static choice freezes into a plain family model (:meth:`SwitchableCNN.freeze`): the
+options' state is copied into ``build_cnn(arch, space.config(choice))``, whose outputs equal
+the switchable model's at that choice exactly (same modules, same float operations), so it
+exports and compiles like any trained model of the family.
+
+Example:
+    >>> import torch
+    >>> from codesign.models.arch import QUICKSTART_ARCH
+    >>> space = SwitchSpace.uniform(QUICKSTART_ARCH, [(2, 2), (4, 4), (8, 8)])
+    >>> net = SwitchableCNN(QUICKSTART_ARCH, space).eval()
+    >>> x = torch.rand(2, 1, 28, 28)
+    >>> plain = net.freeze([1, 1, 1, 1])
+    >>> torch.equal(plain(x), net(x, torch.ones(2, 4, dtype=torch.long)))
+    True
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import brevitas.nn as qnn
+import torch
+from torch import Tensor, nn
+
+from codesign.errors import ConfigError
+from codesign.models.arch import CnnArch
+from codesign.models.bits import BitConfig, LayerBits, check_bits
+from codesign.models.cnn import ConvBlock, QuantCNN, build_cnn
+from codesign.models.quant import InputQuant, WeightQuant
+
+__all__ = ["SwitchSpace", "SwitchableCNN"]
+
+
+@dataclass(frozen=True)
+class SwitchSpace:
+    """The candidate precisions of every weight layer, and the fixed input bit-width.
+
+    Attributes:
+        input_bits: Bit-width of the input quantizer (not switched: it is the dataflow input).
+        candidates: Per weight layer (convs, then the classifier), its candidate
+            :class:`LayerBits`, without repeats. The classifier's candidates have
+            ``act=None``.
+    """
+
+    input_bits: int
+    candidates: tuple[tuple[LayerBits, ...], ...]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "candidates", tuple(tuple(c) for c in self.candidates))
+        check_bits(self.input_bits, "input")
+        if not self.candidates:
+            raise ConfigError("a switch space needs at least one layer")
+        for i, layer in enumerate(self.candidates):
+            if not layer:
+                raise ConfigError(f"switch space: layer {i} has no candidates")
+            if len(set(layer)) != len(layer):
+                raise ConfigError(f"switch space: layer {i} lists a candidate twice: {layer}")
+
+    @classmethod
+    def uniform(
+        cls, arch: CnnArch, pairs: Sequence[Sequence[int]], input_bits: int = 8
+    ) -> SwitchSpace:
+        """The same ``(weight, act)`` pairs in every conv layer; the classifier gets the weights.
+
+        Args:
+            arch: The architecture (for the number of layers).
+            pairs: ``(weight, act)`` bit-width pairs, e.g. ``[(2, 2), (4, 4), (8, 8)]``.
+            input_bits: Input quantizer bit-width.
+
+        Raises:
+            ConfigError: A pair is malformed or a bit-width is not allowed.
+        """
+        parsed = []
+        for pair in pairs:
+            if isinstance(pair, str | bytes) or len(pair) != 2:
+                raise ConfigError(f"a candidate must be a (weight, act) pair, got {pair!r}")
+            w = check_bits(pair[0], "candidate weight")
+            a = check_bits(pair[1], "candidate activation")
+            parsed.append(LayerBits(w, a))
+        if not parsed:
+            raise ConfigError("give at least one (weight, act) candidate pair")
+        conv = tuple(dict.fromkeys(parsed))
+        head = tuple(dict.fromkeys(LayerBits(c.weight, None) for c in parsed))
+        return cls(input_bits, (conv,) * len(arch.stages) + (head,))
+
+    @property
+    def n_layers(self) -> int:
+        """Number of weight layers."""
+        return len(self.candidates)
+
+    @property
+    def sizes(self) -> tuple[int, ...]:
+        """Number of candidates per layer."""
+        return tuple(len(c) for c in self.candidates)
+
+    def validate(self, arch: CnnArch) -> None:
+        """Check the space against ``arch`` (layer count, act only on convs, allowed bits).
+
+        Raises:
+            ConfigError: The first rule broken, naming the layer.
+        """
+        names = arch.layer_names()
+        if len(self.candidates) != len(names):
+            raise ConfigError(
+                f"switch space has {len(self.candidates)} layer(s) but the architecture has "
+                f"{len(names)} ({', '.join(names)})"
+            )
+        for name, cands in zip(names, self.candidates, strict=True):
+            for c in cands:
+                check_bits(c.weight, f"layer '{name}' candidate weight")
+                if name == names[-1]:
+                    if c.act is not None:
+                        raise ConfigError(f"layer '{name}' has no activation; set act to null")
+                elif c.act is None:
+                    raise ConfigError(f"layer '{name}' candidate {c} needs an activation width")
+                else:
+                    check_bits(c.act, f"layer '{name}' candidate activation")
+
+    def config(self, choice: Sequence[int]) -> BitConfig:
+        """The :class:`BitConfig` of one static choice (a candidate index per layer).
+
+        Raises:
+            ConfigError: Wrong length or an index out of range.
+        """
+        choice = [int(c) for c in choice]
+        if len(choice) != self.n_layers:
+            raise ConfigError(f"a choice needs {self.n_layers} indices, got {len(choice)}")
+        for i, (c, n) in enumerate(zip(choice, self.sizes, strict=True)):
+            if not 0 <= c < n:
+                raise ConfigError(f"layer {i}: candidate index {c} is outside 0..{n - 1}")
+        layers = tuple(self.candidates[i][c] for i, c in enumerate(choice))
+        return BitConfig(self.input_bits, layers)
+
+    def lowest(self) -> list[int]:
+        """Per layer, the candidate with the fewest bits (weight + act, then weight)."""
+        return [min(range(len(c)), key=lambda j, c=c: _bits_key(c[j])) for c in self.candidates]
+
+    def highest(self) -> list[int]:
+        """Per layer, the candidate with the most bits."""
+        return [max(range(len(c)), key=lambda j, c=c: _bits_key(c[j])) for c in self.candidates]
+
+    def bits_table(self) -> list[list[tuple[int, int]]]:
+        """Per layer and candidate ``(weight, act)``; the classifier's act is its weight bits."""
+        return [[(c.weight, c.act or c.weight) for c in cands] for cands in self.candidates]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data; :meth:`from_dict` reads it back."""
+        return {
+            "input_bits": self.input_bits,
+            "candidates": [[c.to_dict() for c in cands] for cands in self.candidates],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> SwitchSpace:
+        """Parse :meth:`to_dict`'s output.
+
+        Raises:
+            ConfigError: Malformed data.
+        """
+        try:
+            cands = tuple(
+                tuple(LayerBits(int(c["weight"]), c.get("act")) for c in layer)
+                for layer in data["candidates"]
+            )
+            return cls(int(data["input_bits"]), cands)
+        except (KeyError, TypeError, ValueError) as err:
+            raise ConfigError(f"malformed switch space: {err}") from None
+
+
+def _bits_key(bits: LayerBits) -> tuple[int, int]:
+    return (bits.weight + (bits.act or 0), bits.weight)
+
+
+class _SwitchLayer(nn.Module):
+    """One weight layer: a shared float weight and one option module per candidate."""
+
+    def __init__(self, options: list[nn.Module], conv: bool) -> None:
+        super().__init__()
+        first = options[0].conv if conv else options[0]
+        self.weight = nn.Parameter(first.weight.detach().clone())  # shared by every option
+        for option in options:
+            target = option.conv if conv else option
+            del target.weight  # drop the option's own weight ...
+            target.weight = self.weight  # ... and point it at the shared one
+        self.options = nn.ModuleList(options)
+        self.is_conv = conv
+
+    def run(self, j: int, h: Tensor) -> Tensor:
+        """Run option ``j`` on float input ``h`` and return float values."""
+        out = self.options[j](h)
+        return out.value if hasattr(out, "value") else out
+
+
+class SwitchableCNN(nn.Module):
+    """A CNN of the family whose every layer runs at any of its candidate precisions.
+
+    Attributes:
+        arch: The architecture.
+        space: The candidates per layer.
+        input_quant: The (fixed-precision) input quantizer.
+        layers: One switchable layer per weight layer.
+    """
+
+    def __init__(self, arch: CnnArch, space: SwitchSpace) -> None:
+        """Build the network with PyTorch's default initialisation (seed torch before)."""
+        super().__init__()
+        space.validate(arch)
+        self.arch = arch
+        self.space = space
+        self.input_quant = qnn.QuantIdentity(
+            act_quant=InputQuant, bit_width=space.input_bits, return_quant_tensor=True
+        )
+        layers = []
+        in_channels = arch.in_channels
+        for stage, cands in zip(arch.stages, space.candidates[:-1], strict=True):
+            options = [ConvBlock(in_channels, stage, bits) for bits in cands]
+            layers.append(_SwitchLayer(options, conv=True))
+            in_channels = stage.channels
+        heads = [
+            qnn.QuantLinear(
+                arch.classifier_in_features,
+                arch.num_classes,
+                bias=False,
+                weight_quant=WeightQuant,
+                weight_bit_width=bits.weight,
+            )
+            for bits in space.candidates[-1]
+        ]
+        layers.append(_SwitchLayer(heads, conv=False))
+        self.layers = nn.ModuleList(layers)
+
+    def forward(self, x: Tensor, choice: Tensor, gate: Tensor | None = None) -> Tensor:
+        """Logits with each sample at its own precisions.
+
+        Args:
+            x: ``(B, C, H, W)`` images in ``[0, 1]``.
+            choice: ``(B, L)`` int64 candidate index per sample and layer (or ``(L,)`` for
+                the whole batch).
+            gate: Optional ``(B, L)`` float multipliers of each layer's output, normally a
+                straight-through hard sample (value 1, gradient to the policy).
+
+        Returns:
+            ``(B, num_classes)`` float logits.
+        """
+        if choice.ndim == 1:
+            choice = choice.expand(x.shape[0], -1)  # (B, L)
+        h = self.input_quant(x).value  # (B, C, H, W) on the input grid
+        last = len(self.layers) - 1
+        for i, layer in enumerate(self.layers):
+            if i == last:
+                h = h.flatten(1)  # (B, C_last * S * S), NCHW order
+            col = choice[:, i]  # (B,)
+            present = torch.unique(col).tolist()
+            if len(present) == 1:
+                h = layer.run(present[0], h)
+            else:
+                out = None
+                for j in present:
+                    idx = torch.nonzero(col == j).squeeze(1)  # (B_j,)
+                    part = layer.run(j, h.index_select(0, idx))
+                    if out is None:
+                        out = part.new_zeros((h.shape[0], *part.shape[1:]))
+                    out = out.index_copy(0, idx, part)
+                h = out
+            if gate is not None:
+                g = gate[:, i]  # (B,)
+                h = h * g.reshape(-1, *([1] * (h.ndim - 1)))
+        return h
+
+    def forward_soft(self, x: Tensor, probs: Sequence[Tensor]) -> Tensor:
+        """Logits of the probability-weighted mix of every option's output, layer by layer.
+
+        Not a deployable network (every option runs on every sample); it is the "soft"
+        evaluation of a policy. ``probs[i]`` is ``(B, K_i)``.
+        """
+        h = self.input_quant(x).value
+        last = len(self.layers) - 1
+        for i, layer in enumerate(self.layers):
+            if i == last:
+                h = h.flatten(1)
+            p = probs[i]  # (B, K_i)
+            outs = [layer.run(j, h) for j in range(len(layer.options))]
+            stacked = torch.stack(outs, dim=1)  # (B, K_i, ...)
+            h = (stacked * p.reshape(*p.shape, *([1] * (stacked.ndim - 2)))).sum(dim=1)
+        return h
+
+    def freeze(self, choice: Sequence[int]) -> QuantCNN:
+        """A plain family model at one static choice, with this model's state copied.
+
+        Returns:
+            ``build_cnn(arch, space.config(choice))`` in eval mode; its outputs equal
+            ``self(x, choice)`` in eval mode exactly.
+        """
+        bits = self.space.config(choice)
+        plain = build_cnn(self.arch, bits)
+        plain.input_quant.load_state_dict(self.input_quant.state_dict())
+        for i, j in enumerate(int(c) for c in choice):
+            option = self.layers[i].options[j]
+            target = plain.classifier if i == len(self.layers) - 1 else plain.features[i]
+            target.load_state_dict(option.state_dict())
+        return plain.eval()
+
+    def uniform_choice(self, weight: int, act: int) -> list[int]:
+        """The candidate indices of a uniform ``W{weight}A{act}`` network.
+
+        Raises:
+            ConfigError: A layer lacks that candidate.
+        """
+        out = []
+        for i, cands in enumerate(self.space.candidates):
+            idx = [j for j, c in enumerate(cands) if c.weight == weight and c.act in (act, None)]
+            if not idx:
+                raise ConfigError(f"layer {i} has no candidate W{weight}A{act}")
+            out.append(idx[0])
+        return out

@@ -1,0 +1,67 @@
+"""`codesign train` -> `codesign tiers` on a tiny flow over real Fashion-MNIST images."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import pytest
+import torch
+
+from codesign.cli.main import main
+from codesign.flow.dqmq import CHECKPOINT_FILE, TIERS_FILE
+from codesign.train.dqmq_run import load_dqmq
+
+FLOW = """
+run: {name: tiny, out_dir: run, steps: [train_dqmq, tiers]}
+data: {dataset: fashion_mnist, n_train: 128, n_test: 64, batch_size: 32}
+model:
+  arch:
+    stages: [{width: 4, stride: 2}, {width: 4, stride: 2}]
+dqmq:
+  candidates: [[2, 2], [4, 4]]
+  mix: {clean: 0.5, gaussian_noise: 0.25, gaussian_blur: 0.25}
+  epochs: 2
+  warmup_epochs: 1
+  cost_target: 0.1
+  tiers: 2
+"""
+
+
+def _main(monkeypatch, *args: str) -> int:
+    monkeypatch.setattr(sys, "argv", ["codesign", *args])
+    try:
+        main()
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    return 0
+
+
+def test_train_then_tiers(tmp_path, monkeypatch, capsys):
+    flow = tmp_path / "flow.yaml"
+    flow.write_text(FLOW)
+    code = _main(monkeypatch, "train", str(flow))
+    if code and "dataset" in capsys.readouterr().err.lower():
+        pytest.skip("Fashion-MNIST not installed")
+    assert code == 0
+    run = tmp_path / "run"
+    net, policy, ckpt = load_dqmq(run / CHECKPOINT_FILE)
+    assert ckpt["complete"] and ckpt["cost_version"] == "bitops-interim-1"
+    assert ckpt["flow_config"]["dqmq"]["epochs"] == 2 and ckpt["config"]["seed"] == 0
+    assert [e["phase"] for e in ckpt["state"]["history"]] == ["warmup", "joint"]
+    assert tuple(policy.sizes) == net.space.sizes == (2, 2, 2)
+
+    assert _main(monkeypatch, "tiers", str(run), "--k", "2") == 0
+    tiers = json.loads((run / TIERS_FILE).read_text())
+    assert tiers["k"] == 2 and len(tiers["tiers"]) == 2
+    assert tiers["describe"][0] != tiers["describe"][1]
+    assert sum(tiers["share"]) == pytest.approx(1.0, abs=1e-3)
+    x = torch.rand(4, 1, 28, 28)
+    frozen = net.freeze(tiers["choices"][0])
+    assert torch.equal(frozen(x), net(x, torch.tensor(tiers["choices"][0])))
+
+    # a flow without the DQMQ step: one line, exit code 1
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(FLOW.replace("steps: [train_dqmq, tiers]", "steps: [train]"))
+    assert _main(monkeypatch, "train", str(bad)) == 1
+    assert "no train_dqmq step" in capsys.readouterr().err
