@@ -47,6 +47,7 @@ from codesign.flow.sections import (
     ModelSection,
     OptimizerName,
     RunSection,
+    SearchSection,
     Section,
     SimulateSection,
     SynthSection,
@@ -69,6 +70,7 @@ class FlowConfig(Section):
     compile: CompileSection | None = None
     simulate: SimulateSection | None = None
     synth: SynthSection | None = None
+    search: SearchSection | None = None
 
     _source: Path | None = PrivateAttr(default=None)
 
