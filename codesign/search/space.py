@@ -208,6 +208,10 @@ class SearchSpace:
                 return s
         raise IndexError(slot)
 
+    def stage_start(self, stage: int) -> int:
+        """The first slot of ``stage`` (its stride-2 layer)."""
+        return self._offsets[stage]
+
     def active_slots(self, arch: Arch) -> list[int]:
         """The slots that exist in ``arch``'s network, in forward order."""
         return [self._offsets[s] + i for s, d in enumerate(arch.depths) for i in range(d)]
