@@ -216,6 +216,19 @@ class SearchSpace:
         """The slots that exist in ``arch``'s network, in forward order."""
         return [self._offsets[s] + i for s, d in enumerate(arch.depths) for i in range(d)]
 
+    def active_mask(self, vectors: np.ndarray) -> np.ndarray:
+        """Which slots exist in each network of ``vectors``: ``(N, n_slots + 1)`` bool.
+
+        The last column is the classifier (always there).
+        """
+        vectors = np.atleast_2d(vectors)
+        cols = []
+        for s, stage in enumerate(self.stages):
+            depth = np.asarray(stage.depths)[vectors[:, s]]  # (N,)
+            cols += [depth > i for i in range(stage.max_depth)]
+        cols.append(np.ones(vectors.shape[0], bool))
+        return np.stack(cols, axis=1)
+
     def slot_choices(self) -> list[tuple[int, ...]]:
         """Choices of every vector entry, in :meth:`encode` order (values, not indices)."""
         out: list[tuple[int, ...]] = [st.depths for st in self.stages]
