@@ -136,9 +136,16 @@ class EvolutionSearch:
         feasible: FeasibleFn,
         rng: np.random.Generator,
         config: EvolutionConfig | None = None,
+        frozen: np.ndarray | None = None,
     ) -> None:
-        """Keep the collaborators (nothing is drawn until :meth:`run`)."""
+        """Keep the collaborators (nothing is drawn until :meth:`run`).
+
+        ``frozen`` (optional, length ``vector_length``) holds a choice index for every entry
+        the search may not change and -1 for the free ones: a search over a sub-space, as the
+        stages of a sequential baseline need.
+        """
         self.space = space
+        self.frozen = None if frozen is None else np.asarray(frozen, dtype=np.int64)
         self.score = score
         self.feasible = feasible
         self.rng = rng
@@ -148,9 +155,14 @@ class EvolutionSearch:
     def mutate(self, parents: np.ndarray, k: int) -> np.ndarray:
         """``k`` mutants of random parents: each entry redrawn with ``mutate_prob``."""
         pick = parents[self.rng.integers(0, len(parents), size=k)]  # (k, L)
-        fresh = self.space.sample_vectors(self.rng, k)  # (k, L)
+        fresh = self.sample(k)  # (k, L)
         redraw = self.rng.random(pick.shape) < self.config.mutate_prob
         return np.where(redraw, fresh, pick)
+
+    def sample(self, k: int) -> np.ndarray:
+        """``k`` uniform samples of the (possibly partly frozen) space, ``(k, L)``."""
+        fresh = self.space.sample_vectors(self.rng, k)
+        return fresh if self.frozen is None else np.where(self.frozen >= 0, self.frozen, fresh)
 
     def crossover(self, parents: np.ndarray, k: int) -> np.ndarray:
         """``k`` children, each entry taken from one of two random parents."""
@@ -168,7 +180,7 @@ class EvolutionSearch:
         cfg = self.config
         t0 = time.perf_counter()
         pop, checked = sample_feasible(
-            self.space, self.feasible, self.rng, cfg.population, cfg.max_tries
+            self.space, self.feasible, self.rng, cfg.population, cfg.max_tries, self.sample
         )
         if len(pop) == 0:
             raise InfeasibleError(

@@ -240,6 +240,23 @@ class SearchSpace:
         out += [tuple(range(len(self.impls)))] * (self.n_slots + 1)
         return out
 
+    def axis_slices(self) -> dict[str, slice]:
+        """Where each field of :class:`Arch` lies in :meth:`encode`'s vector."""
+        n_st, n = len(self.stages), self.n_slots
+        lengths = {
+            "depths": n_st,
+            "widths": n,
+            "kernels": n,
+            "weight_bits": n + 1,
+            "act_bits": n,
+            "impls": n + 1,
+        }
+        out, start = {}, 0
+        for name, length in lengths.items():
+            out[name] = slice(start, start + length)
+            start += length
+        return out
+
     @property
     def cardinalities(self) -> np.ndarray:
         """Number of choices of every vector entry (``int64``, length :attr:`vector_length`)."""

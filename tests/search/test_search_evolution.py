@@ -122,3 +122,30 @@ def test_an_impossible_budget_is_one_clear_error() -> None:
     )
     with pytest.raises(InfeasibleError, match="no candidate of the search space meets the budget"):
         search.run()
+
+
+def test_baselines_return_feasible_points_of_their_own_kind() -> None:
+    from codesign.search.baselines import (
+        joint_search,
+        random_search,
+        sequential_search,
+        uniform_search,
+    )
+
+    checker = _checker(fps=20000)
+    cfg = EvolutionConfig(population=16, iterations=6, max_tries=50)
+    joint = joint_search(SPACE, _toy_accuracy, checker.feasible, np.random.default_rng(0), cfg)
+    seq = sequential_search(
+        SPACE, _toy_accuracy, _toy_accuracy, checker.feasible, np.random.default_rng(0), cfg
+    )
+    rand = random_search(
+        SPACE, _toy_accuracy, checker.feasible, np.random.default_rng(0), joint.scored, 50
+    )
+    uni = uniform_search(
+        SPACE, _toy_accuracy, checker.feasible, np.random.default_rng(0), cfg, bits=4
+    )
+    for outcome in (joint, seq, rand, uni):
+        assert checker.feasible(outcome.vector[None])[0], outcome.method
+    arch = SPACE.decode(uni.vector)
+    assert set(arch.weight_bits) == {4} and set(arch.act_bits) == {4}
+    assert seq.scored <= joint.scored + cfg.population
