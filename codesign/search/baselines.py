@@ -126,7 +126,8 @@ def sequential_search(
     frozen = arch.copy()
     frozen[sl["widths"]] = -1
     reach2 = lambda v: feasible(_set(space, v, dict.fromkeys(_BITS, "min")))  # noqa: E731
-    res = EvolutionSearch(space, score_fp32, reach2, rng, stage_cfg, frozen).run(progress)
+    start = _set(space, arch, {"widths": "min"})[None]  # stage 1 guarantees it can fit
+    res = EvolutionSearch(space, score_fp32, reach2, rng, stage_cfg, frozen).run(progress, start)
     scored += res.scored
     pruned = res.best_vector
 
@@ -134,7 +135,8 @@ def sequential_search(
     frozen = pruned.copy()
     for axis in _BITS:
         frozen[sl[axis]] = -1
-    res = EvolutionSearch(space, score_q, feasible, rng, stage_cfg, frozen).run(progress)
+    start = _set(space, pruned, dict.fromkeys(_BITS, "min"))[None]  # stage 2 guarantees it
+    res = EvolutionSearch(space, score_q, feasible, rng, stage_cfg, frozen).run(progress, start)
     scored += res.scored
     return SearchOutcome(
         "sequential", res.best_vector, res.best_score, scored, time.perf_counter() - t0, res.top

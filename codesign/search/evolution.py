@@ -170,8 +170,13 @@ class EvolutionSearch:
         b = parents[self.rng.integers(0, len(parents), size=k)]
         return np.where(self.rng.random(a.shape) < 0.5, a, b)
 
-    def run(self, on_generation: ProgressFn | None = None) -> EvolutionResult:
+    def run(
+        self, on_generation: ProgressFn | None = None, initial: np.ndarray | None = None
+    ) -> EvolutionResult:
         """Evolve; return the best feasible candidate seen.
+
+        ``initial`` (optional, ``(K, L)``): candidates known to matter (e.g. the point a
+        previous stage guarantees feasible); the feasible ones join the first population.
 
         Raises:
             InfeasibleError: No feasible candidate within ``max_tries`` batches of random
@@ -182,6 +187,11 @@ class EvolutionSearch:
         pop, checked = sample_feasible(
             self.space, self.feasible, self.rng, cfg.population, cfg.max_tries, self.sample
         )
+        if initial is not None and len(initial):
+            initial = np.atleast_2d(np.asarray(initial, dtype=np.int64))
+            seeds = initial[self.feasible(initial)]
+            checked += len(initial)
+            pop = np.concatenate([seeds, pop])[: max(cfg.population, len(seeds))]
         if len(pop) == 0:
             raise InfeasibleError(
                 f"no candidate of the search space meets the budget in {checked} random "

@@ -148,4 +148,4 @@ def test_baselines_return_feasible_points_of_their_own_kind() -> None:
         assert checker.feasible(outcome.vector[None])[0], outcome.method
     arch = SPACE.decode(uni.vector)
     assert set(arch.weight_bits) == {4} and set(arch.act_bits) == {4}
-    assert seq.scored <= joint.scored + cfg.population
+    assert seq.scored <= joint.scored + 3 * cfg.population  # three initial populations
