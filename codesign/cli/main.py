@@ -27,6 +27,7 @@ COMMANDS: dict[str, str] = {
     "simulate": "codesign.cli.simulate:simulate",
     "synth": "codesign.cli.synth:synth",
     "build": "codesign.cli.build:build",
+    "search": "codesign.cli.search:search",
 }
 
 err_console = Console(stderr=True)

@@ -421,6 +421,7 @@ class SearchSection(Section):
         supernet_epochs: Sandwich-rule epochs over ``data.n_train`` images.
         n_fp32: Subnets measured in fp32 to train the fp32 predictor.
         m_quant: Quantized (QAT-finetuned) subnets for the transferred predictor.
+        n_held: Further quantized subnets held out to score the predictor.
         qat_steps: Optimizer steps of each short QAT finetune of a sampled subnet.
         n_val: Held-out training images that score sampled subnets.
         population: Evolution population size.
@@ -431,6 +432,7 @@ class SearchSection(Section):
         max_tries: Bound on the draws for one feasible sample.
         finetune_steps: QAT finetune steps of the winner.
         emit_top: Flow configs emitted for the best candidates (for ``codesign sweep``).
+        baselines: Also run the sequential, random and uniform-precision baselines.
     """
 
     stages: list[SearchStage] = Field(min_length=1)
@@ -443,6 +445,7 @@ class SearchSection(Section):
     supernet_epochs: int = Field(default=2, ge=1)
     n_fp32: int = Field(default=200, ge=8)
     m_quant: int = Field(default=32, ge=4)
+    n_held: int = Field(default=16, ge=4)
     qat_steps: int = Field(default=60, ge=1)
     n_val: int = Field(default=2000, ge=100)
     population: int = Field(default=100, ge=4)
@@ -453,6 +456,7 @@ class SearchSection(Section):
     max_tries: int = Field(default=1000, ge=1)
     finetune_steps: int = Field(default=600, ge=1)
     emit_top: int = Field(default=5, ge=0)
+    baselines: bool = True
 
     @model_validator(mode="after")
     def _check(self) -> Self:

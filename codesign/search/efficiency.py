@@ -26,7 +26,7 @@ import numpy as np
 
 from codesign.boards import Board
 from codesign.cost.protocol import CostModel, DesignCost, Impl, LayerSpec
-from codesign.errors import ConfigError
+from codesign.errors import ConfigError, InfeasibleError
 from codesign.models.arch import CnnArch
 from codesign.models.bits import BitConfig
 from codesign.resources import Resources
@@ -120,18 +120,19 @@ class CostChecker:
         self.cost_model = cost_model
         self.spec_fn = spec_fn
         self.budget = budget
-        self._cache: dict[bytes, DesignCost] = {}
+        self._cache: dict[bytes, DesignCost | None] = {}
         self.priced = 0  # designs priced by the cost model (cache misses)
 
     def cost_of(self, arch: Arch) -> DesignCost:
         """The cost model's price of ``arch`` folded for the FPS target (cached)."""
         return self._cost(canonical_vectors(self.space, self.space.encode(arch))[0])
 
-    def _cost(self, canon: np.ndarray) -> DesignCost:
+    def _cost(self, canon: np.ndarray) -> DesignCost | None:
         key = canon.tobytes()
-        cost = self._cache.get(key)
-        if cost is None:
-            arch = self.space.decode(canon)
+        if key in self._cache:
+            return self._cache[key]
+        arch = self.space.decode(canon)
+        try:
             specs = self.spec_fn(
                 self.space.to_cnn_arch(arch),
                 self.space.to_bit_config(arch),
@@ -139,15 +140,19 @@ class CostChecker:
                 self.budget.fps,
                 self.budget.clock_mhz,
             )
-            cost = self.cost_model.design_cost(list(specs))
-            self._cache[key] = cost
-            self.priced += 1
+            cost: DesignCost | None = self.cost_model.design_cost(list(specs))
+        except InfeasibleError:  # the spec function cannot fold it for the target at all
+            cost = None
+        self._cache[key] = cost
+        self.priced += 1
         return cost
 
-    def costs(self, vectors: np.ndarray) -> list[DesignCost]:
-        """Prices of the rows of ``vectors``."""
+    def costs(self, vectors: np.ndarray) -> list[DesignCost | None]:
+        """Prices of the rows of ``vectors`` (``None``: cannot be built for the target)."""
         return [self._cost(row) for row in canonical_vectors(self.space, vectors)]
 
     def feasible(self, vectors: np.ndarray) -> np.ndarray:
         """``(N,)`` bool: which rows of ``vectors`` meet the budget."""
-        return np.array([self.budget.admits(c) for c in self.costs(vectors)], dtype=bool)
+        return np.array(
+            [c is not None and self.budget.admits(c) for c in self.costs(vectors)], dtype=bool
+        )
