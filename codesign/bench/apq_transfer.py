@@ -28,10 +28,10 @@ SETTINGS = {
     "n_val": 2000,
     "supernet_epochs": 4,
     "n_fp32": 300,
-    "m_quant": 64,
-    "n_held": 48,
+    "m_quant": 48,
+    "n_held": 34,
     "qat_steps": 60,
-    "m_values": [8, 16, 32, 64],
+    "m_values": [8, 16, 32, 48],
     "seeds": [0, 1, 2],
     "seed": 0,
 }
