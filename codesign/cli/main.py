@@ -28,6 +28,8 @@ COMMANDS: dict[str, str] = {
     "synth": "codesign.cli.synth:synth",
     "build": "codesign.cli.build:build",
     "search": "codesign.cli.search:search",
+    "results": "codesign.cli.results:results",
+    "calibrate": "codesign.cli.calibrate:calibrate_cmd",
 }
 
 err_console = Console(stderr=True)

@@ -37,6 +37,7 @@ from pydantic import BaseModel, Field, PrivateAttr, ValidationError, model_valid
 
 from codesign.data.datasets import DatasetName
 from codesign.errors import ConfigError
+from codesign.flow.feedback import FeedbackSection
 from codesign.flow.sections import (
     DEFAULT_FPS,
     DEFAULT_STEPS,
@@ -71,6 +72,7 @@ class FlowConfig(Section):
     simulate: SimulateSection | None = None
     synth: SynthSection | None = None
     search: SearchSection | None = None
+    feedback: FeedbackSection | None = None
 
     _source: Path | None = PrivateAttr(default=None)
 
