@@ -53,6 +53,12 @@ class _Bars:
     show_default=True,
     help="Methods whose winner is compiled, simulated and synthesized (repeat; 'none').",
 )
+@click.option(
+    "--db",
+    "db_url",
+    default=None,
+    help="Results database URL (default: sqlite runs/results.sqlite); 'none' to skip.",
+)
 def search(
     flow_file: Path,
     board: str | None,
@@ -60,12 +66,14 @@ def search(
     lut_budget: int | None,
     out_dir: Path | None,
     hardware: tuple[str, ...],
+    db_url: str | None,
 ) -> None:
     """APQ: search architecture, pruning and bits jointly under BOARD's budget at FPS."""
     from codesign.cost.calibration import load_cost_model  # noqa: PLC0415
+    from codesign.cost.db import ResultsDB  # noqa: PLC0415
     from codesign.errors import ConfigError  # noqa: PLC0415
     from codesign.flow.config import load_flow_config  # noqa: PLC0415
-    from codesign.search.run import SearchTarget, network_spec_fn, run_search  # noqa: PLC0415
+    from codesign.search.run import SearchTarget, family_pricer, run_search  # noqa: PLC0415
 
     t0 = time.perf_counter()
     cfg = load_flow_config(flow_file)
@@ -90,9 +98,10 @@ def search(
             cfg,
             SearchTarget(board=board, fps=fps, lut_budget=lut_budget),
             out_dir,
-            cost_model=cost_model,
-            spec_fn=network_spec_fn,
+            price_fn=family_pricer(cost_model),
+            cost_version=cost_model.version,
             hardware_for=tuple(h for h in hardware if h != "none"),
+            results_db=None if db_url == "none" else ResultsDB(db_url),
             progress=_Bars(progress),
         )
     table = Table(title=f"APQ on {report['board']} at {fps:g} FPS ({report['cost_model']})")

@@ -1,18 +1,20 @@
 """Hardware constraints of the search, through the cost-model protocol only.
 
-A candidate is feasible when the cost model's resources fit the board's capacity times a
+A candidate is feasible when its priced resources fit the board's capacity times a
 utilization limit (and an optional LUT budget) and its throughput at the board clock reaches
-the FPS target. The cost model (:class:`~codesign.cost.protocol.CostModel`) and the function
-that turns a network into the dataflow nodes it prices (``SpecFn``: a family architecture,
-its bit config, the per-layer implementations and the FPS target -> ``LayerSpec`` list, with
-the folding chosen for that target) are injected: the search never imports an
-implementation. Prices are cached by the candidate's *active* choices, so the many
-duplicates an evolution proposes cost one dictionary look-up.
+the FPS target. The price comes from an injected ``PriceFn`` (family architecture, bit
+config, per-layer implementations, FPS target, clock -> a price with ``resources`` and
+``fps(clock_mhz)``, e.g. a :class:`~codesign.cost.protocol.DesignCost`). :func:`spec_pricer`
+builds one from any :class:`~codesign.cost.protocol.CostModel` and a ``SpecFn`` (network ->
+folded ``LayerSpec`` list); the CLI injects the cost package's cached per-layer-group pricer,
+which gives the same prices faster. The search never imports an implementation. Prices are
+also cached here by the candidate's *active* choices, so the duplicates an evolution
+proposes cost one dictionary look-up.
 
 Example::
 
     budget = Budget.for_board(load_board("pynq-z2"), fps=5000, utilization=0.7)
-    checker = CostChecker(space, cost_model, spec_fn, budget)
+    checker = CostChecker(space, spec_pricer(cost_model, spec_fn), budget)
     ok = checker.feasible(vectors)            # (N,) bool
 """
 
@@ -21,6 +23,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
@@ -34,10 +37,47 @@ from codesign.search.space import Arch, SearchSpace
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Budget", "CostChecker", "SpecFn", "canonical_vectors"]
+__all__ = [
+    "Budget",
+    "CostChecker",
+    "Price",
+    "PriceFn",
+    "SpecFn",
+    "canonical_vectors",
+    "spec_pricer",
+]
 
 SpecFn = Callable[[CnnArch, BitConfig, Sequence[Impl], float, float], Sequence[LayerSpec]]
 """``spec_fn(arch, bits, impls, fps, clock_mhz) -> layer specs`` folded for ``fps``."""
+
+
+class Price(Protocol):
+    """What the constraint reads of a price (a ``DesignCost`` has both)."""
+
+    @property
+    def resources(self) -> Resources: ...  # noqa: D102
+
+    def fps(self, clock_mhz: float) -> float: ...  # noqa: D102
+
+
+PriceFn = Callable[[CnnArch, BitConfig, Sequence[Impl], float, float], Price]
+"""``price_fn(arch, bits, impls, fps, clock_mhz) -> price`` of the design folded for ``fps``.
+
+Raises ``InfeasibleError`` when the design cannot be folded for the target at all."""
+
+
+def spec_pricer(cost_model: CostModel, spec_fn: SpecFn) -> PriceFn:
+    """A ``PriceFn`` that prices ``spec_fn``'s nodes with ``cost_model.design_cost``."""
+    if not isinstance(cost_model, CostModel):
+        raise TypeError(f"{cost_model!r} does not implement codesign.cost.CostModel")
+
+    def price(
+        arch: CnnArch, bits: BitConfig, impls: Sequence[Impl], fps: float, clock_mhz: float
+    ) -> DesignCost:
+        return cost_model.design_cost(list(spec_fn(arch, bits, impls, fps, clock_mhz)))
+
+    return price
+
 
 _CHECKED = ("lut", "ff", "bram18", "uram", "dsp")
 
@@ -88,7 +128,7 @@ class Budget:
         )
         return cls(limit=limit, fps=fps, clock_mhz=clock_mhz or board.clock_mhz)
 
-    def admits(self, cost: DesignCost) -> bool:
+    def admits(self, cost: Price) -> bool:
         """True when ``cost`` fits the limits and reaches the FPS target."""
         fits = all(getattr(cost.resources, k) <= getattr(self.limit, k) for k in _CHECKED)
         return fits and cost.fps(self.clock_mhz) >= self.fps
@@ -108,46 +148,40 @@ def canonical_vectors(space: SearchSpace, vectors: np.ndarray) -> np.ndarray:
 
 
 class CostChecker:
-    """Prices candidates with an injected cost model and checks them against a budget."""
+    """Prices candidates with an injected price function and checks them against a budget."""
 
-    def __init__(
-        self, space: SearchSpace, cost_model: CostModel, spec_fn: SpecFn, budget: Budget
-    ) -> None:
+    def __init__(self, space: SearchSpace, price_fn: PriceFn, budget: Budget) -> None:
         """Keep the collaborators; nothing is priced yet."""
-        if not isinstance(cost_model, CostModel):
-            raise TypeError(f"{cost_model!r} does not implement codesign.cost.CostModel")
         self.space = space
-        self.cost_model = cost_model
-        self.spec_fn = spec_fn
+        self.price_fn = price_fn
         self.budget = budget
-        self._cache: dict[bytes, DesignCost | None] = {}
-        self.priced = 0  # designs priced by the cost model (cache misses)
+        self._cache: dict[bytes, Price | None] = {}
+        self.priced = 0  # designs priced by ``price_fn`` (cache misses)
 
-    def cost_of(self, arch: Arch) -> DesignCost:
+    def cost_of(self, arch: Arch) -> Price | None:
         """The cost model's price of ``arch`` folded for the FPS target (cached)."""
         return self._cost(canonical_vectors(self.space, self.space.encode(arch))[0])
 
-    def _cost(self, canon: np.ndarray) -> DesignCost | None:
+    def _cost(self, canon: np.ndarray) -> Price | None:
         key = canon.tobytes()
         if key in self._cache:
             return self._cache[key]
         arch = self.space.decode(canon)
         try:
-            specs = self.spec_fn(
+            cost: Price | None = self.price_fn(
                 self.space.to_cnn_arch(arch),
                 self.space.to_bit_config(arch),
                 self.space.to_impls(arch),
                 self.budget.fps,
                 self.budget.clock_mhz,
             )
-            cost: DesignCost | None = self.cost_model.design_cost(list(specs))
         except InfeasibleError:  # the spec function cannot fold it for the target at all
             cost = None
         self._cache[key] = cost
         self.priced += 1
         return cost
 
-    def costs(self, vectors: np.ndarray) -> list[DesignCost | None]:
+    def costs(self, vectors: np.ndarray) -> list[Price | None]:
         """Prices of the rows of ``vectors`` (``None``: cannot be built for the target)."""
         return [self._cost(row) for row in canonical_vectors(self.space, vectors)]
 

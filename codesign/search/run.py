@@ -14,8 +14,9 @@ This module sits above ``flow/`` (it loads flow configs and calls flow steps), l
 
 Example::
 
+    model = load_cost_model("xc7")
     report = run_search(load_flow_config(path), SearchTarget("pynq-z2", fps=5000), out_dir,
-                        cost_model=load_cost_model("xc7"), spec_fn=network_spec_fn)
+                        price_fn=family_pricer(model), cost_version=model.version)
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ import yaml
 
 from codesign.boards import load_board
 from codesign.cost.protocol import CostModel, Impl, LayerSpec
-from codesign.errors import ConfigError
+from codesign.errors import ConfigError, InfeasibleError
 from codesign.flow.config import FlowConfig, load_flow_config
 from codesign.io import atomic_write_json, atomic_write_text
 from codesign.models.arch import CnnArch
@@ -47,7 +48,7 @@ from codesign.search.baselines import (
     sequential_search,
     uniform_search,
 )
-from codesign.search.efficiency import Budget, CostChecker, SpecFn
+from codesign.search.efficiency import Budget, CostChecker, Price, PriceFn
 from codesign.search.evolution import EvolutionConfig
 from codesign.search.pipeline import (
     load_sample_data,
@@ -62,7 +63,7 @@ from codesign.train.fixed import evaluate_accuracy, torch_threads
 
 log = logging.getLogger(__name__)
 
-__all__ = ["REPORT_FILE", "SearchTarget", "network_spec_fn", "run_search"]
+__all__ = ["REPORT_FILE", "SearchTarget", "family_pricer", "network_spec_fn", "run_search"]
 
 REPORT_FILE = "search_report.json"
 Progress = Callable[[str, int, int], None]
@@ -75,6 +76,27 @@ def network_spec_fn(
     from codesign.cost.network import network_layers  # noqa: PLC0415
 
     return network_layers(arch, bits, fps=fps, clock_ns=1000.0 / clock_mhz, impl=list(impls))
+
+
+def family_pricer(cost_model: CostModel) -> PriceFn:
+    """A ``PriceFn`` over the cost package's per-layer-group cached ``DesignPricer``.
+
+    Equal to ``cost_model.design_cost(network_layers(...))`` (tested in tests/cost), and fast
+    enough for the search's inner loop.
+    """
+    from codesign.cost.pricer import DesignPricer  # noqa: PLC0415
+
+    pricer = DesignPricer(cost_model)
+
+    def price(
+        arch: CnnArch, bits: BitConfig, impls: Sequence[Impl], fps: float, clock_mhz: float
+    ) -> Price:
+        target = int(clock_mhz * 1e6 / fps)  # network_layers' floor(1e9 / clock_ns / fps)
+        if target < 1:
+            raise InfeasibleError(f"{fps:g} FPS is more than one frame per clock cycle")
+        return pricer.price(arch, bits, target, impl=impls)
+
+    return price
 
 
 @dataclass(frozen=True)
@@ -161,14 +183,38 @@ def _hardware(
     return state.results
 
 
+def _record(db: Any, row: dict[str, Any], report: dict[str, Any], out_dir: Path, slug: str) -> None:  # noqa: ANN401
+    """Store a winner (predicted vs measured accuracy, estimated cost) and its hardware."""
+    est = row["estimated"] or {}
+    db.add_design(
+        {
+            "stage": "search",
+            "name": f"{slug}",
+            "run_dir": str(out_dir.resolve()),
+            "board": report["board"],
+            "tool": "cost-model",
+            "tool_version": report["cost_model"],
+            "fps": row["estimated_fps"],
+            **{k: est.get(k) for k in ("lut", "ff", "bram18", "uram", "dsp")},
+            "meta": {
+                k: row[k]
+                for k in ("method", "bits", "widths", "predicted_accuracy", "test_accuracy")
+            },
+        }
+    )
+    if "measured" in row:
+        db.record_run_folder(out_dir / "hw" / slug / "compile")
+
+
 def run_search(
     cfg: FlowConfig,
     target: SearchTarget,
     out_dir: Path,
     *,
-    cost_model: CostModel,
-    spec_fn: SpecFn,
+    price_fn: PriceFn,
+    cost_version: str,
     hardware_for: Sequence[str] = ("joint",),
+    results_db: Any = None,  # noqa: ANN401 (a codesign.cost.db.ResultsDB, or None)
     progress: Progress | None = None,
 ) -> dict[str, Any]:
     """Run the APQ search of ``cfg`` for ``target``; write and return the report.
@@ -177,10 +223,13 @@ def run_search(
         cfg: A flow config with a ``search`` section.
         target: Board, FPS and optional LUT budget.
         out_dir: Run folder (resumes the supernet and the samples when present).
-        cost_model: Prices designs (any :class:`CostModel`).
-        spec_fn: Network -> dataflow nodes folded for the FPS target.
+        price_fn: Prices a network folded for the FPS target (see
+            :mod:`codesign.search.efficiency`; :func:`family_pricer` or ``spec_pricer``).
+        cost_version: The cost model's version, for the report.
         hardware_for: Methods whose winner is compiled, simulated and synthesized
             (``joint``, ``sequential``, ``random``, ``uniform W4A4``...); empty for none.
+        results_db: Where each winner's predicted and measured accuracy and cost go
+            (``codesign.cost.db.ResultsDB``), and the hardware winners' run folders.
         progress: ``progress(task, done, total)``.
 
     Raises:
@@ -206,7 +255,7 @@ def run_search(
         "fps": target.fps,
         "utilization": s.utilization,
         "limit": budget.limit.to_dict(),
-        "cost_model": cost_model.version,
+        "cost_model": cost_version,
         "seed": seed,
         "space": {"vector_length": space.vector_length, "impls": [i.value for i in space.impls]},
     }
@@ -245,7 +294,7 @@ def run_search(
         def score_fp32(v: np.ndarray) -> np.ndarray:
             return fp32.predict(encode_features(space, v, quantized=False))
 
-        checker = CostChecker(space, cost_model, spec_fn, budget)
+        checker = CostChecker(space, price_fn, budget)
         ecfg = _evolution_config(cfg)
 
         def gen_progress(name: str) -> Callable[[int, int, float], None] | None:
@@ -341,6 +390,8 @@ def run_search(
                 }
             results.append(row)
             atomic_write_json(out_dir / REPORT_FILE, {**report, "winners": results})
+            if results_db is not None:
+                _record(results_db, row, report, out_dir, slug)
         # The rest of the joint population, for the sweep.
         top = outcomes[0].top if outcomes[0].top is not None else np.empty((0,))
         seen = {space.active_key(space.decode(outcomes[0].vector))}

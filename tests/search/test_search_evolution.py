@@ -9,7 +9,7 @@ from cost_double import ToyCostModel, toy_specs
 
 from codesign.boards import load_board
 from codesign.errors import InfeasibleError
-from codesign.search.efficiency import Budget, CostChecker, canonical_vectors
+from codesign.search.efficiency import Budget, CostChecker, canonical_vectors, spec_pricer
 from codesign.search.evolution import EvolutionConfig, EvolutionSearch, sample_feasible
 from codesign.search.predictor import (
     AccuracyPredictor,
@@ -45,7 +45,7 @@ def _toy_accuracy(vectors: np.ndarray) -> np.ndarray:
 
 def _checker(fps: float, utilization: float = 0.05) -> CostChecker:
     budget = Budget.for_board(load_board("pynq-z2"), fps=fps, utilization=utilization)
-    return CostChecker(SPACE, ToyCostModel(), toy_specs, budget)
+    return CostChecker(SPACE, spec_pricer(ToyCostModel(), toy_specs), budget)
 
 
 def test_features_zero_inactive_layers_and_fp32_bits() -> None:
@@ -149,3 +149,21 @@ def test_baselines_return_feasible_points_of_their_own_kind() -> None:
     arch = SPACE.decode(uni.vector)
     assert set(arch.weight_bits) == {4} and set(arch.act_bits) == {4}
     assert seq.scored <= joint.scored + 3 * cfg.population  # three initial populations
+
+
+def test_the_cached_family_pricer_equals_the_stitched_price() -> None:
+    from codesign.cost.calibration import load_cost_model
+    from codesign.search.run import family_pricer, network_spec_fn
+
+    model = load_cost_model("xc7")
+    budget = Budget.for_board(load_board("pynq-z2"), fps=5000, utilization=0.1)
+    space = SearchSpace.default()
+    vecs = space.sample_vectors(np.random.default_rng(5), 30)
+    fast = CostChecker(space, family_pricer(model), budget)
+    slow = CostChecker(space, spec_pricer(model, network_spec_fn), budget)
+    for a, b in zip(fast.costs(vecs), slow.costs(vecs), strict=True):
+        assert a.cycles == b.cycles
+        assert a.resources.lut == pytest.approx(b.resources.lut, rel=1e-9)
+        assert a.resources.dsp == pytest.approx(b.resources.dsp, rel=1e-9)
+    np.testing.assert_array_equal(fast.feasible(vecs), slow.feasible(vecs))
+    assert 0 < fast.feasible(vecs).sum() < len(vecs)

@@ -11,6 +11,7 @@ from click.testing import CliRunner
 from cost_double import ToyCostModel, toy_specs
 
 from codesign.flow.config import load_flow_config
+from codesign.search.efficiency import spec_pricer
 from codesign.search.run import REPORT_FILE, SearchTarget, run_search
 
 FLOWS = Path(__file__).resolve().parents[2] / "flows"
@@ -49,8 +50,8 @@ def test_search_reports_winners_and_emits_loadable_flows(tmp_path: Path) -> None
         cfg,
         SearchTarget("pynq-z2", fps=20_000),
         tmp_path / "run",
-        cost_model=ToyCostModel(),
-        spec_fn=toy_specs,
+        price_fn=spec_pricer(ToyCostModel(), toy_specs),
+        cost_version="toy-1",
         hardware_for=(),
     )
     methods = [w["method"] for w in report["winners"]]
@@ -69,8 +70,8 @@ def test_search_reports_winners_and_emits_loadable_flows(tmp_path: Path) -> None
         cfg,
         SearchTarget("pynq-z2", fps=20_000),
         tmp_path / "run",
-        cost_model=ToyCostModel(),
-        spec_fn=toy_specs,
+        price_fn=spec_pricer(ToyCostModel(), toy_specs),
+        cost_version="toy-1",
         hardware_for=(),
     )
     assert again["seconds"]["supernet"] == 0.0
