@@ -58,6 +58,7 @@ COMMANDS: dict[str, str] = {
     "train": "codesign.cli.dqmq:train",
     "tiers": "codesign.cli.dqmq:tiers",
     "evaluate": "codesign.cli.dqmq:evaluate",
+    "search": "codesign.cli.search:search",
     "results": "codesign.cli.results:results",
     "calibrate": "codesign.cli.calibrate:calibrate_cmd",
 }

@@ -60,6 +60,7 @@ from codesign.flow.sections import (
     ModelSection,
     OptimizerName,
     RunSection,
+    SearchSection,
     Section,
     SimulateSection,
     SynthSection,
@@ -82,6 +83,7 @@ class FlowConfig(Section):
     compile: CompileSection | None = None
     simulate: SimulateSection | None = None
     synth: SynthSection | None = None
+    search: SearchSection | None = None
     feedback: FeedbackSection | None = None
     dqmq: DqmqSection | None = None
 

@@ -377,3 +377,96 @@ class SynthSection(Section):
     per_layer: bool = True
     timeout_s: float = Field(default=1800.0, gt=0)
     jobs: int = Field(default=1, ge=1, le=64)
+
+
+class SearchStage(Section):
+    """Choices of one stage of the search space (``codesign.search.space.StageChoices``)."""
+
+    depths: list[int] = Field(min_length=1)
+    widths: list[int] = Field(min_length=1)
+    kernels: list[int] = Field(default_factory=lambda: [3], min_length=1)
+
+
+class SearchSection(Section):
+    """The APQ search (``codesign search FLOW.yaml``): its space, budgets and constraint.
+
+    The other sections of the flow (data, train, compile, simulate, synth) are used for the
+    winner and for the flow configs the search emits; ``model`` is replaced per candidate.
+
+    Attributes:
+        stages: Per-stage depth, width (kept channels) and kernel choices.
+        weight_bits: Weight bit-widths a layer may take.
+        act_bits: Activation bit-widths a layer may take.
+        impls: MVU implementations (``dsp``, ``lut``; ``lut`` needs the LUT MVU of #12).
+        input_bits: Input quantizer bits (fixed).
+        utilization: Fraction of the board's resources the design may use (0..1].
+        lut_budget: Optional LUT budget below the board's (before ``utilization``).
+        supernet_epochs: Sandwich-rule epochs over ``data.n_train`` images.
+        n_fp32: Subnets measured in fp32 to train the fp32 predictor.
+        m_quant: Quantized (QAT-finetuned) subnets for the transferred predictor.
+        n_held: Further quantized subnets held out to score the predictor.
+        qat_steps: Optimizer steps of each short QAT finetune of a sampled subnet.
+        n_val: Held-out training images that score sampled subnets.
+        population: Evolution population size.
+        iterations: Evolution generations.
+        mutate_prob: Per-entry mutation probability.
+        parent_ratio: Fraction of the population kept as parents.
+        mutation_ratio: Fraction of children made by mutation (the rest by crossover).
+        max_tries: Bound on the draws for one feasible sample.
+        finetune_steps: QAT finetune steps of the winner.
+        emit_top: Flow configs emitted for the best candidates (for ``codesign sweep``).
+        baselines: Also run the sequential, random and uniform-precision baselines.
+    """
+
+    stages: list[SearchStage] = Field(min_length=1)
+    weight_bits: list[int] = Field(default_factory=lambda: [2, 3, 4, 6, 8], min_length=1)
+    act_bits: list[int] = Field(default_factory=lambda: [2, 3, 4, 6, 8], min_length=1)
+    impls: list[str] = Field(default_factory=lambda: ["dsp"], min_length=1)
+    input_bits: int = 8
+    utilization: float = Field(default=0.7, gt=0, le=1)
+    lut_budget: int | None = Field(default=None, gt=0)
+    supernet_epochs: int = Field(default=2, ge=1)
+    n_fp32: int = Field(default=200, ge=8)
+    m_quant: int = Field(default=32, ge=4)
+    n_held: int = Field(default=16, ge=4)
+    qat_steps: int = Field(default=60, ge=1)
+    n_val: int = Field(default=2000, ge=100)
+    population: int = Field(default=100, ge=4)
+    iterations: int = Field(default=100, ge=1)
+    mutate_prob: float = Field(default=0.1, gt=0, le=1)
+    parent_ratio: float = Field(default=0.25, gt=0, lt=1)
+    mutation_ratio: float = Field(default=0.5, ge=0, le=1)
+    max_tries: int = Field(default=1000, ge=1)
+    finetune_steps: int = Field(default=600, ge=1)
+    emit_top: int = Field(default=5, ge=0)
+    baselines: bool = True
+
+    @model_validator(mode="after")
+    def _check(self) -> Self:
+        try:
+            self.build_space()
+        except ConfigError as err:
+            raise ValueError(str(err)) from None  # pydantic adds the file line
+        return self
+
+    def build_space(self, num_classes: int = 10, in_channels: int = 1, input_size: int = 28) -> Any:  # noqa: ANN401
+        """The ``codesign.search.space.SearchSpace`` this section declares.
+
+        Raises:
+            ConfigError: A choice is not buildable all-RTL or the space is empty.
+        """
+        from codesign.search.space import SearchSpace, StageChoices  # noqa: PLC0415
+
+        return SearchSpace(
+            stages=tuple(
+                StageChoices(tuple(s.depths), tuple(s.widths), tuple(s.kernels))
+                for s in self.stages
+            ),
+            weight_bits=tuple(self.weight_bits),
+            act_bits=tuple(self.act_bits),
+            impls=tuple(self.impls),
+            input_bits=self.input_bits,
+            num_classes=num_classes,
+            in_channels=in_channels,
+            input_size=input_size,
+        )

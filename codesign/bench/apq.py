@@ -1,0 +1,156 @@
+"""Benchmark: APQ search throughput and the wall time of each search stage (issue #15).
+
+* ``throughput``: candidates per second, single-threaded, on the default search space and
+  the Pynq-Z2 at 5000 FPS with the calibrated (or analytic) cost model: the predictor alone
+  (batches of 10k one-hot vectors through the 3x400 MLP), the cost check alone on fresh
+  random designs (every one priced: ``network_layers`` + ``design_cost``, and the cost
+  package's per-layer-group cached ``DesignPricer`` with equal prices), and a full joint
+  evolution (population 100, 100 generations: scored and checked candidates per second,
+  with the cache hits a real search gets).
+* ``stages``: a small end-to-end ``run_search`` of ``flows/apq.yaml`` shrunk to bench size
+  (supernet, samples, predictors, searches, finetunes, and the joint winner's compile,
+  simulation and synthesis), with the seconds of each stage from its report.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+BOARD = "pynq-z2"
+FPS = 5000.0
+SMALL = {
+    "n_train": 2000,
+    "n_test": 500,
+    "supernet_epochs": 2,
+    "n_fp32": 60,
+    "m_quant": 12,
+    "n_held": 8,
+    "qat_steps": 20,
+    "n_val": 500,
+    "population": 50,
+    "iterations": 30,
+    "finetune_steps": 100,
+    "emit_top": 3,
+}
+
+
+def throughput(seed: int = 0) -> dict[str, Any]:
+    """Candidates per second of the predictor, the cost check and a whole evolution.
+
+    Rates per wall second and per CPU second of this process: on shared cores the second
+    tells what the code costs, the first what the machine gave it.
+    """
+    import torch
+
+    from codesign.boards import load_board
+    from codesign.cost.calibration import load_cost_model
+    from codesign.search.efficiency import Budget, CostChecker, spec_pricer
+    from codesign.search.evolution import EvolutionConfig, EvolutionSearch
+    from codesign.search.predictor import AccuracyPredictor, encode_features
+    from codesign.search.run import family_pricer, network_spec_fn
+    from codesign.search.space import SearchSpace
+
+    torch.set_num_threads(1)
+    space = SearchSpace.default()
+    board = load_board(BOARD)
+    model = load_cost_model(board.family.value)
+    rng = np.random.default_rng(seed)
+    torch.manual_seed(seed)
+    n_features = encode_features(space, space.sample_vectors(rng, 1), quantized=True).shape[1]
+    predictor = AccuracyPredictor(n_features)
+
+    def score(v: np.ndarray) -> np.ndarray:
+        return predictor.predict(encode_features(space, v, quantized=True))
+
+    vecs = space.sample_vectors(rng, 10_000)
+    t0, c0 = time.perf_counter(), time.process_time()
+    score(vecs)
+    predictor_rate = len(vecs) / (time.perf_counter() - t0)
+    predictor_cpu_rate = len(vecs) / max(1e-9, time.process_time() - c0)
+
+    budget = Budget.for_board(board, fps=FPS, utilization=0.7)
+    fresh = space.sample_vectors(rng, 2000)
+    rates = {}
+    for name, price_fn in (
+        ("stitched", spec_pricer(model, network_spec_fn)),
+        ("group_cached", family_pricer(model)),
+    ):
+        checker = CostChecker(space, price_fn, budget)
+        n = 300 if name == "stitched" else len(fresh)
+        t0, c0 = time.perf_counter(), time.process_time()
+        checker.feasible(fresh[:n])
+        rates[name] = round(n / (time.perf_counter() - t0), 1)
+        rates[f"{name}_per_cpu_s"] = round(n / max(1e-9, time.process_time() - c0), 1)
+
+    checker = CostChecker(space, family_pricer(model), budget)
+    cfg = EvolutionConfig(population=100, iterations=100)
+    t0, c0 = time.perf_counter(), time.process_time()
+    result = EvolutionSearch(space, score, checker.feasible, np.random.default_rng(seed), cfg).run()
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    return {
+        "cost_model": model.version,
+        "board": BOARD,
+        "fps": FPS,
+        "predictor_per_s": round(predictor_rate),
+        "predictor_per_cpu_s": round(predictor_cpu_rate),
+        "cost_check_fresh_per_s": rates,
+        "evolution": {
+            "population": cfg.population,
+            "iterations": cfg.iterations,
+            "seconds": round(wall, 2),
+            "scored": result.scored,
+            "checked": result.checked,
+            "priced": checker.priced,
+            "cache_hit_rate": round(1 - checker.priced / max(1, result.checked), 3),
+            "checked_per_s": round(result.checked / wall, 1),
+            "scored_per_s": round(result.scored / wall, 1),
+            "cpu_seconds": round(cpu, 2),
+            "checked_per_cpu_s": round(result.checked / cpu, 1),
+        },
+    }
+
+
+def stages(out_dir: Path, seed: int = 0) -> dict[str, Any]:
+    """A small end-to-end search with the joint winner's hardware; its stage times."""
+    from codesign.cost.calibration import load_cost_model
+    from codesign.flow.config import load_flow_config
+    from codesign.search.run import SearchTarget, family_pricer, run_search
+
+    flows = Path(__file__).resolve().parents[2] / "flows"
+    text = (flows / "apq.yaml").read_text()
+    for key, value in SMALL.items():
+        text = re.sub(rf"(\n\s+{key}:) \d+", rf"\1 {value}", text)
+    text = re.sub(r"(\n\s+frames:) \d+", r"\1 32", text)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "apq_small.yaml").write_text(text)
+    cfg = load_flow_config(out_dir / "apq_small.yaml")
+    t0 = time.perf_counter()
+    report = run_search(
+        cfg,
+        SearchTarget(BOARD, FPS),
+        out_dir / "run",
+        price_fn=family_pricer(load_cost_model("xc7")),
+        cost_version=load_cost_model("xc7").version,
+    )
+    return {
+        "settings": SMALL,
+        "wall_s": round(time.perf_counter() - t0, 1),
+        "stage_seconds": report["seconds"],
+        "winners": [
+            {k: w.get(k) for k in ("method", "bits", "test_accuracy", "estimated")}
+            for w in report["winners"]
+        ],
+    }
+
+
+def run(out_dir: Path) -> dict:
+    """Both parts; see the module docstring."""
+    return {"throughput": throughput(), "stages": stages(Path(out_dir) / "stages")}

@@ -1,0 +1,125 @@
+"""``codesign search FLOW.yaml --board B --fps F``: APQ joint search, then the winner's hardware."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.table import Table
+
+from codesign.cli.main import err_console
+
+
+class _Bars:
+    """Turns ``progress(task, completed, total)`` calls into rich progress bars."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+        self.tasks: dict[str, TaskID] = {}
+
+    def __call__(self, task: str, completed: int, total: int) -> None:
+        if task not in self.tasks:
+            self.tasks[task] = self.progress.add_task(task, total=total)
+        self.progress.update(self.tasks[task], completed=completed, total=total)
+
+
+@click.command()
+@click.argument("flow_file", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--board", default=None, help="Board name (default: the flow's compile.board).")
+@click.option("--fps", type=float, default=None, help="FPS target (default: compile.fps).")
+@click.option("--lut-budget", type=int, default=None, help="LUT cap below the board's.")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Run folder (default: runs/<run.name>-search).",
+)
+@click.option(
+    "--hardware",
+    "hardware",
+    multiple=True,
+    default=("joint",),
+    show_default=True,
+    help="Methods whose winner is compiled, simulated and synthesized (repeat; 'none').",
+)
+@click.option(
+    "--db",
+    "db_url",
+    default=None,
+    help="Results database URL (default: sqlite runs/results.sqlite); 'none' to skip.",
+)
+def search(
+    flow_file: Path,
+    board: str | None,
+    fps: float | None,
+    lut_budget: int | None,
+    out_dir: Path | None,
+    hardware: tuple[str, ...],
+    db_url: str | None,
+) -> None:
+    """APQ: search architecture, pruning and bits jointly under BOARD's budget at FPS."""
+    from codesign.cost.calibration import load_cost_model  # noqa: PLC0415
+    from codesign.cost.db import ResultsDB  # noqa: PLC0415
+    from codesign.errors import ConfigError  # noqa: PLC0415
+    from codesign.flow.config import load_flow_config  # noqa: PLC0415
+    from codesign.search.run import SearchTarget, family_pricer, run_search  # noqa: PLC0415
+
+    t0 = time.perf_counter()
+    cfg = load_flow_config(flow_file)
+    if cfg.search is None:
+        raise ConfigError(f"{flow_file}: no 'search:' section; start from flows/apq.yaml")
+    board = board or (cfg.compile.board if cfg.compile else "pynq-z2")
+    fps = fps or (cfg.compile.fps if cfg.compile and cfg.compile.fps else None)
+    if fps is None:
+        raise ConfigError("give --fps (or compile.fps in the flow)")
+    from codesign.boards import load_board  # noqa: PLC0415
+
+    cost_model = load_cost_model(load_board(board).family.value)
+    out_dir = out_dir or Path("runs") / f"{cfg.run.name}-search"
+    columns = (
+        TextColumn("{task.description:>20}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=err_console) as progress:
+        report = run_search(
+            cfg,
+            SearchTarget(board=board, fps=fps, lut_budget=lut_budget),
+            out_dir,
+            price_fn=family_pricer(cost_model),
+            cost_version=cost_model.version,
+            hardware_for=tuple(h for h in hardware if h != "none"),
+            results_db=None if db_url == "none" else ResultsDB(db_url),
+            progress=_Bars(progress),
+        )
+    table = Table(title=f"APQ on {report['board']} at {fps:g} FPS ({report['cost_model']})")
+    for col in ("method", "bits", "widths", "pred.", "test acc", "est. LUT", "meas. LUT", "s"):
+        table.add_column(col)
+    for w in report["winners"]:
+        synth = (w.get("measured") or {}).get("synth") or {}
+        measured = (synth.get("whole") or {}).get("lut")
+        table.add_row(
+            w["method"],
+            w["bits"],
+            str(w["widths"]),
+            f"{w['predicted_accuracy']:.3f}",
+            f"{w['test_accuracy']:.3f}",
+            "" if w["estimated"] is None else f"{w['estimated']['lut']:.0f}",
+            "" if measured is None else f"{measured:.0f}",
+            f"{w['search_s']:.1f}",
+        )
+    out = Console()
+    out.print(table)
+    out.print(f"report: {out_dir / 'search_report.json'}  ({time.perf_counter() - t0:.1f} s)")

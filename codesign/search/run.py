@@ -1,0 +1,423 @@
+"""``codesign search``: the whole APQ search of one flow file, end to end.
+
+The composition root of :mod:`codesign.search`: it builds the space from the flow's
+``search`` section, runs the resumable stages (:mod:`~codesign.search.pipeline`), prices
+candidates with the injected cost model, runs the joint evolution and the baselines, then
+for each method's winner: a QAT finetune from the supernet's weights, test accuracy, and a
+flow config (``RUN/candidates/<method>.yaml``: the flow with ``model`` set to the candidate,
+for ``codesign run`` / ``codesign sweep``). The joint winner (and with ``hardware_for`` more
+methods) then goes through the flow's own hardware steps, export, compile, simulate (FIFO
+sizing and the bit-exact checks against FINN and Brevitas) and Yosys synth, in
+``RUN/hw/<method>/``. Everything lands in ``RUN/search_report.json`` (written atomically).
+
+This module sits above ``flow/`` (it loads flow configs and calls flow steps), like the CLI.
+
+Example::
+
+    model = load_cost_model("xc7")
+    report = run_search(load_flow_config(path), SearchTarget("pynq-z2", fps=5000), out_dir,
+                        price_fn=family_pricer(model), cost_version=model.version)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import yaml
+
+from codesign.boards import load_board
+from codesign.cost.protocol import CostModel, Impl, LayerSpec
+from codesign.errors import ConfigError, InfeasibleError
+from codesign.flow.config import FlowConfig, load_flow_config
+from codesign.io import atomic_write_json, atomic_write_text
+from codesign.models.arch import CnnArch
+from codesign.models.bits import BitConfig
+from codesign.search.baselines import (
+    SearchOutcome,
+    joint_search,
+    random_search,
+    sequential_search,
+    uniform_search,
+)
+from codesign.search.efficiency import Budget, CostChecker, Price, PriceFn
+from codesign.search.evolution import EvolutionConfig
+from codesign.search.pipeline import (
+    load_sample_data,
+    predictor_stage,
+    sample_stage,
+    supernet_stage,
+)
+from codesign.search.predictor import encode_features, score_predictor
+from codesign.search.samples import finetune_subnet
+from codesign.search.space import SearchSpace
+from codesign.train.fixed import evaluate_accuracy, torch_threads
+
+log = logging.getLogger(__name__)
+
+__all__ = ["REPORT_FILE", "SearchTarget", "family_pricer", "network_spec_fn", "run_search"]
+
+REPORT_FILE = "search_report.json"
+Progress = Callable[[str, int, int], None]
+
+
+def network_spec_fn(
+    arch: CnnArch, bits: BitConfig, impls: Sequence[Impl], fps: float, clock_mhz: float
+) -> list[LayerSpec]:
+    """The nodes ``codesign compile`` makes of ``arch``, folded for ``fps`` (cost/network.py)."""
+    from codesign.cost.network import network_layers  # noqa: PLC0415
+
+    return network_layers(arch, bits, fps=fps, clock_ns=1000.0 / clock_mhz, impl=list(impls))
+
+
+def family_pricer(cost_model: CostModel) -> PriceFn:
+    """A ``PriceFn`` over the cost package's per-layer-group cached ``DesignPricer``.
+
+    Equal to ``cost_model.design_cost(network_layers(...))`` (tested in tests/cost), and fast
+    enough for the search's inner loop.
+    """
+    from codesign.cost.pricer import DesignPricer  # noqa: PLC0415
+
+    pricer = DesignPricer(cost_model)
+
+    def price(
+        arch: CnnArch, bits: BitConfig, impls: Sequence[Impl], fps: float, clock_mhz: float
+    ) -> Price:
+        target = int(clock_mhz * 1e6 / fps)  # network_layers' floor(1e9 / clock_ns / fps)
+        if target < 1:
+            raise InfeasibleError(f"{fps:g} FPS is more than one frame per clock cycle")
+        return pricer.price(arch, bits, target, impl=impls)
+
+    return price
+
+
+@dataclass(frozen=True)
+class SearchTarget:
+    """The board and throughput the search designs for.
+
+    Attributes:
+        board: Board name (``boards/<name>.yaml``).
+        fps: Frames per second the design must reach at the board clock.
+        lut_budget: Optional LUT cap (before the utilization limit).
+    """
+
+    board: str
+    fps: float
+    lut_budget: int | None = None
+
+
+def _evolution_config(cfg: FlowConfig) -> EvolutionConfig:
+    s = cfg.search
+    return EvolutionConfig(
+        population=s.population,
+        iterations=s.iterations,
+        mutate_prob=s.mutate_prob,
+        parent_ratio=s.parent_ratio,
+        mutation_ratio=s.mutation_ratio,
+        max_tries=s.max_tries,
+    )
+
+
+def candidate_flow(
+    cfg: FlowConfig, space: SearchSpace, vector: np.ndarray, target: SearchTarget, name: str
+) -> dict[str, Any]:
+    """The flow config (plain data) that trains and builds candidate ``vector`` from scratch."""
+    arch = space.decode(vector)
+    data = cfg.to_yaml_dict()
+    data.pop("search", None)
+    data["run"] = {**data["run"], "name": name, "out_dir": None}
+    data["model"] = {
+        "arch": space.to_cnn_arch(arch).to_dict(),
+        "bits": space.to_bit_config(arch).to_dict(),
+    }
+    if data.get("compile") is not None:
+        data["compile"] = {**data["compile"], "board": target.board, "fps": target.fps}
+        data["compile"]["lut_budget"] = None
+    return data
+
+
+def _write_flow(path: Path, data: dict[str, Any], note: str) -> FlowConfig:
+    header = f"# {note}\n"
+    atomic_write_text(path, header + yaml.safe_dump(data, sort_keys=False))
+    return load_flow_config(path)  # checks it, as the sweep will
+
+
+def _hardware(
+    flow: FlowConfig, model: torch.nn.Module, run_dir: Path, progress: Progress | None
+) -> dict[str, Any]:
+    """Export, compile, simulate and synthesize ``model`` with the flow's own steps.
+
+    Simulation checks the RTL bit for bit against FINN and the Brevitas model. Everything
+    goes in ``run_dir``; returns the steps' results.
+    """
+    from codesign.flow.hardware import step_compile, step_simulate, step_synth  # noqa: PLC0415
+    from codesign.flow.runner import FlowState  # noqa: PLC0415
+    from codesign.flow.steps import CHECKPOINT_FILE, step_export  # noqa: PLC0415
+    from codesign.train.checkpoint import save_checkpoint  # noqa: PLC0415
+
+    run_dir.mkdir(parents=True, exist_ok=True)
+    state = FlowState(
+        run_dir=run_dir,
+        progress=progress,
+    )
+    path = save_checkpoint(
+        run_dir / CHECKPOINT_FILE, model, model.arch, model.bits, config=flow.to_yaml_dict()
+    )
+    state.add_artifact("checkpoint", path)
+    chatter = io.StringIO()
+    with contextlib.redirect_stdout(chatter):
+        for step in (step_export, step_compile, step_simulate, step_synth):
+            t0 = time.perf_counter()
+            state = step(state, flow)
+            state.results.setdefault("seconds", {})[step.__name__] = round(
+                time.perf_counter() - t0, 1
+            )
+    return state.results
+
+
+def _record(db: Any, row: dict[str, Any], report: dict[str, Any], out_dir: Path, slug: str) -> None:  # noqa: ANN401
+    """Store a winner (predicted vs measured accuracy, estimated cost) and its hardware."""
+    est = row["estimated"] or {}
+    db.add_design(
+        {
+            "stage": "search",
+            "name": f"{slug}",
+            "run_dir": str(out_dir.resolve()),
+            "board": report["board"],
+            "tool": "cost-model",
+            "tool_version": report["cost_model"],
+            "fps": row["estimated_fps"],
+            **{k: est.get(k) for k in ("lut", "ff", "bram18", "uram", "dsp")},
+            "meta": {
+                k: row[k]
+                for k in ("method", "bits", "widths", "predicted_accuracy", "test_accuracy")
+            },
+        }
+    )
+    if "measured" in row:
+        db.record_run_folder(out_dir / "hw" / slug / "compile")
+
+
+def run_search(
+    cfg: FlowConfig,
+    target: SearchTarget,
+    out_dir: Path,
+    *,
+    price_fn: PriceFn,
+    cost_version: str,
+    hardware_for: Sequence[str] = ("joint",),
+    results_db: Any = None,  # noqa: ANN401 (a codesign.cost.db.ResultsDB, or None)
+    progress: Progress | None = None,
+) -> dict[str, Any]:
+    """Run the APQ search of ``cfg`` for ``target``; write and return the report.
+
+    Args:
+        cfg: A flow config with a ``search`` section.
+        target: Board, FPS and optional LUT budget.
+        out_dir: Run folder (resumes the supernet and the samples when present).
+        price_fn: Prices a network folded for the FPS target (see
+            :mod:`codesign.search.efficiency`; :func:`family_pricer` or ``spec_pricer``).
+        cost_version: The cost model's version, for the report.
+        hardware_for: Methods whose winner is compiled, simulated and synthesized
+            (``joint``, ``sequential``, ``random``, ``uniform W4A4``...); empty for none.
+        results_db: Where each winner's predicted and measured accuracy and cost go
+            (``codesign.cost.db.ResultsDB``), and the hardware winners' run folders.
+        progress: ``progress(task, done, total)``.
+
+    Raises:
+        ConfigError: No ``search`` section.
+        InfeasibleError: The joint search finds nothing within budget.
+    """
+    if cfg.search is None:
+        raise ConfigError("the flow has no 'search:' section; see flows/apq.yaml")
+    s = cfg.search
+    seed = cfg.run.seed
+    out_dir.mkdir(parents=True, exist_ok=True)
+    board = load_board(target.board)
+    budget = Budget.for_board(
+        board,
+        fps=target.fps,
+        utilization=s.utilization,
+        lut_budget=target.lut_budget or s.lut_budget,
+    )
+    space = s.build_space()
+    times: dict[str, float] = {}
+    report: dict[str, Any] = {
+        "board": board.name,
+        "fps": target.fps,
+        "utilization": s.utilization,
+        "limit": budget.limit.to_dict(),
+        "cost_model": cost_version,
+        "seed": seed,
+        "space": {"vector_length": space.vector_length, "impls": [i.value for i in space.impls]},
+    }
+    with torch_threads(cfg.run.torch_threads):
+        t0 = time.perf_counter()
+        data = load_sample_data(cfg.data.dataset.value, cfg.data.n_train, s.n_val, seed)
+        from codesign.flow.steps import load_split  # noqa: PLC0415
+
+        x_test, y_test = load_split(cfg.data.dataset.value, "test", cfg.data.n_test, seed)
+        times["data"] = time.perf_counter() - t0
+        net, times["supernet"] = supernet_stage(
+            space, data, out_dir, epochs=s.supernet_epochs, seed=seed, progress=progress
+        )
+        samples = sample_stage(
+            net,
+            data,
+            out_dir,
+            n_fp32=s.n_fp32,
+            m_quant=s.m_quant,
+            n_held=s.n_held,
+            qat_steps=s.qat_steps,
+            seed=seed,
+            progress=progress,
+        )
+        times.update({f"samples_{k}": v for k, v in samples.seconds.items()})
+        fp32, quant, times["predictors"] = predictor_stage(space, samples, seed=seed)
+        held_x = encode_features(space, samples.held_vectors, quantized=True)
+        report["predictor_held_out"] = {
+            "fp32": score_predictor(fp32, held_x, samples.held_acc).to_dict(),
+            "quantization_aware": score_predictor(quant, held_x, samples.held_acc).to_dict(),
+        }
+
+        def score_q(v: np.ndarray) -> np.ndarray:
+            return quant.predict(encode_features(space, v, quantized=True))
+
+        def score_fp32(v: np.ndarray) -> np.ndarray:
+            return fp32.predict(encode_features(space, v, quantized=False))
+
+        checker = CostChecker(space, price_fn, budget)
+        ecfg = _evolution_config(cfg)
+
+        def gen_progress(name: str) -> Callable[[int, int, float], None] | None:
+            return (lambda d, t, _b: progress(name, d, t)) if progress else None
+
+        outcomes: list[SearchOutcome] = [
+            joint_search(
+                space,
+                score_q,
+                checker.feasible,
+                np.random.default_rng(seed),
+                ecfg,
+                gen_progress("joint search"),
+            )
+        ]
+        if s.baselines:
+            outcomes.append(
+                sequential_search(
+                    space,
+                    score_fp32,
+                    score_q,
+                    checker.feasible,
+                    np.random.default_rng(seed),
+                    ecfg,
+                    gen_progress("sequential search"),
+                )
+            )
+            outcomes.append(
+                random_search(
+                    space,
+                    score_q,
+                    checker.feasible,
+                    np.random.default_rng(seed),
+                    outcomes[0].scored,
+                    s.max_tries,
+                )
+            )
+            for b in (2, 4, 8):
+                if b in space.weight_bits and b in space.act_bits:
+                    found = uniform_search(
+                        space, score_q, checker.feasible, np.random.default_rng(seed), ecfg, b
+                    )
+                    if found is not None:
+                        outcomes.append(found)
+                    else:
+                        report.setdefault("no_fit", []).append(f"uniform W{b}A{b}")
+        for o in outcomes:
+            times[f"search_{o.method}"] = o.seconds
+
+        cand_dir = out_dir / "candidates"
+        cand_dir.mkdir(exist_ok=True)
+        results = []
+        for i, o in enumerate(outcomes):
+            if progress:
+                progress("winners: finetune", i, len(outcomes))
+            slug = o.method.replace(" ", "_")
+            arch = space.decode(o.vector)
+            cost = checker.costs(o.vector[None])[0]
+            flow_data = candidate_flow(cfg, space, o.vector, target, f"{cfg.run.name}-{slug}")
+            flow = _write_flow(
+                cand_dir / f"{slug}.yaml",
+                flow_data,
+                f"APQ candidate ({o.method} winner) for {board.name} at {target.fps:g} FPS; "
+                f"impls {[m.value for m in space.to_impls(arch)]}",
+            )
+            t0 = time.perf_counter()
+            model = finetune_subnet(net, o.vector, data, steps=s.finetune_steps, seed=seed)
+            times[f"finetune_{o.method}"] = time.perf_counter() - t0
+            acc = evaluate_accuracy(model, x_test, y_test)
+            row: dict[str, Any] = {
+                "method": o.method,
+                "arch": space.to_cnn_arch(arch).to_dict(),
+                "bits": space.to_bit_config(arch).describe(),
+                "widths": list(space.to_cnn_arch(arch).widths),
+                "predicted_accuracy": round(o.predicted, 4),
+                "test_accuracy": round(acc, 4),
+                "n_test": int(y_test.numel()),
+                "estimated": None if cost is None else cost.resources.to_dict(),
+                "estimated_fps": None if cost is None else round(cost.fps(budget.clock_mhz), 1),
+                "scored": o.scored,
+                "search_s": round(o.seconds, 2),
+                "flow": str(cand_dir / f"{slug}.yaml"),
+            }
+            if o.method in hardware_for:
+                t0 = time.perf_counter()
+                hw = _hardware(flow, model, out_dir / "hw" / slug, progress)
+                times[f"hardware_{o.method}"] = time.perf_counter() - t0
+                row["measured"] = {
+                    "simulate": hw.get("simulate"),
+                    "synth": hw.get("synth"),
+                    "compile": hw.get("compile"),
+                    "seconds": hw.get("seconds"),
+                }
+            results.append(row)
+            atomic_write_json(out_dir / REPORT_FILE, {**report, "winners": results})
+            if results_db is not None:
+                _record(results_db, row, report, out_dir, slug)
+        # The rest of the joint population, for the sweep.
+        top = outcomes[0].top if outcomes[0].top is not None else np.empty((0,))
+        seen = {space.active_key(space.decode(outcomes[0].vector))}
+        emitted = []
+        for vec in top:
+            if len(emitted) >= s.emit_top:
+                break
+            key = space.active_key(space.decode(vec))
+            if key in seen:
+                continue
+            seen.add(key)
+            name = f"joint_top{len(emitted) + 1}"
+            _write_flow(
+                cand_dir / f"{name}.yaml",
+                candidate_flow(cfg, space, vec, target, f"{cfg.run.name}-{name}"),
+                f"APQ candidate (joint population #{len(emitted) + 1}), predicted "
+                f"{float(score_q(vec[None])[0]):.4f}",
+            )
+            emitted.append(str(cand_dir / f"{name}.yaml"))
+    report.update(
+        {
+            "winners": results,
+            "emitted": emitted,
+            "cost_checks": {"priced": checker.priced},
+            "seconds": {k: round(v, 2) for k, v in times.items()},
+        }
+    )
+    atomic_write_json(out_dir / REPORT_FILE, report)
+    return report

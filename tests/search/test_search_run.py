@@ -1,0 +1,85 @@
+"""``run_search`` end to end at toy size (no hardware): report, winners, emitted flows, CLI."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from cost_double import ToyCostModel, toy_specs
+
+from codesign.flow.config import load_flow_config
+from codesign.search.efficiency import spec_pricer
+from codesign.search.run import REPORT_FILE, SearchTarget, run_search
+
+FLOWS = Path(__file__).resolve().parents[2] / "flows"
+TINY = {
+    "n_train": 256,
+    "n_test": 64,
+    "supernet_epochs": 1,
+    "n_fp32": 8,
+    "m_quant": 4,
+    "n_held": 4,
+    "qat_steps": 2,
+    "n_val": 100,
+    "population": 8,
+    "iterations": 2,
+    "finetune_steps": 2,
+    "emit_top": 2,
+    "frames": 16,
+}
+
+
+def _tiny_flow(tmp_path: Path) -> Path:
+    text = (FLOWS / "apq.yaml").read_text()
+    for key, value in TINY.items():
+        text, n = re.subn(rf"(\n\s+{key}:) \d+", rf"\1 {value}", text)
+        assert n == 1, key
+    text = text.replace("batch_size: 64", "batch_size: 32")
+    path = tmp_path / "tiny.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_search_reports_winners_and_emits_loadable_flows(tmp_path: Path) -> None:
+    pytest.importorskip("codesign.data")
+    cfg = load_flow_config(_tiny_flow(tmp_path))
+    report = run_search(
+        cfg,
+        SearchTarget("pynq-z2", fps=20_000),
+        tmp_path / "run",
+        price_fn=spec_pricer(ToyCostModel(), toy_specs),
+        cost_version="toy-1",
+        hardware_for=(),
+    )
+    methods = [w["method"] for w in report["winners"]]
+    assert methods[:3] == ["joint", "sequential", "random"]
+    saved = json.loads((tmp_path / "run" / REPORT_FILE).read_text())
+    assert saved["winners"] == json.loads(json.dumps(report["winners"]))
+    for w in report["winners"]:
+        assert 0 <= w["test_accuracy"] <= 1
+        assert w["estimated"]["lut"] <= report["limit"]["lut"]
+        flow = load_flow_config(Path(w["flow"]))
+        assert flow.search is None and flow.compile.fps == 20_000
+        assert list(flow.model.build_arch().widths) == w["widths"]
+    assert 1 <= len(report["emitted"]) <= 2
+    # A re-run resumes the supernet and samples instead of training again.
+    again = run_search(
+        cfg,
+        SearchTarget("pynq-z2", fps=20_000),
+        tmp_path / "run",
+        price_fn=spec_pricer(ToyCostModel(), toy_specs),
+        cost_version="toy-1",
+        hardware_for=(),
+    )
+    assert again["seconds"]["supernet"] == 0.0
+
+
+def test_cli_rejects_a_flow_without_search_in_one_line() -> None:
+    from codesign.cli.main import cli
+
+    result = CliRunner().invoke(cli, ["search", str(FLOWS / "quickstart.yaml"), "--fps", "1000"])
+    assert result.exit_code != 0
+    assert "no 'search:' section" in str(result.exception) + result.output
