@@ -32,3 +32,7 @@ class InfeasibleError(CodesignError):
 
 class ToolFailedError(CodesignError):
     """An external tool ran and failed; the message carries a log excerpt and the command."""
+
+
+class StepTimeoutError(CodesignError):
+    """A flow step ran longer than its time limit (a sweep's ``execution.timeouts``)."""

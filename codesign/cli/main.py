@@ -27,6 +27,8 @@ COMMANDS: dict[str, str] = {
     "simulate": "codesign.cli.simulate:simulate",
     "synth": "codesign.cli.synth:synth",
     "build": "codesign.cli.build:build",
+    "sweep": "codesign.cli.sweep:sweep",
+    "report": "codesign.cli.sweep:report",
 }
 
 err_console = Console(stderr=True)
