@@ -157,6 +157,8 @@ def _resolve(
             if value.flow not in flows:
                 flows[value.flow] = load_flow_config(value.flow).to_yaml_dict()
             raw = copy.deepcopy(flows[value.flow])
+    for key, fixed in spec.sweep.set.items():
+        _set(key, fixed)(raw)
     for value in choice:
         if value.patch is not None:
             value.patch(raw)

