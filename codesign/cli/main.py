@@ -29,6 +29,8 @@ COMMANDS: dict[str, str] = {
     "build": "codesign.cli.build:build",
     "sweep": "codesign.cli.sweep:sweep",
     "report": "codesign.cli.sweep:report",
+    "results": "codesign.cli.results:results",
+    "calibrate": "codesign.cli.calibrate:calibrate_cmd",
 }
 
 err_console = Console(stderr=True)

@@ -1,0 +1,307 @@
+"""The analytic per-layer cost model: one explainable term per resource and feature.
+
+Each node kind has a few *features* (numbers computed from its shape, bits and folding:
+a constant, stream widths, accumulator width x PE, LUTRAM of its memories, FINN-R's
+multiplier and adder-tree LUTs...). LUT and FF are linear in them::
+
+    lut(node) = sum_f coef[kind][f].lut * feature_f(node)
+
+The uncalibrated coefficients below are first guesses from FINN's own estimates and from
+the hardware facts in TOOLCHAIN.md; a :class:`~codesign.cost.calibration.Calibration`
+replaces them with ones fitted to Yosys (or Vivado) measurements. DSP, BRAM18 and URAM are
+rules, not fits:
+
+* DSP: finn-plus's RTL MVU packs ``lanes = 1 + (A_WIDTH - W) // (W + A - 1)`` PEs into one
+  DSP48 (``A_WIDTH`` 25 on DSP48E1, 27 on DSP48E2; narrow weights), so a node uses
+  ``ceil(PE / lanes) * SIMD`` DSPs (``PE * ceil(SIMD / 3)`` on DSP58). A LUT MVU uses none.
+* BRAM18: a memory of more than ``lutram_max_bits`` bits and depth > 64 goes to BRAM (the
+  cheapest BRAM18 aspect ratio), else to LUTRAM (a LUT per 64 x 1 bits), where its LUTs
+  become a feature. The threshold is fitted per calibration.
+* cycles: FINN's analytic cycles (:mod:`codesign.cost.cycles`), exact.
+
+Example:
+    >>> model = AnalyticCostModel()
+    >>> from codesign.cost.protocol import LayerKind, LayerSpec
+    >>> from codesign.models.bits import Precision
+    >>> spec = LayerSpec("MVAU_rtl_0", LayerKind.MVAU, mw=72, mh=16, vectors=49,
+    ...                  weight=Precision(4, True), act_in=Precision(4, False), act_out=None,
+    ...                  pe=1, simd=6, extra=(("acc", 14.0),))
+    >>> cost = model.layer_cost(spec)
+    >>> cost.resources.dsp, cost.cycles
+    (6, 9408)
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from codesign.cost.cycles import extra, layer_cycles
+from codesign.cost.protocol import DesignCost, Impl, LayerCost, LayerKind, LayerSpec
+from codesign.resources import Resources
+
+__all__ = [
+    "DEFAULT_COEFS",
+    "AnalyticCostModel",
+    "Coefs",
+    "dsp_count",
+    "features",
+    "kind_key",
+    "mvu_lanes",
+    "memory_cost",
+]
+
+#: (feature -> (lut coef, ff coef)) per kind key (``mvau_dsp``, ``mvau_lut``, ``thresholding``...).
+Coefs = Mapping[str, Mapping[str, tuple[float, float]]]
+
+# First guesses (see the module docstring); calibration replaces them.
+DEFAULT_COEFS: dict[str, dict[str, tuple[float, float]]] = {
+    "mvau_dsp": {
+        "base": (120.0, 150.0),
+        "acc": (1.5, 3.0),  # PE x accumulator bits: lane split, output registers
+        "act_in": (1.0, 2.0),  # SIMD x activation bits: input registers
+        "dsps": (8.0, 20.0),  # glue per DSP (operand packing, pipeline)
+        "wmem": (1.0, 0.0),  # LUTRAM LUTs of the weight memory
+        "replay": (1.0, 0.0),  # LUTRAM LUTs of the input replay buffer
+    },
+    "mvau_lut": {  # FINN-R: c0 + c1 * PE * (mult + addertree + acc), c0 = 300, c1 = 1.1
+        "base": (300.0, 150.0),
+        "mult": (1.1, 0.5),
+        "addertree": (1.1, 1.0),
+        "acc": (1.1, 3.0),
+        "act_in": (1.0, 2.0),
+        "wmem": (1.0, 0.0),
+        "replay": (1.0, 0.0),
+    },
+    "thresholding": {
+        "base": (20.0, 30.0),
+        "cmp": (0.5, 1.0),  # PE x output bits x threshold bits: the binary-search stages
+        "tmem": (1.0, 0.0),  # LUTRAM LUTs of the threshold memories
+        "stream": (0.5, 1.0),  # PE x (threshold bits + output bits)
+    },
+    "swg": {
+        "base": (120.0, 120.0),
+        "width": (2.0, 3.0),
+        "buf": (1.0, 0.0),
+        "window": (0.5, 1.0),
+    },
+    "fmpadding": {"base": (40.0, 50.0), "width": (1.0, 2.0)},
+    "dwc": {"base": (10.0, 10.0), "width": (1.0, 1.5)},
+    "fifo": {"base": (8.0, 6.0), "width": (1.0, 1.0)},
+    "vvau": {"base": (120.0, 150.0), "acc": (1.5, 3.0), "dsps": (8.0, 20.0), "wmem": (1.0, 0.0)},
+    "pool": {"base": (60.0, 60.0), "width": (2.0, 2.0)},
+}
+
+_A_WIDTH = {"xc7": 25, "xcu": 27, "xcup": 27}
+#: BRAM18 aspect ratios (depth, width).
+_BRAM18_SHAPES = ((16384, 1), (8192, 2), (4096, 4), (2048, 9), (1024, 18), (512, 36))
+
+
+def kind_key(spec: LayerSpec) -> str:
+    """The coefficient table of a node: its kind, with the MVU implementation."""
+    if spec.kind is LayerKind.MVAU:
+        return "mvau_lut" if spec.impl is Impl.LUT else "mvau_dsp"
+    return spec.kind.value
+
+
+def mvu_lanes(weight_bits: int, act_bits: int, family: str) -> int:
+    """PEs finn-plus's RTL MVU packs into one DSP48 (mvu.sv's NUM_LANES, narrow weights)."""
+    a_width = _A_WIDTH.get(family, 25)
+    if a_width == weight_bits:
+        return 1
+    return 1 + (a_width - weight_bits) // (weight_bits + act_bits - 1)
+
+
+def dsp_count(spec: LayerSpec, family: str) -> int:
+    """DSP slices of a matrix/vector unit (0 for a LUT MVU and for other kinds)."""
+    if spec.kind not in (LayerKind.MVAU, LayerKind.VVAU) or spec.impl is Impl.LUT:
+        return 0
+    if spec.weight is None:
+        return 0
+    if family == "versal":
+        return spec.pe * math.ceil(spec.simd / 3)
+    lanes = mvu_lanes(spec.weight.bits, spec.act_in.bits, family)
+    if spec.kind is LayerKind.VVAU:
+        return math.ceil(spec.pe / lanes) * spec.simd
+    return math.ceil(spec.pe / lanes) * spec.simd
+
+
+def memory_cost(depth: int, width: int, lutram_max_bits: float) -> tuple[float, float]:
+    """(LUTRAM LUTs, BRAM18) of a ``depth`` x ``width`` memory."""
+    if depth <= 0 or width <= 0:
+        return 0.0, 0.0
+    if depth * width > lutram_max_bits and depth > 64:
+        brams = min(math.ceil(width / w) * math.ceil(depth / d) for d, w in _BRAM18_SHAPES)
+        return 0.0, float(brams)
+    return float(width * math.ceil(depth / 64)), 0.0
+
+
+def features(spec: LayerSpec, lutram_max_bits: float) -> tuple[dict[str, float], float]:
+    """The LUT/FF features of one node, and its BRAM18 count (a rule)."""
+    kind = spec.kind
+    a = spec.act_in.bits
+    bram = 0.0
+    if kind in (LayerKind.MVAU, LayerKind.VVAU):
+        w = spec.weight.bits if spec.weight is not None else 1
+        acc = extra(spec, "acc", w + a + math.ceil(math.log2(max(2, spec.mw))))
+        k2 = int(extra(spec, "k", 1)) ** 2 if kind is LayerKind.VVAU else 1
+        depth = (spec.mh // spec.pe) * ((spec.mw if k2 == 1 else k2) // spec.simd)
+        wlut, wbram = memory_cost(depth, spec.pe * spec.simd * w, lutram_max_bits)
+        bram += wbram
+        f = {
+            "base": 1.0,
+            "acc": spec.pe * acc,
+            "wmem": wlut,
+        }
+        if kind is LayerKind.MVAU:
+            f["act_in"] = spec.simd * a
+            if spec.mh > spec.pe:
+                rlut, rbram = memory_cost(spec.mw // spec.simd, spec.simd * a, lutram_max_bits)
+                f["replay"] = rlut
+                bram += rbram
+            else:
+                f["replay"] = 0.0
+        if spec.impl is Impl.LUT:
+            wa = w + a
+            f["mult"] = spec.pe * spec.simd * (2 * math.ceil(wa / 6) - 1) * wa
+            f["addertree"] = spec.pe * wa * (2 * spec.simd - 1)
+        else:
+            f["dsps"] = 0.0  # filled by the model (family-dependent)
+        return f, bram
+    if kind is LayerKind.THRESHOLDING:
+        out_bits = spec.act_out.bits if spec.act_out is not None else 1
+        tbits = extra(spec, "tbits", a)
+        per_pe = spec.mh // spec.pe
+        tmem = 0.0
+        for stage in range(out_bits):
+            lut, br = memory_cost(per_pe * 2**stage, int(tbits), lutram_max_bits)
+            tmem += lut * spec.pe
+            bram += br * spec.pe
+        return {
+            "base": 1.0,
+            "cmp": spec.pe * out_bits * tbits,
+            "tmem": tmem,
+            "stream": spec.pe * (tbits + out_bits),
+        }, bram
+    if kind is LayerKind.SWG:
+        k = int(extra(spec, "k", 1))
+        ifm = int(extra(spec, "ifm", 1))
+        cf = spec.mh // spec.simd
+        depth = ((k - 1) * ifm + k) * cf
+        blut, bbram = memory_cost(depth, spec.simd * a, lutram_max_bits)
+        window = k * k if extra(spec, "parallel") else 1
+        return {
+            "base": 1.0,
+            "width": spec.simd * a,
+            "buf": blut,
+            "window": spec.simd * a * window,
+        }, bbram
+    if kind is LayerKind.FMPADDING:
+        return {"base": 1.0, "width": spec.simd * a}, 0.0
+    if kind is LayerKind.DWC:
+        return {"base": 1.0, "width": extra(spec, "in_width") + extra(spec, "out_width")}, 0.0
+    if kind is LayerKind.FIFO:
+        width = extra(spec, "width", a)
+        depth = int(extra(spec, "depth", 2))
+        if depth <= 2:
+            return {"base": 1.0, "width": width * depth}, 0.0
+        lut, br = memory_cost(depth, int(width), lutram_max_bits)
+        return {"base": 1.0, "width": lut if br == 0 else 0.0}, br
+    return {"base": 1.0, "width": spec.simd * a}, 0.0
+
+
+@dataclass
+class AnalyticCostModel:
+    """The analytic model, with given (or the default, uncalibrated) coefficients.
+
+    Attributes:
+        family: Device family (``xc7``, ``xcup``, ``versal``...) for the DSP rule.
+        coefs: LUT/FF coefficients per kind key and feature.
+        lutram_max_bits: The LUTRAM/BRAM threshold of the memory rule.
+        overhead: Design-level stitching overhead: ``(const, per_node)`` resources.
+        version: Names the coefficients (``analytic-0`` when uncalibrated).
+    """
+
+    family: str = "xc7"
+    coefs: Coefs = field(default_factory=lambda: DEFAULT_COEFS)
+    lutram_max_bits: float = 4096.0
+    overhead: tuple[Resources, Resources] = (Resources(), Resources())
+    version: str = "analytic-0"
+    _cache: dict[LayerSpec, LayerCost] = field(default_factory=dict, repr=False, compare=False)
+
+    def terms(self, spec: LayerSpec) -> tuple[tuple[str, Resources], ...]:
+        """Each term of a node's price, by feature (the printable explanation)."""
+        feats, bram = features(spec, self.lutram_max_bits)
+        key = kind_key(spec)
+        table = self.coefs.get(key, {})
+        dsp = dsp_count(spec, self.family)
+        if "dsps" in feats:
+            feats["dsps"] = float(dsp)
+        out = []
+        for name, value in feats.items():
+            c_lut, c_ff = table.get(name, (0.0, 0.0))
+            out.append((f"{key}.{name}", Resources(lut=c_lut * value, ff=c_ff * value)))
+        if bram:
+            out.append((f"{key}.bram", Resources(bram18=bram)))
+        if dsp:
+            out.append((f"{key}.dsp_rule", Resources(dsp=dsp)))
+        return tuple(out)
+
+    def layer_cost(self, layer: LayerSpec) -> LayerCost:
+        """The price of one node (cached: specs are immutable)."""
+        hit = self._cache.get(layer)
+        if hit is not None:
+            return hit
+        terms = self.terms(layer)
+        lut = ff = bram = dsp = 0.0
+        for _, r in terms:
+            lut += r.lut
+            ff += r.ff
+            bram += r.bram18
+            dsp += r.dsp
+        cost = LayerCost(
+            resources=Resources(lut=max(0.0, lut), ff=max(0.0, ff), bram18=bram, dsp=dsp),
+            cycles=layer_cycles(layer),
+            terms=terms,
+        )
+        if len(self._cache) > 200_000:
+            self._cache.clear()
+        self._cache[layer] = cost
+        return cost
+
+    def design_cost(self, layers: Sequence[LayerSpec]) -> DesignCost:
+        """Sum of the nodes plus the stitching overhead; cycles = the bottleneck's."""
+        const, per_node = self.overhead
+        n = len(layers)
+        lut = const.lut + per_node.lut * n
+        ff = const.ff + per_node.ff * n
+        bram = const.bram18 + per_node.bram18 * n
+        uram = const.uram + per_node.uram * n
+        dsp = const.dsp + per_node.dsp * n
+        cycles = 0
+        costs = []
+        for spec in layers:
+            c = self.layer_cost(spec)
+            costs.append(c)
+            r = c.resources
+            lut += r.lut
+            ff += r.ff
+            bram += r.bram18
+            uram += r.uram
+            dsp += r.dsp
+            if c.cycles > cycles:
+                cycles = c.cycles
+        return DesignCost(
+            resources=Resources(lut=lut, ff=ff, bram18=bram, uram=uram, dsp=dsp),
+            cycles=cycles,
+            layers=tuple(costs),
+        )
+
+    def explain(self, layers: Sequence[LayerSpec]) -> list[dict[str, object]]:
+        """One row per node and term (for tables and JSON)."""
+        rows: list[dict[str, object]] = []
+        for spec in layers:
+            for name, r in self.layer_cost(spec).terms:
+                rows.append({"layer": spec.name, "term": name, **r.to_dict()})
+        return rows

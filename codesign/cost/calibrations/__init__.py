@@ -1,0 +1,1 @@
+"""Packaged calibrations of the cost model (JSON data files, loaded by name)."""

@@ -1,0 +1,293 @@
+"""Fit a calibration to measured points, and the held-out error table.
+
+The fit keeps the analytic structure (:mod:`codesign.cost.analytic`) and refits only its
+coefficients: per node kind, LUT and FF are non-negative least squares over that kind's
+features, weighted by ``1 / measured`` so that relative (not absolute) errors are
+minimized. The LUTRAM/BRAM threshold is the one (from a grid) with the most exact BRAM18
+counts, and the design-level overhead (whole design minus the sum of its layers: FIFOs and
+converters that only appear in the stitched design, cross-boundary optimization) is a
+least-squares ``const + per_node * nodes``. DSP and cycles are rules, only checked.
+
+Records are the point records of :func:`codesign.flow.calibrate.measure_point` (also kept
+in the results database).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from codesign.cost.analytic import DEFAULT_COEFS, AnalyticCostModel, dsp_count, features, kind_key
+from codesign.cost.calibration import Calibration
+from codesign.cost.cycles import layer_cycles
+from codesign.cost.extract import spec_from_dict
+from codesign.cost.protocol import LayerSpec
+from codesign.errors import ConfigError
+from codesign.resources import Resources
+
+__all__ = [
+    "LUTRAM_GRID",
+    "Sample",
+    "error_table",
+    "fit_calibration",
+    "samples",
+    "whole_design_table",
+]
+
+LUTRAM_GRID = (256, 512, 1024, 2048, 4096, 8192, 16384, 32768, 1e12)
+_MIN_ROWS = 3  # fewer rows than this for a kind: keep the default coefficients
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One measured node.
+
+    Attributes:
+        spec: The node.
+        measured: Its measured resources.
+        point: The point key it comes from.
+        role: The point's role (fit, holdout, design).
+        finn_cycles: FINN's analytic cycles of the node in the compile (None for nodes
+            added after the estimate: FIFOs and converters).
+    """
+
+    spec: LayerSpec
+    measured: Resources
+    point: str
+    role: str
+    finn_cycles: int | None = None
+
+
+def samples(records: Iterable[Mapping[str, Any]]) -> list[Sample]:
+    """Every measured node of ``records``."""
+    out = []
+    for rec in records:
+        role = rec.get("point", {}).get("role", "fit")
+        for node in rec["nodes"]:
+            out.append(
+                Sample(
+                    spec=spec_from_dict(node["spec"]),
+                    measured=Resources(**node["measured"]),
+                    point=rec["key"],
+                    role=role,
+                    finn_cycles=node.get("finn_cycles"),
+                )
+            )
+    return out
+
+
+def _nnls(rows: list[list[float]], target: list[float], weights: list[float]) -> list[float]:
+    import numpy as np
+    from scipy.optimize import nnls
+
+    a = np.asarray(rows, dtype=float) * np.asarray(weights)[:, None]
+    b = np.asarray(target, dtype=float) * np.asarray(weights)
+    coef, _ = nnls(a, b, maxiter=50 * a.shape[1] + 100)
+    return [float(c) for c in coef]
+
+
+def _bram_threshold(fit: Sequence[Sample], family: str) -> float:
+    best, best_hits = 4096.0, -1
+    for threshold in LUTRAM_GRID:
+        hits = sum(1 for s in fit if features(s.spec, threshold)[1] == s.measured.bram18)
+        if hits > best_hits:
+            best, best_hits = float(threshold), hits
+    return best
+
+
+def fit_calibration(
+    records: Sequence[Mapping[str, Any]],
+    *,
+    family: str,
+    tool: str,
+    tool_version: str,
+    provenance: Mapping[str, Any] | None = None,
+) -> Calibration:
+    """Fit the coefficients to the records' ``fit`` points.
+
+    Raises:
+        ConfigError: No fit points.
+    """
+    fit = [s for s in samples(records) if s.role == "fit"]
+    if not fit:
+        raise ConfigError("no calibration points to fit (all held out or none measured)")
+    threshold = _bram_threshold(fit, family)
+    by_kind: dict[str, list[tuple[dict[str, float], Resources]]] = defaultdict(list)
+    for s in fit:
+        feats, _ = features(s.spec, threshold)
+        if "dsps" in feats:
+            feats["dsps"] = float(dsp_count(s.spec, family))
+        by_kind[kind_key(s.spec)].append((feats, s.measured))
+    coefs: dict[str, dict[str, tuple[float, float]]] = {
+        k: dict(v) for k, v in DEFAULT_COEFS.items()
+    }
+    for key, rows in by_kind.items():
+        names = sorted({n for feats, _ in rows for n in feats})
+        # drop features that never vary from zero (they cannot be fitted)
+        names = [n for n in names if any(feats.get(n, 0.0) != 0.0 for feats, _ in rows)]
+        if len(rows) < max(_MIN_ROWS, 1) or not names:
+            continue
+        matrix = [[feats.get(n, 0.0) for n in names] for feats, _ in rows]
+        fitted: dict[str, list[float]] = {}
+        for res in ("lut", "ff"):
+            target = [getattr(m, res) for _, m in rows]
+            weights = [1.0 / max(10.0, t) for t in target]
+            fitted[res] = _nnls(matrix, target, weights)
+        table = {n: (0.0, 0.0) for n in coefs.get(key, {})}
+        for i, n in enumerate(names):
+            table[n] = (round(fitted["lut"][i], 6), round(fitted["ff"][i], 6))
+        coefs[key] = table
+    cal = Calibration(
+        family=family,
+        tool=tool,
+        tool_version=tool_version,
+        coefs=coefs,
+        lutram_max_bits=threshold,
+        provenance=dict(provenance or {}),
+    )
+    overhead = _fit_overhead(records, cal.model())
+    return Calibration(
+        family=cal.family,
+        tool=cal.tool,
+        tool_version=cal.tool_version,
+        coefs=cal.coefs,
+        lutram_max_bits=cal.lutram_max_bits,
+        overhead=overhead,
+        provenance={
+            **cal.provenance,
+            "fit_points": len({s.point for s in fit}),
+            "fit_layers": len(fit),
+        },
+    )
+
+
+def _fit_overhead(
+    records: Sequence[Mapping[str, Any]], model: AnalyticCostModel
+) -> tuple[Resources, Resources]:
+    """Whole minus the sum of measured layers, as ``const + per_node * n`` (fit points)."""
+    import numpy as np
+
+    rows, lut, ff = [], [], []
+    for rec in records:
+        if rec.get("point", {}).get("role", "fit") != "fit" or not rec.get("whole"):
+            continue
+        whole = rec["whole"]["resources"]
+        n = len(rec["nodes"])
+        rows.append([1.0, float(n)])
+        lut.append(whole["lut"] - sum(x["measured"]["lut"] for x in rec["nodes"]))
+        ff.append(whole["ff"] - sum(x["measured"]["ff"] for x in rec["nodes"]))
+    if len(rows) < 2:
+        return Resources(), Resources()
+    a = np.asarray(rows)
+    c_lut = np.linalg.lstsq(a, np.asarray(lut), rcond=None)[0]
+    c_ff = np.linalg.lstsq(a, np.asarray(ff), rcond=None)[0]
+    return (
+        Resources(lut=round(float(c_lut[0]), 3), ff=round(float(c_ff[0]), 3)),
+        Resources(lut=round(float(c_lut[1]), 3), ff=round(float(c_ff[1]), 3)),
+    )
+
+
+def _pct(pred: float, meas: float) -> float | None:
+    if meas == 0:
+        return None
+    return 100.0 * abs(pred - meas) / abs(meas)
+
+
+def error_table(
+    model: AnalyticCostModel, data: Sequence[Sample], min_lut: float = 0.0
+) -> list[dict[str, Any]]:
+    """Predicted vs measured per layer kind (and ``all``): MAPE and worst case per resource.
+
+    LUT/FF errors are over nodes with a non-zero measurement (and at least ``min_lut`` LUT
+    for LUT); DSP and BRAM18 are the share of exact counts; cycles are exact when the
+    model's cycles equal FINN's analytic cycles of the compiled node.
+    """
+    groups: dict[str, list[Sample]] = defaultdict(list)
+    for s in data:
+        groups[kind_key(s.spec)].append(s)
+    groups["all"] = list(data)
+    rows = []
+    for kind in sorted(groups, key=lambda k: (k == "all", k)):
+        group = groups[kind]
+        row: dict[str, Any] = {"kind": kind, "n": len(group)}
+        for res in ("lut", "ff"):
+            errs = []
+            for s in group:
+                meas = getattr(s.measured, res)
+                if res == "lut" and meas < min_lut:
+                    continue
+                e = _pct(getattr(model.layer_cost(s.spec).resources, res), meas)
+                if e is not None:
+                    errs.append(e)
+            row[f"{res}_mape"] = round(sum(errs) / len(errs), 2) if errs else None
+            row[f"{res}_worst"] = round(max(errs), 1) if errs else None
+        for res in ("dsp", "bram18"):
+            exact = sum(
+                1
+                for s in group
+                if math.isclose(
+                    getattr(model.layer_cost(s.spec).resources, res), getattr(s.measured, res)
+                )
+            )
+            row[f"{res}_exact"] = round(100.0 * exact / len(group), 1) if group else None
+        with_cycles = [s for s in group if s.finn_cycles is not None]
+        row["cycles_exact"] = (
+            round(
+                100.0
+                * sum(layer_cycles(s.spec) == s.finn_cycles for s in with_cycles)
+                / len(with_cycles),
+                1,
+            )
+            if with_cycles
+            else None
+        )
+        rows.append(row)
+    return rows
+
+
+def whole_design_table(
+    model: AnalyticCostModel, records: Sequence[Mapping[str, Any]]
+) -> list[dict[str, Any]]:
+    """Whole-design LUT/FF/BRAM18/DSP predicted vs Yosys for records synthesized whole.
+
+    ``predicted`` prices the compiled nodes; ``from_arch`` prices the nodes that
+    :func:`codesign.cost.network.network_layers` predicts from the architecture alone
+    (no compile), where the record holds its point.
+    """
+    from codesign.cost.doe import CalibPoint
+    from codesign.cost.network import network_layers
+
+    rows = []
+    for rec in records:
+        if not rec.get("whole"):
+            continue
+        specs = [spec_from_dict(n["spec"]) for n in rec["nodes"]]
+        pred = model.design_cost(specs).resources
+        point = CalibPoint.from_dict(rec["point"])
+        arch_specs = network_layers(
+            point.arch, point.bits, fps=point.fps, clock_ns=float(rec.get("clock_ns") or 10.0)
+        )
+        arch_pred = model.design_cost(arch_specs).resources
+        meas = Resources(**rec["whole"]["resources"])
+        rows.append(
+            {
+                "key": rec["key"],
+                "role": point.role.value,
+                "bits": point.bits.describe(),
+                "lut": meas.lut,
+                "lut_pred": round(pred.lut),
+                "lut_err_pct": round(100 * (pred.lut - meas.lut) / meas.lut, 1),
+                "lut_from_arch": round(arch_pred.lut),
+                "lut_from_arch_err_pct": round(100 * (arch_pred.lut - meas.lut) / meas.lut, 1),
+                "ff": meas.ff,
+                "ff_pred": round(pred.ff),
+                "bram18": meas.bram18,
+                "bram18_pred": pred.bram18,
+                "dsp": meas.dsp,
+                "dsp_pred": pred.dsp,
+            }
+        )
+    return rows

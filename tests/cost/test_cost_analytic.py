@@ -1,0 +1,115 @@
+"""The analytic cost model: DSP packing rule, memory rule, terms, design sums, speed."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from codesign.cost.analytic import AnalyticCostModel, dsp_count, memory_cost, mvu_lanes
+from codesign.cost.cycles import layer_cycles
+from codesign.cost.network import network_layers
+from codesign.cost.protocol import CostModel, Impl, LayerKind, LayerSpec
+from codesign.models.arch import QUICKSTART_ARCH
+from codesign.models.bits import BitConfig, Precision
+
+
+def _mvau(w: int, a: int, pe: int, simd: int, impl: Impl = Impl.DSP) -> LayerSpec:
+    return LayerSpec(
+        "MVAU_rtl_0",
+        LayerKind.MVAU,
+        mw=72,
+        mh=16,
+        vectors=49,
+        weight=Precision(w, True),
+        act_in=Precision(a, False),
+        act_out=None,
+        pe=pe,
+        simd=simd,
+        impl=impl,
+        extra=(("acc", 16.0),),
+    )
+
+
+def test_mvu_lanes_follow_mvu_sv() -> None:
+    # mvu.sv: NUM_LANES = 1 + (A_WIDTH - W) / (W + A - 1), A_WIDTH 25 (DSP48E1) / 27 (E2)
+    assert mvu_lanes(4, 4, "xc7") == 4
+    assert mvu_lanes(8, 8, "xc7") == 2  # the W8A8 MVAU with 2x FINN's DSPs (TOOLCHAIN.md)
+    assert mvu_lanes(2, 2, "xc7") == 8
+    assert mvu_lanes(8, 8, "xcup") == 2
+    assert mvu_lanes(6, 6, "xcup") == 2
+
+
+def test_dsp_rule_packs_pe_not_simd() -> None:
+    assert dsp_count(_mvau(4, 4, pe=1, simd=6), "xc7") == 6  # one MAC per DSP at PE=1
+    assert dsp_count(_mvau(4, 4, pe=4, simd=6), "xc7") == 6
+    assert dsp_count(_mvau(8, 8, pe=4, simd=6), "xc7") == 12
+    assert dsp_count(_mvau(8, 8, pe=4, simd=6), "versal") == 8
+    assert dsp_count(_mvau(4, 4, pe=4, simd=6, impl=Impl.LUT), "xc7") == 0
+
+
+def test_memory_rule() -> None:
+    assert memory_cost(64, 16, 4096) == (16.0, 0.0)
+    lut, bram = memory_cost(2560, 8, 4096)  # 20 kbit: BRAM18 2K x 9
+    assert (lut, bram) == (0.0, 2.0)
+
+
+def test_terms_sum_to_layer_cost_and_lut_mvu_costs_luts() -> None:
+    model = AnalyticCostModel()
+    assert isinstance(model, CostModel)
+    dsp, lut = model.layer_cost(_mvau(4, 4, 2, 6)), model.layer_cost(_mvau(4, 4, 2, 6, Impl.LUT))
+    assert sum(r.lut for _, r in dsp.terms) == pytest.approx(dsp.resources.lut)
+    assert dsp.resources.dsp == 6 and lut.resources.dsp == 0
+    assert lut.resources.lut > dsp.resources.lut
+    assert dsp.cycles == lut.cycles == (16 // 2) * (72 // 6) * 49
+    # thresholds cost more at 8 than at 2 output bits (2^a - 1 thresholds per channel)
+    thr = [
+        LayerSpec(
+            "t",
+            LayerKind.THRESHOLDING,
+            16,
+            16,
+            49,
+            None,
+            Precision(14, True),
+            Precision(a, False),
+            extra=(("tbits", 14.0),),
+        )
+        for a in (2, 8)
+    ]
+    assert model.layer_cost(thr[1]).resources.lut > model.layer_cost(thr[0]).resources.lut
+
+
+def test_design_cost_sums_layers_and_takes_the_bottleneck() -> None:
+    model = AnalyticCostModel()
+    bits = BitConfig.uniform(QUICKSTART_ARCH.n_layers, 4, 4)
+    specs = network_layers(QUICKSTART_ARCH, bits, fps=10_000, clock_ns=10.0)
+    design = model.design_cost(specs)
+    assert design.cycles == max(layer_cycles(s) for s in specs) == 9408
+    assert design.resources.lut == pytest.approx(sum(c.resources.lut for c in design.layers))
+    assert design.resources.dsp == 14  # measured by Yosys at every width (TOOLCHAIN.md)
+    assert len(model.explain(specs)) > len(specs)
+
+
+def test_whole_design_evaluations_per_second() -> None:
+    model = AnalyticCostModel()
+    designs = [
+        network_layers(
+            QUICKSTART_ARCH,
+            BitConfig.uniform(QUICKSTART_ARCH.n_layers, w, a),
+            fps=10_000,
+            clock_ns=10.0,
+        )
+        for w in (2, 4, 8)
+        for a in (2, 4, 8)
+    ]
+    for d in designs:
+        model.design_cost(d)
+    t0 = time.perf_counter()
+    n = 0
+    while n < 3000:
+        for d in designs:
+            model.design_cost(d)
+            n += 1
+    rate = n / (time.perf_counter() - t0)
+    assert rate > 3000  # the bench measures the real rate (>= 1e4/s on a quiet core)

@@ -1,0 +1,38 @@
+"""Calibration files: round trip, load by name, Vivado precedence, one-line errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from codesign.cost.calibration import Calibration, load_calibration, load_cost_model
+from codesign.errors import ConfigError
+from codesign.resources import Resources
+
+
+def _cal(tool: str, version: str, base: float) -> Calibration:
+    return Calibration(
+        family="xc7",
+        tool=tool,
+        tool_version=version,
+        coefs={"fifo": {"base": (base, 1.0), "width": (1.0, 1.0)}},
+        overhead=(Resources(lut=10), Resources()),
+        provenance={"board": "pynq-z2", "points": 3},
+    )
+
+
+def test_round_trip_and_precedence(tmp_path: Path) -> None:
+    yosys = _cal("yosys", "Yosys 0.70 (git sha1 abc)", 11.0).save(tmp_path / "a.json")
+    assert load_calibration("xc7-yosys-0.70", tmp_path).coefs["fifo"]["base"] == (11.0, 1.0)
+    assert load_calibration(str(yosys)).name == "xc7-yosys-0.70"
+    assert load_cost_model("xc7", folder=tmp_path).version == "xc7-yosys-0.70"
+    _cal("vivado", "Vivado v2024.2", 22.0).save(tmp_path / "b.json")
+    assert load_cost_model("xc7", folder=tmp_path).version == "xc7-vivado-2024.2"
+    assert load_cost_model("xc7", folder=tmp_path, tool="yosys").version == "xc7-yosys-0.70"
+    assert load_cost_model("xcup", folder=tmp_path).version == "analytic-0"
+
+
+def test_unknown_name_is_one_line(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="no calibration named 'nope'; available: none"):
+        load_calibration("nope", tmp_path)
