@@ -34,6 +34,13 @@ from codesign.cli.main import err_console
     metavar="URL",
     help="Results database (SQLAlchemy URL; default sweep.db or SWEEP_DIR/results.db).",
 )
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Sweep folder (default: sweep.out_dir, else sweeps/<sweep.name>).",
+)
 @click.option("--no-report", is_flag=True, help="Skip the Pareto files and the HTML report.")
 def sweep(
     sweep_file: Path,
@@ -41,6 +48,7 @@ def sweep(
     scheduler: str | None,
     retry_failed: bool,
     db: str | None,
+    out_dir: Path | None,
     no_report: bool,
 ) -> None:
     """Run (or resume) the sweep in SWEEP_FILE; points already done are not run again."""
@@ -48,6 +56,9 @@ def sweep(
     from codesign.sweep.spec import load_sweep_spec  # noqa: PLC0415
 
     spec = load_sweep_spec(sweep_file)
+    if out_dir is not None:
+        header = spec.sweep.model_copy(update={"out_dir": out_dir.resolve()})
+        spec = spec.model_copy(update={"sweep": header})
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),

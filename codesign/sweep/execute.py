@@ -128,7 +128,11 @@ def execute_point(task: dict[str, Any], *_after: object) -> dict[str, Any]:
     if task.get("db"):
         from codesign.sweep.db import save_point  # noqa: PLC0415 (SQLAlchemy on use)
 
-        save_point(task["db"], task.get("sweep", ""), record, task["config"])
+        try:
+            save_point(task["db"], task.get("sweep", ""), record, task["config"])
+        except Exception as err:  # noqa: BLE001 (the point record is kept; the DB is retried
+            # on the next run of the sweep, which re-writes points missing from it)
+            log.error("results db %s: point %s not written: %s", task["db"], task["digest"], err)
     return record.to_dict()
 
 

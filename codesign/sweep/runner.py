@@ -39,6 +39,7 @@ import psutil
 
 from codesign.errors import CodesignError
 from codesign.io import atomic_write_json
+from codesign.sweep.db import DB_FILE
 from codesign.sweep.execute import execute_point, make_task
 from codesign.sweep.expand import Point, expand
 from codesign.sweep.point import SHARED_DIR
@@ -105,7 +106,8 @@ def run_sweep(
         jobs: Local pool size (default ``spec.execution.jobs`` or :func:`default_jobs`).
         scheduler: Dask scheduler address (``tcp://HOST:PORT``); ``None``: local pool.
         retry_failed: Also re-run points recorded as failed.
-        db: Results database URL the points are written to (``None``: none).
+        db: Results database URL the points are written to (default ``sweep.db``, else
+            ``SWEEP_DIR/results.sqlite``).
         progress: Called as each point ends.
 
     Raises:
@@ -117,6 +119,7 @@ def run_sweep(
     points = expand(spec)
     sweep_dir = spec.resolved_out_dir()
     sweep_dir.mkdir(parents=True, exist_ok=True)
+    db = db or spec.sweep.db or f"sqlite:///{sweep_dir / DB_FILE}"
     store = PointStore(sweep_dir)
     summary = SweepSummary(sweep_dir=sweep_dir, points=len(points))
     with _exclusive(sweep_dir):
@@ -171,8 +174,10 @@ def run_sweep(
             _run_local(tasks, n, on_done, sweep_dir / SHARED_DIR)
         else:
             _run_dask(tasks, scheduler, on_done)
+    configs = {p.digest: p.config for p in points}
+    _sync_db(db, spec.sweep.name, [r for r in store if r.digest in configs], configs)
     for rec in store:
-        if rec.digest not in {p.digest for p in points}:
+        if rec.digest not in configs:
             continue
         if rec.status is PointStatus.DONE:
             summary.done += 1
@@ -181,6 +186,22 @@ def run_sweep(
             summary.failures.append({"digest": rec.digest, "labels": rec.labels, **rec.failure})
     summary.seconds = round(time.perf_counter() - t0, 3)
     return summary
+
+
+def _sync_db(
+    url: str, sweep: str, records: list[PointRecord], configs: dict[str, dict[str, Any]]
+) -> None:
+    """Write the recorded points the database lacks or holds in another state.
+
+    That is a database write that failed, or a kill between it and the point record.
+    """
+    from codesign.sweep.db import load_points, save_point  # noqa: PLC0415
+
+    stored = {(r["digest"], r["status"], r["attempts"]) for r in load_points(url, sweep)}
+    for rec in records:
+        if (rec.digest, rec.status.value, rec.attempts) not in stored:
+            log.info("results db: writing point %s", rec.digest)
+            save_point(url, sweep, rec, configs[rec.digest])
 
 
 def _run_local(

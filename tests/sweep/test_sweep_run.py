@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from codesign.sweep.db import load_points
 from codesign.sweep.runner import run_sweep
 from codesign.sweep.spec import load_sweep_spec
 from codesign.sweep.store import PointStatus, PointStore
@@ -70,33 +71,50 @@ def test_sigkill_mid_sweep_then_resume_loses_and_repeats_nothing(tiny_sweep) -> 
         if digest in before:  # done before the kill: kept, never run again
             assert rec.finished == before[digest].finished
             assert _headers(run / "point.log") == 1
+    # The results database holds each point once, in its final state.
+    rows = load_points(f"sqlite:///{out / 'results.sqlite'}", "tiny")
+    assert sorted(r["digest"] for r in rows) == sorted(records)
+    assert {r["status"] for r in rows} == {"done"}
     # A third invocation finds nothing to do.
     again = run_sweep(load_sweep_spec(path), jobs=2)
     assert (again.ran, again.skipped) == (0, 5)
 
 
 def test_failed_points_are_recorded_and_retried_alone(tiny_sweep) -> None:
-    # Point 1 trains in time; point 2 trains on 60k images against a 10 s limit (it needs
-    # several times that on one core); point 3 asks for more test images than exist.
+    # Three candidate flows (the ``flows`` axis): one trains in time; one trains on 60k
+    # images against a 10 s limit (it needs several times that on one core); one asks for
+    # more test images than exist, which only the evaluate step finds out.
     path = tiny_sweep(
-        "  overrides:\n    data.n_train: [128, 60000]\n    data.n_test: [64, 20000]\n",
-        execution="  timeouts: {train: 10}\n",
+        "  flows: [ok.yaml, slow.yaml, bad.yaml]\n", execution="  timeouts: {train: 10}\n"
     )
+    base = (path.parent / "base.yaml").read_text()
+    (path.parent / "ok.yaml").write_text(base)
+    (path.parent / "slow.yaml").write_text(base.replace("n_train: 128", "n_train: 60000"))
+    (path.parent / "bad.yaml").write_text(base.replace("n_test: 64", "n_test: 20000"))
     summary = run_sweep(load_sweep_spec(path), jobs=2)
-    assert (summary.points, summary.done, summary.failed) == (4, 1, 3)
-    recs = {tuple(r.labels.values()): r for r in PointStore(path.parent / "out")}
-    ok = recs[("128", "64")]
+    assert (summary.points, summary.done, summary.failed) == (3, 1, 2)
+    recs = {r.labels["flow"]: r for r in PointStore(path.parent / "out")}
+    ok = recs["ok"]
     assert ok.status is PointStatus.DONE and ok.failure is None
-    timeout = recs[("60000", "64")]
-    assert timeout.failure["kind"] == "timeout" and timeout.failure["step"] == "train"
-    assert "ran past its 10 s limit" in timeout.failure["message"]
-    bad = recs[("128", "20000")]
+    slow = recs["slow"]
+    assert slow.failure["kind"] == "timeout" and slow.failure["step"] == "train"
+    assert "ran past its 10 s limit" in slow.failure["message"]
+    bad = recs["bad"]
     assert bad.failure["kind"] == "config" and bad.failure["step"] == "evaluate"
     assert "data.n_test is 20000" in bad.failure["message"]
     assert "data.n_test is 20000" in bad.log_tail and Path(bad.log).exists()
 
+    (path.parent / "bad.yaml").write_text(base.replace("n_test: 64", "n_test: 10000"))
     again = run_sweep(load_sweep_spec(path), jobs=2, retry_failed=True)
-    assert (again.ran, again.skipped, again.failed) == (3, 1, 3)
-    after = {tuple(r.labels.values()): r for r in PointStore(path.parent / "out")}
-    assert after[("128", "64")].finished == ok.finished
-    assert after[("128", "20000")].attempts == 2
+    # The fixed flow is a new config (a new point); the old failed point is no longer in
+    # the sweep. The slow one is retried, and fails again.
+    assert (again.ran, again.skipped) == (2, 1)
+    after = {r.labels["flow"]: r for r in PointStore(path.parent / "out") if r.digest != bad.digest}
+    assert after["ok"].finished == ok.finished
+    assert after["slow"].attempts == 2 and after["slow"].failure["kind"] == "timeout"
+    assert after["bad"].status is PointStatus.DONE
+    rows = {
+        r["digest"]: r for r in load_points(f"sqlite:///{path.parent / 'out' / 'results.sqlite'}")
+    }
+    assert rows[slow.digest]["failure_kind"] == "timeout" and rows[slow.digest]["attempts"] == 2
+    assert rows[ok.digest]["clean_accuracy"] == ok.report["clean_accuracy"]
