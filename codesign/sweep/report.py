@@ -141,7 +141,8 @@ def summary_tables(rows: list[Row]) -> list[TextTable]:
         ]
         lut_name = "LUT (Yosys)" if source == "yosys" else "LUT (FINN est.)"
         table = TextTable(
-            title=f"{board}: accuracy per test-data quality (* on that quality's front)",
+            title=f"{board if board != '-' else 'no hardware steps'}: accuracy per test-data "
+            f"quality (* on that quality's front)",
             columns=["point", "bits", lut_name, "DSP", "BRAM18", "FPS", "latency us", *quals],
         )
         digests = list(dict.fromkeys(r.digest for r in sorted(mine, key=lambda r: r.lut or 0)))
