@@ -32,7 +32,7 @@ from codesign.cli.main import err_console
     "--db",
     default=None,
     metavar="URL",
-    help="Results database (SQLAlchemy URL; default sweep.db or SWEEP_DIR/results.db).",
+    help="Results database (SQLAlchemy URL; default sweep.db or SWEEP_DIR/results.sqlite).",
 )
 @click.option(
     "--out",
