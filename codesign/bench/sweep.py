@@ -3,7 +3,7 @@
 Runs ``codesign sweep`` as a child process into a fresh sweep folder with an empty tool
 cache (every Verilator build and Yosys run is real), two points at once. Reports points
 per hour (done points over the sweep's wall time) and each step's share of the summed step
-time of all points (a reused step, e.g. a shared checkpoint, counts 0 s), plus the figures
+time of all points (a step shared by points, e.g. one checkpoint, counted once), plus the figures
 of each point. :func:`figures` computes the same from any finished sweep folder.
 """
 
@@ -18,6 +18,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from codesign.flow.runner import load_records
 from codesign.sweep.store import PointStatus, PointStore
 
 FLOW = Path(__file__).resolve().parents[2] / "flows" / "sweep-quickstart.yaml"
@@ -50,10 +51,14 @@ def figures(sweep_dir: Path, wall_s: float, jobs: int) -> dict[str, Any]:
     records = list(PointStore(sweep_dir))
     done = [r for r in records if r.status is PointStatus.DONE]
     per_step: dict[str, float] = defaultdict(float)
+    seen: set[tuple[str, str]] = set()
     for rec in done:
-        for name, step in rec.steps.items():
-            if not step.get("reused") and step.get("seconds"):
-                per_step[name] += step["seconds"]
+        # The flow runner's records keep the seconds of the run that made each step's
+        # outputs; a step shared between points (same digest) is counted once.
+        for name, step in load_records(Path(rec.run_dir)).items():
+            if step.status == "done" and step.seconds and (name, step.digest) not in seen:
+                seen.add((name, step.digest))
+                per_step[name] += step.seconds
     total = sum(per_step.values())
     return {
         "sweep": FLOW.name,
@@ -65,5 +70,5 @@ def figures(sweep_dir: Path, wall_s: float, jobs: int) -> dict[str, Any]:
         "points_per_hour": round(len(done) / wall_s * 3600, 2) if wall_s > 0 else None,
         "step_seconds": {k: round(v, 1) for k, v in per_step.items()},
         "step_share": {k: round(v / total, 3) for k, v in per_step.items()} if total else {},
-        "point_seconds": {r.labels.get("bits", r.digest[:8]): r.seconds for r in records},
+        "point_seconds": {", ".join(r.labels.values()) or r.digest[:8]: r.seconds for r in records},
     }
