@@ -8,9 +8,9 @@ FMNIST_DIR := /usr/share/datasets/fashion-mnist
 SUDO  := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PYTEST_ARGS ?=
 
-.PHONY: setup dataset lz4 test demo bench lint clean
+.PHONY: setup dataset lz4 chromium test demo bench lint clean
 
-setup: $(STAMP) dataset lz4
+setup: $(STAMP) dataset lz4 chromium
 
 # torch first and pinned (a CPU wheel from local disk); then finn-plus without its
 # brevitas==0.13.0 pin; then its remaining requirements, constrained so torch stays put.
@@ -37,6 +37,14 @@ lz4:
 	  echo "installing Debian package liblz4-dev (FST waveforms)"; \
 	  $(SUDO) apt-get install -y -q liblz4-dev >/dev/null 2>&1 || \
 	  echo "warning: liblz4-dev not installed; waveforms will be VCD, not FST"; }
+
+# Optional: headless chromium opens the sweep's HTML report in its test
+# (tests/sweep/test_sweep_dask_report.py); without it that test is skipped, so this only warns.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "installing Debian package chromium (tests of the HTML sweep report)"; \
+	  $(SUDO) apt-get install -y -q chromium >/dev/null 2>&1 || \
+	  echo "warning: chromium not installed; the HTML report's browser test will be skipped"; }
 
 test: setup
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -40,3 +40,7 @@ class OutputPathError(CodesignError):
 
 class CorruptInputError(ConfigError):
     """An input file is empty, truncated, foreign or otherwise not what codesign reads."""
+
+
+class StepTimeoutError(CodesignError):
+    """A flow step ran longer than its time limit (a sweep's ``execution.timeouts``)."""

@@ -59,6 +59,8 @@ COMMANDS: dict[str, str] = {
     "tiers": "codesign.cli.dqmq:tiers",
     "evaluate": "codesign.cli.dqmq:evaluate",
     "search": "codesign.cli.search:search",
+    "sweep": "codesign.cli.sweep:sweep",
+    "report": "codesign.cli.sweep:report",
     "results": "codesign.cli.results:results",
     "calibrate": "codesign.cli.calibrate:calibrate_cmd",
 }
