@@ -35,3 +35,7 @@ class Resources:
         return all(
             getattr(self, k) <= getattr(capacity, k) for k in ("lut", "ff", "bram18", "uram", "dsp")
         )
+
+
+RESOURCE_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(Resources))
+"""The field names of :class:`Resources`, in order (lut, ff, bram18, uram, dsp, lutram, srl)."""

@@ -29,7 +29,7 @@ def run(out_dir: Path) -> dict:
     """Measure the three epoch kinds; return images/s, s/epoch and the ratios."""
     import torch
 
-    from codesign.flow.steps import load_split
+    from codesign.data.splits import load_split
     from codesign.models.arch import QUICKSTART_ARCH
     from codesign.models.bits import BitConfig
     from codesign.models.cnn import build_cnn

@@ -18,7 +18,17 @@ import psutil
 
 from codesign.io import atomic_write_json
 
-BENCHMARKS = ("compile", "sim", "synth", "quickstart", "cost", "dqmq", "apq", "apq_transfer", "sweep")
+BENCHMARKS = (
+    "compile",
+    "sim",
+    "synth",
+    "quickstart",
+    "cost",
+    "dqmq",
+    "apq",
+    "apq_transfer",
+    "sweep",
+)
 _SAMPLE_S = 0.05
 
 

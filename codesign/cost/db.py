@@ -56,6 +56,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
 
 from codesign.errors import CodesignError, ConfigError
+from codesign.resources import RESOURCE_FIELDS
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +72,7 @@ __all__ = [
 ]
 
 DB_FILE = "results.sqlite"
-_RESOURCES = ("lut", "ff", "bram18", "uram", "dsp", "lutram", "srl")
+_RESOURCES = RESOURCE_FIELDS
 STAGES = ("compile", "simulate", "synth", "build")
 
 

@@ -14,8 +14,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from codesign.cost.db import _RESOURCES
 from codesign.errors import CodesignError, ConfigError
+from codesign.resources import RESOURCE_FIELDS as _RESOURCES
 
 if TYPE_CHECKING:
     from codesign.cost.db import ResultsDB

@@ -47,8 +47,8 @@ from pydantic import (
 from codesign.data.datasets import DatasetName
 from codesign.errors import ConfigError
 from codesign.flow.core import Step, select_steps
-from codesign.flow.feedback import FeedbackSection
 from codesign.flow.dqmq_section import DqmqSection
+from codesign.flow.feedback import FeedbackSection
 from codesign.flow.sections import (
     DEFAULT_FPS,
     DEFAULT_STEPS,

@@ -167,7 +167,10 @@ def step_tiers(state: FlowState, cfg: FlowConfig) -> FlowState:
 
     with torch_threads(cfg.run.torch_threads):
         result = make_tiers(
-            state.path("switchable_checkpoint"), cfg, _section(cfg).tiers, state.run_dir / TIERS_FILE
+            state.path("switchable_checkpoint"),
+            cfg,
+            _section(cfg).tiers,
+            state.run_dir / TIERS_FILE,
         )
     state.add_artifact("tiers", state.run_dir / TIERS_FILE)
     state.results["tiers"] = {k: result[k] for k in ("k", "describe", "cost", "share")}
@@ -185,8 +188,8 @@ def step_deploy_tiers(state: FlowState, cfg: FlowConfig) -> FlowState:
 
     import numpy as np  # noqa: PLC0415
 
-    from codesign.flow.dqmq_deploy import deploy_table, deploy_tier  # noqa: PLC0415
     from codesign.data.splits import load_split  # noqa: PLC0415
+    from codesign.flow.dqmq_deploy import deploy_table, deploy_tier  # noqa: PLC0415
     from codesign.policy.tiers import Router  # noqa: PLC0415
     from codesign.quality import quality_features  # noqa: PLC0415
     from codesign.train.dqmq_run import load_dqmq  # noqa: PLC0415

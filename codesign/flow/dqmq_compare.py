@@ -47,7 +47,7 @@ def compare(
     """
     import torch  # noqa: PLC0415
 
-    from codesign.flow.steps import load_split  # noqa: PLC0415
+    from codesign.data.splits import load_split  # noqa: PLC0415
     from codesign.policy.costs import DesignPricer  # noqa: PLC0415
     from codesign.policy.policy import mean_log_probs  # noqa: PLC0415
     from codesign.policy.tiers import Router, fit_tiers, ranked_choices  # noqa: PLC0415

@@ -56,8 +56,8 @@ from codesign.data.splits import load_split
 from codesign.errors import ConfigError
 from codesign.flow.config import FlowConfig
 from codesign.flow.core import FlowState, Step
-from codesign.flow.feedback import step_feedback
 from codesign.flow.dqmq import step_deploy_tiers, step_tiers, step_train_dqmq
+from codesign.flow.feedback import step_feedback
 from codesign.flow.hardware import step_compile, step_simulate, step_synth
 from codesign.io import atomic_write_json
 

@@ -51,7 +51,7 @@ def load_sample_data(dataset: str, n_train: int, n_val: int, seed: int) -> Sampl
 
     The test split stays for the final measurement of the winners.
     """
-    from codesign.flow.steps import load_split  # noqa: PLC0415 (moves to data/ with #9)
+    from codesign.data.splits import load_split  # noqa: PLC0415 (moves to data/ with #9)
 
     x, y = load_split(dataset, "train", n_train + n_val, seed)
     return SampleData(

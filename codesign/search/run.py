@@ -158,8 +158,8 @@ def _hardware(
     Simulation checks the RTL bit for bit against FINN and the Brevitas model. Everything
     goes in ``run_dir``; returns the steps' results.
     """
+    from codesign.flow.core import FlowState  # noqa: PLC0415
     from codesign.flow.hardware import step_compile, step_simulate, step_synth  # noqa: PLC0415
-    from codesign.flow.runner import FlowState  # noqa: PLC0415
     from codesign.flow.steps import CHECKPOINT_FILE, step_export  # noqa: PLC0415
     from codesign.train.checkpoint import save_checkpoint  # noqa: PLC0415
 
@@ -262,7 +262,7 @@ def run_search(
     with torch_threads(cfg.run.torch_threads):
         t0 = time.perf_counter()
         data = load_sample_data(cfg.data.dataset.value, cfg.data.n_train, s.n_val, seed)
-        from codesign.flow.steps import load_split  # noqa: PLC0415
+        from codesign.data.splits import load_split  # noqa: PLC0415
 
         x_test, y_test = load_split(cfg.data.dataset.value, "test", cfg.data.n_test, seed)
         times["data"] = time.perf_counter() - t0

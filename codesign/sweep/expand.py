@@ -30,7 +30,7 @@ from pydantic import ValidationError
 
 from codesign.errors import ConfigError
 from codesign.flow.config import FlowConfig, load_flow_config
-from codesign.flow.runner import step_digests
+from codesign.flow.core import step_digest
 from codesign.sweep.spec import BitsAxis, Sampling, SweepSpec
 
 log = logging.getLogger(__name__)
@@ -38,6 +38,8 @@ log = logging.getLogger(__name__)
 RUNS_DIR = "runs"
 # Keys of run: that name where a point goes, not what it computes.
 _PLACE_KEYS = ("name", "out_dir", "from_step", "to_step")
+# Steps whose outputs points with equal configs share (the trainers).
+_SHARED_STEPS = ("train", "train_dqmq")
 
 Patch = Callable[[dict[str, Any]], None]
 
@@ -180,10 +182,15 @@ def _resolve(
     cfg = FlowConfig.model_validate(data)
     from codesign.flow.steps import STEPS  # noqa: PLC0415 (the flow's step registry)
 
-    steps = [STEPS[s] for s in cfg.run.steps]
-    digests = step_digests(cfg, steps)
-    shared = {s: digests[s] for s in ("train", "export") if s in digests}
-    return Point(digest, labels, data, digests.get("train"), shared)
+    # Only steps that read no artifact have a digest known before the flow runs (the
+    # runner's own digest: sections + seed); the trainers are those, and the costly part.
+    shared = {}
+    for name in cfg.run.steps:
+        step = STEPS[name]
+        if name in _SHARED_STEPS and not step.reads:
+            sections = {s: cfg.section_dict(s) for s in step.sections}
+            shared[name] = step_digest(step, cfg.run.seed, sections, {})
+    return Point(digest, labels, data, shared.get("train"), shared)
 
 
 def _unrank(index: int, sizes: list[int]) -> list[int]:

@@ -41,6 +41,7 @@ from codesign.errors import (
 from codesign.flow.config import FlowConfig
 from codesign.flow.runner import STEPS_FILE, Step, StepRecord, load_records, run_flow
 from codesign.io import atomic_write_json
+from codesign.runs import RunKind, claim_out_dir
 from codesign.sweep.store import FailureKind
 
 log = logging.getLogger(__name__)
@@ -202,7 +203,10 @@ def run_point(task: dict[str, Any]) -> dict[str, Any]:
     t0 = time.perf_counter()
     cfg = FlowConfig.model_validate(task["config"])
     run_dir = cfg.run.resolved_out_dir().resolve()
-    run_dir.mkdir(parents=True, exist_ok=True)
+    # The point's folder is a flow run folder: claim it (marker) before seeding it, so that
+    # the runner resumes it like any run folder codesign wrote. The executor has already put
+    # the point's task and log there, hence force (they are kept as they are).
+    claim_out_dir(run_dir, RunKind.FLOW, force=True).prepare()
     shared_root = Path(task["shared_root"])
     shared = dict(task.get("shared") or {})
     outcome: dict[str, Any] = {"status": "done", "failure": None}
