@@ -81,9 +81,13 @@ def build(
 
     board = load_board(board_name)
     out = Console(soft_wrap=True, highlight=False)
+    if collect and out_dir is not None:  # the build folder alone is needed
+        meta = read_build_meta(out_dir)
+        _show(out, collect_measurements(out_dir, board.part, float(meta["clock_ns"])), out_dir)
+        return
     run_dir = find_run_dir(run_dir, RunKind.COMPILE)
     if collect:
-        path = out_dir or default_build_dir(run_dir, board)
+        path = default_build_dir(run_dir, board)
         meta = read_build_meta(path)
         _show(out, collect_measurements(path, board.part, float(meta["clock_ns"])), path)
         return
