@@ -81,8 +81,8 @@ REPLACEMENTS: dict[str, tuple[str, str]] = {
     "Split": ("Split is HLS-only", "avoid Split; use a single feed-forward path"),
     "Upsample": ("upsampling is HLS-only", "use a feed-forward down-sampling network"),
     "XnorPopcountMatMul": (
-        "W1A1 (XNOR-popcount) layers are HLS-only",
-        "use >= 2-bit weights and activations (W1A1/XNOR is HLS-only)",
+        "W1A1 (XNOR-popcount) layers have no DSP-based RTL MVU",
+        "compile with --impl lut or auto (codesign's LUT MVU implements XNOR-popcount)",
     ),
 }
 _ELEMENTWISE = (
@@ -211,13 +211,13 @@ def mvau_hls_reason(model: ModelWrapper, node: NodeProto, fpgapart: str) -> tupl
         return (
             f"{wdt.bitwidth()}-bit weights x {idt.bitwidth()}-bit inputs is below the RTL "
             "MVU's 2-bit minimum",
-            REPLACEMENTS["XnorPopcountMatMul"][1],
+            "compile the layer with --impl lut or auto (codesign's LUT MVU takes 1-bit operands)",
         )
     max_act, max_w, max_acc = get_dsp_datapath_limits(dsp)
     return (
         f"{idt.name} inputs x {wdt.name} weights exceed the {dsp} datapath "
         f"(act < {max_act}, weight <= {max_w}, acc <= {max_acc} bits)",
-        "use <= 8-bit weights and activations",
+        "use <= 8-bit weights and activations, or --impl lut",
     )
 
 
@@ -254,6 +254,7 @@ def _hw_issue(model: ModelWrapper, node: NodeProto, fpgapart: str) -> NodeIssue 
             _mvu_rtl_possible,
             _vvu_rtl_possible,
         )
+        from qonnx.custom_op.registry import getCustomOp
 
         # The same rules SpecializeLayers applies with preferred_impl_style="rtl".
         if base == "VVAU" and not _vvu_rtl_possible(node, fpgapart):
@@ -263,6 +264,19 @@ def _hw_issue(model: ModelWrapper, node: NodeProto, fpgapart: str) -> NodeIssue 
                 "depthwise convolutions (VVAU) are RTL only on Versal (DSP58)",
                 "use dense convolutions (groups=1)",
             )
+        if base == "MVAU" and getCustomOp(node).get_nodeattr("resType") == "lut":
+            from codesign.finn.lut_mvau import lut_unsupported_reason
+
+            reason = lut_unsupported_reason(getCustomOp(node))
+            if reason:
+                return NodeIssue(
+                    node.name,
+                    node.op_type,
+                    f"the LUT MVU cannot take it: {reason}",
+                    "use <= 8-bit weights and activations with a standalone activation "
+                    "quantizer, or --impl dsp",
+                )
+            return None
         if base == "MVAU" and not _mvu_rtl_possible(node, fpgapart, model):
             reason, fix = mvau_hls_reason(model, node, fpgapart)
             return NodeIssue(node.name, node.op_type, reason, fix)

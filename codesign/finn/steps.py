@@ -75,7 +75,8 @@ from codesign.finn.checks import find_hls_nodes, find_unsupported_nodes, raise_i
 from codesign.finn.config import CompileConfig
 from codesign.finn.estimates import estimate
 from codesign.finn.folding import FoldTarget, fold_to_fps, fold_to_lut_budget
-from codesign.finn.transforms import PreferRTL
+from codesign.finn.lut_mvau import SpecializeLutMVAU, register
+from codesign.finn.transforms import PreferRTL, SelectMvauImpl
 from codesign.io import atomic_write_json
 from codesign.resources import Resources
 
@@ -246,6 +247,13 @@ def step_minimize_bit_width_initial(model: ModelWrapper, ctx: StepContext) -> Mo
     return _minimize_bit_width(model)
 
 
+def step_select_impl(model: ModelWrapper, ctx: StepContext) -> ModelWrapper:
+    """Choose DSP or LUT multipliers per MVAU (``impl``/``layer_impl``, docs/lowbit.md)."""
+    register()
+    choices = tuple(None if c is None else str(c) for c in (ctx.cfg.layer_impl or ()))
+    return model.transform(SelectMvauImpl(choices, str(ctx.cfg.impl), ctx.part, ctx.capacity.dsp))
+
+
 def step_check_supported(model: ModelWrapper, ctx: StepContext) -> ModelWrapper:
     """Fail early, naming every node that cannot become RTL (see :mod:`.checks`)."""
     raise_if_issues(find_unsupported_nodes(model, ctx.part), "after conversion to HW layers")
@@ -271,9 +279,13 @@ def step_create_dataflow_partition(model: ModelWrapper, ctx: StepContext) -> Mod
 
 
 def step_specialize_layers(model: ModelWrapper, ctx: StepContext) -> ModelWrapper:
-    """Pick RTL implementations (``preferred_impl_style="rtl"``); any HLS node is an error."""
+    """Pick RTL implementations: LUT MVAUs first, then ``preferred_impl_style="rtl"``.
+
+    Any HLS node left is an error.
+    """
     model = _apply(
         model,
+        SpecializeLutMVAU(),
         PreferRTL(),
         SpecializeLayers(ctx.part),
         GiveUniqueNodeNamesRecursive(),
@@ -351,6 +363,7 @@ STEPS: tuple[tuple[str, Step], ...] = (
     ("streamline", step_streamline),
     ("convert_to_hw", step_convert_to_hw),
     ("minimize_bit_width_initial", step_minimize_bit_width_initial),
+    ("select_impl", step_select_impl),
     ("check_supported", step_check_supported),
     ("create_dataflow_partition", step_create_dataflow_partition),
     ("specialize_layers", step_specialize_layers),

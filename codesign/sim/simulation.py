@@ -175,7 +175,9 @@ def design_io(model_path: Path) -> DesignIO:
     from qonnx.custom_op.registry import getCustomOp
 
     from codesign.finn.context import finn_build_dir
+    from codesign.finn.lut_mvau import register
 
+    register()
     model = ModelWrapper(str(model_path))
     with finn_build_dir(Path(model_path).parent / "finn_build"):
         first = getCustomOp(model.graph.node[0])

@@ -24,6 +24,9 @@ log = logging.getLogger(__name__)
 
 # Nodes whose weights stream from a memstream instance next to them (mem_mode internal_decoupled).
 _MATRIX_OPS = ("MVAU_rtl", "VVAU_rtl")
+#: Folder beside the nodes' code_gen_ipgen_* folders with codesign's kernel sources
+#: (codesign.finn.lut_mvau.SHARED_DIR); staged like a finn-rtllib folder.
+_KERNEL_LIB = "codesign_rtllib"
 _MEMSTREAM_LIB = (
     "axi/hdl/axilite.sv",
     "memstream/hdl/memstream.sv",
@@ -125,6 +128,9 @@ def collect_nodes(compiled_onnx: Path, names: Sequence[str] | None = None) -> li
     from qonnx.core.modelwrapper import ModelWrapper
     from qonnx.custom_op.registry import getCustomOp
 
+    from codesign.finn.lut_mvau import register
+
+    register()  # MVAU_rtl with resType=lut is codesign's LUT kernel
     rtllib = _finn_rtllib()
     model = ModelWrapper(str(compiled_onnx))
     graph_names = [n.name for n in model.graph.node]
@@ -191,9 +197,13 @@ def _node_rtl(inst: object, name: str, op_type: str, rtllib: Path) -> NodeRTL:
         kind = "fifo"
     lib_files: list[tuple[str, Path]] = []
     node_files: list[Path] = []
+    kernel_lib = code_gen_dir.parent / _KERNEL_LIB
     for f in files:
         if f.is_relative_to(rtllib):
             lib_files.append((f.relative_to(rtllib).as_posix(), f))
+        elif f.is_relative_to(kernel_lib):
+            # codesign's own kernels (the LUT MVU), shared by the nodes of a build
+            lib_files.append((f"{_KERNEL_LIB}/{f.relative_to(kernel_lib).as_posix()}", f))
         elif f.is_relative_to(code_gen_dir):
             node_files.append(f)
         else:
@@ -234,7 +244,11 @@ def stage_sources(nodes: Sequence[NodeRTL]) -> tuple[dict[str, bytes], list[str]
             if staged not in files:
                 # The Verilator edits (a constant function out of a generate block in
                 # add_multi.sv, a packed struct in fifo.sv) are needed by yosys-slang too.
-                text = library_source(rel).encode()
+                text = (
+                    path.read_bytes().decode()
+                    if rel.startswith(_KERNEL_LIB + "/")
+                    else library_source(rel)
+                ).encode()
                 files[staged] = synthesis_copy(path.name, text)
                 hdl.append(staged)
         for path in node.node_files:

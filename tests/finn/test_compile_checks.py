@@ -14,6 +14,7 @@ from codesign.errors import ConfigError, InfeasibleError, UnsupportedModelError
 from codesign.finn.compile import compile_model
 from codesign.finn.config import CompileConfig
 from codesign.finn.inputs import parse_bits
+from codesign.finn.steps import STEP_NAMES, intermediate_name
 from codesign.finn.transforms import AvoidFullSimdMvau, largest_proper_divisor
 
 
@@ -164,7 +165,8 @@ def test_resume_from_folding_and_stop_early(compiled, tmp_path):
     assert slower.estimates.fps < before.fps and slower.estimates.fps >= 2_000
     assert slower.compiled is None and not (run / "compiled.onnx").exists()
     assert "set_folding" in slower.step_seconds and "streamline" not in slower.step_seconds
-    assert (run / "intermediate" / "11_estimates.onnx").is_file()
+    index = STEP_NAMES.index("estimates") + 1
+    assert (run / "intermediate" / intermediate_name(index, "estimates")).is_file()
     with pytest.raises(ConfigError, match="unknown start step 'fold'"):
         compile_model(run, CompileConfig(board="pynq-z2", fps=1), run, start_step="fold")
 
@@ -177,5 +179,5 @@ def test_w1a1_xnor_layers_are_named_with_the_fix(tmp_path):
         compile_model(qonnx, CompileConfig(board="zcu104", fps=1000), tmp_path / "run")
     msg = str(err.value)
     assert msg.startswith("2 node(s) cannot become RTL")
-    assert "MVAU_0 (MVAU): W1A1 (XNOR-popcount) layers are HLS-only" in msg
-    assert "MVAU_1 (MVAU)" in msg and "use >= 2-bit weights and activations" in msg
+    assert "MVAU_0 (MVAU): W1A1 (XNOR-popcount) layers have no DSP-based RTL MVU" in msg
+    assert "MVAU_1 (MVAU)" in msg and "--impl lut or auto" in msg
