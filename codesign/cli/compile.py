@@ -36,6 +36,14 @@ from codesign.errors import ConfigError
     default=None,
     help="Run folder (default: runs/compile-<model name>).",
 )
+@click.option(
+    "--impl",
+    type=click.Choice(["dsp", "lut", "auto"]),
+    default="dsp",
+    show_default=True,
+    help="MVAU multipliers: finn-plus's DSP MVU, codesign's LUT MVU, or auto (LUT for "
+    "<= 4-bit layers); a --bits YAML may set impl per layer.",
+)
 @click.option("--clock-ns", type=float, default=None, help="Override the board clock (ns).")
 @click.option("--no-ip", is_flag=True, help="Skip RTL generation (PrepareIP).")
 @click.option("--from-step", default=None, help="Resume the run folder at this step.")
@@ -48,6 +56,7 @@ def compile_cmd(
     bits_spec: str | None,
     out_dir: Path | None,
     clock_ns: float | None,
+    impl: str,
     no_ip: bool,
     from_step: str | None,
     to_step: str | None,
@@ -55,7 +64,7 @@ def compile_cmd(
     """Compile MODEL (a QONNX .onnx file or a training checkpoint) to RTL for a board."""
     from codesign.finn.compile import compile_model  # noqa: PLC0415 (loads FINN)
     from codesign.finn.config import CompileConfig  # noqa: PLC0415
-    from codesign.finn.inputs import export_checkpoint  # noqa: PLC0415
+    from codesign.finn.inputs import export_checkpoint, layer_impls  # noqa: PLC0415
 
     t0 = time.perf_counter()
     cfg = CompileConfig.from_dict(
@@ -66,6 +75,8 @@ def compile_cmd(
             "clock_ns": clock_ns,
             "bits": bits_spec,
             "prepare_ip": not no_ip,
+            "impl": impl,
+            "layer_impl": layer_impls(bits_spec),
         },
         source="codesign compile options",
     )
@@ -97,15 +108,17 @@ def estimates_table(est: object) -> Table:
 
     assert isinstance(est, Estimates)
     table = Table(title=f"FINN estimates on {est.part} at {1e3 / est.clock_ns:g} MHz")
-    for col in ("layer", "op", "PE", "SIMD", "LUT", "BRAM18", "URAM", "DSP", "cycles"):
-        table.add_column(col, justify="left" if col in ("layer", "op") else "right")
+    for col in ("layer", "op", "impl", "PE", "SIMD", "LUT", "BRAM18", "URAM", "DSP", "cycles"):
+        table.add_column(col, justify="left" if col in ("layer", "op", "impl") else "right")
     for layer in est.layers:
         r = layer.resources
-        lut = "0*" if layer.op_type in ("MVAU_rtl", "VVAU_rtl") else f"{r.lut:.0f}"
+        dsp_mvu = layer.op_type in ("MVAU_rtl", "VVAU_rtl") and layer.impl != "lut"
+        lut = "0*" if dsp_mvu else f"{r.lut:.0f}"
         style = "bold red" if layer.name == est.bottleneck else None
         table.add_row(
             layer.name,
             layer.op_type,
+            layer.impl or "-",
             _opt(layer.pe),
             _opt(layer.simd),
             lut,
@@ -122,6 +135,7 @@ def estimates_table(est: object) -> Table:
         "",
         "",
         "",
+        "",
         f"{t.lut:.0f}*",
         f"{t.bram18:.0f}",
         f"{t.uram:.0f}",
@@ -130,7 +144,8 @@ def estimates_table(est: object) -> Table:
     )
     table.caption = (
         f"bottleneck {est.bottleneck}: {est.max_cycles} cycles/frame -> "
-        f"{est.fps:,.0f} FPS.  * FINN estimates RTL MVAU/VVAU LUTs as 0."
+        f"{est.fps:,.0f} FPS.  * FINN estimates DSP-based RTL MVAU/VVAU LUTs as 0 "
+        "(LUT MVUs: the FINN-R model of the HLS MVAU)."
     )
     return table
 

@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from codesign.cost.protocol import Impl
 from codesign.errors import ConfigError
-
-#: How each MVAU multiplies: ``dsp`` (finn-plus's DSP MVAU_rtl), ``lut`` (codesign's LUT
-#: kernel, docs/lowbit.md) or ``auto`` (LUT when weights and activations are both <= 4 bits,
-#: or when the DSP kernel cannot take the layer or the board has no DSPs; else DSP).
-ImplChoice = StrEnum("ImplChoice", {**{i.name: i.value for i in Impl}, "AUTO": "auto"})
+from codesign.models.bits import ImplChoice  # dsp | lut | auto, see docs/lowbit.md
 
 
 class CompileConfig(BaseModel):

@@ -32,6 +32,7 @@ class LayerEstimate:
         simd: SIMD (input parallelism), None where the node has none.
         resources: FINN's LUT/BRAM18/URAM/DSP estimate.
         cycles: Expected cycles per frame.
+        impl: ``"dsp"`` or ``"lut"`` for an MVAU (its multipliers), None for other nodes.
     """
 
     name: str
@@ -40,6 +41,7 @@ class LayerEstimate:
     simd: int | None
     resources: Resources
     cycles: int
+    impl: str | None = None
 
     def to_dict(self) -> dict[str, Any]:  # noqa: D102
         return {
@@ -49,6 +51,7 @@ class LayerEstimate:
             "simd": self.simd,
             "resources": self.resources.to_dict(),
             "cycles": self.cycles,
+            "impl": self.impl,
         }
 
 
@@ -100,6 +103,7 @@ class Estimates:
                 simd=x["simd"],
                 resources=Resources(**x["resources"]),
                 cycles=x["cycles"],
+                impl=x.get("impl"),
             )
             for x in data["layers"]
         )
@@ -136,6 +140,7 @@ def estimate(model: ModelWrapper, part: str, clock_ns: float) -> Estimates:
                 simd=_attr(inst, "SIMD"),
                 resources=to_resources(res.get(node.name, {})),
                 cycles=int(cycles.get(node.name, 0)),
+                impl=_impl(inst, node.op_type),
             )
         )
     slowest = max(layers, key=lambda x: x.cycles)
@@ -158,3 +163,10 @@ def _attr(inst: Any, name: str) -> int | None:  # noqa: ANN401 - a FINN HWCustom
     if name not in inst.get_nodeattr_types():
         return None
     return int(inst.get_nodeattr(name))
+
+
+def _impl(inst: object, op_type: str) -> str | None:
+    """``"lut"``/``"dsp"`` for an RTL MVAU (``resType``; ``auto`` means DSP there)."""
+    if op_type != "MVAU_rtl":
+        return None
+    return "lut" if inst.get_nodeattr("resType") == "lut" else "dsp"  # type: ignore[attr-defined]

@@ -49,6 +49,8 @@ SHARED_DIR = "codesign_rtllib"
 #: Adder-tree levels per pipeline stage (see codesign_mvu_lut_core.sv).
 LEVELS_PER_STAGE = 2
 MAX_BITS = 8
+#: finn-plus builder step (resolved by module path) that registers the LUT kernel first.
+LUT_MVAU_STEP = "codesign.finn.lut_mvau.step_register_lut_mvau"
 
 
 class MVAU_rtl(_FinnMVAU_rtl):  # noqa: N801 - FINN looks ops up by class name
@@ -238,3 +240,17 @@ class SpecializeLutMVAU(Transformation):
             graph.node.remove(node)
             graph.node.insert(index, new)
         return model, False
+
+
+def uses_lut_mvau(model: ModelWrapper) -> bool:
+    """True when a node of ``model`` is an MVAU with ``resType="lut"``."""
+    return any(
+        n.op_type in ("MVAU", "MVAU_rtl") and getCustomOp(n).get_nodeattr("resType") == "lut"
+        for n in model.graph.node
+    )
+
+
+def step_register_lut_mvau(model: ModelWrapper, cfg: object) -> ModelWrapper:  # noqa: ARG001
+    """finn-plus builder step: register the LUT kernel before any other step runs."""
+    register()
+    return model

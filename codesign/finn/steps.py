@@ -247,15 +247,15 @@ def step_minimize_bit_width_initial(model: ModelWrapper, ctx: StepContext) -> Mo
     return _minimize_bit_width(model)
 
 
-def step_select_impl(model: ModelWrapper, ctx: StepContext) -> ModelWrapper:
-    """Choose DSP or LUT multipliers per MVAU (``impl``/``layer_impl``, docs/lowbit.md)."""
+def step_check_supported(model: ModelWrapper, ctx: StepContext) -> ModelWrapper:
+    """Choose DSP or LUT multipliers per MVAU, then fail early naming every non-RTL node.
+
+    The choice (``impl``/``layer_impl``, docs/lowbit.md) is made here because it needs the
+    minimized widths and decides what the check accepts (W1A1 only as LUT MVUs).
+    """
     register()
     choices = tuple(None if c is None else str(c) for c in (ctx.cfg.layer_impl or ()))
-    return model.transform(SelectMvauImpl(choices, str(ctx.cfg.impl), ctx.part, ctx.capacity.dsp))
-
-
-def step_check_supported(model: ModelWrapper, ctx: StepContext) -> ModelWrapper:
-    """Fail early, naming every node that cannot become RTL (see :mod:`.checks`)."""
+    model = model.transform(SelectMvauImpl(choices, str(ctx.cfg.impl), ctx.part, ctx.capacity.dsp))
     raise_if_issues(find_unsupported_nodes(model, ctx.part), "after conversion to HW layers")
     return model
 
@@ -363,7 +363,6 @@ STEPS: tuple[tuple[str, Step], ...] = (
     ("streamline", step_streamline),
     ("convert_to_hw", step_convert_to_hw),
     ("minimize_bit_width_initial", step_minimize_bit_width_initial),
-    ("select_impl", step_select_impl),
     ("check_supported", step_check_supported),
     ("create_dataflow_partition", step_create_dataflow_partition),
     ("specialize_layers", step_specialize_layers),

@@ -327,7 +327,9 @@ def simulate(
 
     Args:
         run_dir: A compiled run folder (``compiled.onnx``, ``parent.onnx``, ``finn_build/``).
-        images: Float images in [0, 1], ``(N, C, H, W)``: one frame each.
+        images: Frames in the model's own input shape, ``(N, *shape)`` (``(N, C, H, W)``
+            for a CNN, ``(N, features)`` for an MLP), in the range the model takes (float
+            images in [0, 1] for an integer-input model): one frame each.
         ready_pct: Probability (percent, 1-100) that the output is ready in a cycle.
         seed: Seed of the backpressure generator.
         fst: Record a waveform (a separate, traced build): FST to ``RUN/sim/<name>.fst``, or
@@ -360,8 +362,11 @@ def simulate(
     if not 1 <= ready_pct <= 100:
         raise ConfigError(f"ready_pct must be in 1..100, got {ready_pct}")
     images = np.asarray(images, dtype=np.float32)
-    if images.ndim != 4 or len(images) == 0:
-        raise ConfigError(f"images must be (N, C, H, W) with N >= 1, got shape {images.shape}")
+    if images.ndim < 2 or len(images) == 0:
+        raise ConfigError(
+            f"images must be (N, *input shape) with N >= 1, e.g. (N, C, H, W); "
+            f"got shape {images.shape}"
+        )
     model_path = verilator.require_file(
         Path(model_path or run_dir / "compiled.onnx"), "the compiled dataflow model"
     )
