@@ -18,7 +18,7 @@ import psutil
 
 from codesign.io import atomic_write_json
 
-BENCHMARKS = ("compile", "sim", "synth", "quickstart")
+BENCHMARKS = ("compile", "sim", "synth", "quickstart", "lutmvu")
 _SAMPLE_S = 0.05
 
 

@@ -25,6 +25,14 @@ from codesign.errors import ConfigError
     help="Fashion-MNIST test images to stream through the design.",
 )
 @click.option(
+    "--inputs",
+    "inputs_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="A .npy file of frames in the model's own input shape and range, (N, *shape) or "
+    "one frame, instead of Fashion-MNIST test images.",
+)
+@click.option(
     "--ready-pct",
     type=click.IntRange(1, 100),
     default=100,
@@ -64,6 +72,7 @@ from codesign.errors import ConfigError
 def simulate(
     run_dir: Path,
     frames: int,
+    inputs_path: Path | None,
     ready_pct: int,
     seed: int,
     fst: bool,
@@ -71,10 +80,11 @@ def simulate(
     size_fifos: bool,
     engine: str,
 ) -> None:
-    """Stream Fashion-MNIST test images through RUN's RTL in Verilator, check against FINN."""
+    """Stream Fashion-MNIST test images (or --inputs) through RUN's RTL, check against FINN."""
     from codesign.data.datasets import load_dataset  # noqa: PLC0415 (loads numpy data)
     from codesign.sim import simulate as run_simulation  # noqa: PLC0415 (loads FINN lazily)
     from codesign.sim import size_fifos as run_sizing  # noqa: PLC0415
+    from codesign.sim.simulation import load_inputs  # noqa: PLC0415
 
     if not (run_dir / "compiled.onnx").is_file():
         raise ConfigError(f"{run_dir} has no compiled.onnx: run `codesign compile` first")
@@ -87,8 +97,11 @@ def simulate(
     console = Console(stderr=True)
     t0 = time.perf_counter()
     try:
-        test = load_dataset("fashion_mnist", "test")
-        images = test.images[:frames, None].astype("float32") / 255.0  # (N, 1, 28, 28)
+        if inputs_path is not None:
+            images = load_inputs(inputs_path, run_dir)  # (N, *model input shape)
+        else:
+            test = load_dataset("fashion_mnist", "test")
+            images = test.images[:frames, None].astype("float32") / 255.0  # (N, 1, 28, 28)
         with console.status("starting") as status:
 
             def progress(msg: str) -> None:

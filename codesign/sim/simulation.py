@@ -254,6 +254,41 @@ def host_inputs(parent_path: Path, images: np.ndarray) -> np.ndarray:
     return images
 
 
+def load_inputs(path: Path, run_dir: Path) -> np.ndarray:
+    """Frames from a ``.npy`` file, checked against the run's model input shape.
+
+    Args:
+        path: ``(N, *shape)`` frames, or one frame of ``shape``, where ``shape`` is the
+            model's input without its batch axis (``(C, H, W)`` for a CNN, ``(F,)`` for an
+            MLP), in the range the model itself takes.
+        run_dir: The compiled run folder (its ``parent.onnx`` gives the input shape).
+
+    Raises:
+        ConfigError: Unreadable file, non-numeric data, NaN/inf, or the wrong shape.
+    """
+    from qonnx.core.modelwrapper import ModelWrapper
+
+    path = Path(path)
+    try:
+        data = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as err:
+        raise ConfigError(f"--inputs {path}: not a readable .npy array ({err})") from None
+    if not np.issubdtype(data.dtype, np.number) or data.dtype.kind == "c":
+        raise ConfigError(f"--inputs {path}: expected real numbers, got dtype {data.dtype}")
+    if not np.isfinite(data).all():
+        raise ConfigError(f"--inputs {path}: holds NaN or infinite values")
+    parent = ModelWrapper(str(verilator.require_file(Path(run_dir) / "parent.onnx", "the parent")))
+    shape = tuple(int(d) for d in parent.get_tensor_shape(parent.graph.input[0].name))[1:]
+    if tuple(data.shape) == shape:
+        data = data[None]
+    if data.ndim != len(shape) + 1 or tuple(data.shape[1:]) != shape or len(data) == 0:
+        raise ConfigError(
+            f"--inputs {path}: shape {tuple(data.shape)} does not fit the model input "
+            f"(N, {', '.join(str(d) for d in shape)})"
+        )
+    return data.astype(np.float32)
+
+
 def finn_reference(
     run_dir: Path, model_path: Path, inputs: np.ndarray, work_dir: Path
 ) -> Reference:

@@ -100,6 +100,42 @@ def test_xnor_w1a1_mlp_compiles_with_auto_and_is_bit_exact(
     assert run.estimates.total.dsp == 0
     _check(model, run.run_dir, frames)
 
+    # `codesign simulate --inputs FILE.npy`: the model's own shape and range (same build)
+    from click.testing import CliRunner
+
+    from codesign.cli.main import cli
+    from codesign.errors import ConfigError
+    from codesign.sim.simulation import load_inputs
+
+    npy = tmp_path / "frames.npy"
+    np.save(npy, frames[:2])
+    res = CliRunner().invoke(cli, ["simulate", str(run.run_dir), "--inputs", str(npy)])
+    assert res.exit_code == 0, res.output
+    assert "(True)" in res.output  # frames (bit-exact vs FINN)
+    np.save(npy, frames[:, :16])
+    with pytest.raises(ConfigError, match=r"shape \(4, 16\) does not fit the model input"):
+        load_inputs(npy, run.run_dir)
+
+    # the Vivado build folder: kernel sources, a first step that registers the kernel, and
+    # finn-plus's own config loader accepts the config (prepare_build validates it)
+    from codesign.boards import load_board
+    from codesign.build.folder import prepare_build
+    from codesign.finn.lut_mvau import KERNEL_SOURCES, LUT_MVAU_STEP
+
+    folder = prepare_build(
+        run.run_dir, load_board("pynq-z2"), tmp_path / "build", allow_unsized_fifos=True
+    )
+    assert folder.config["steps"][0] == LUT_MVAU_STEP
+    for name in KERNEL_SOURCES:
+        assert (folder.path / "rtl" / "codesign_rtllib" / name).is_file()
+    wrappers = [
+        w
+        for w in (folder.path / "rtl").glob("code_gen_ipgen_MVAU_rtl_*/*_wrapper.v")
+        if "memstream" not in w.name
+    ]
+    assert len(wrappers) == 3
+    assert all("codesign_mvu_lut_axi" in w.read_text() for w in wrappers)
+
 
 def _quickstart(tmp_path: Path, bits: list[tuple[int, int | None]], impls: tuple[str, ...]):
     import torch
