@@ -44,21 +44,19 @@ HOST_OPS = frozenset(
 )
 
 _POOL = "replace the max-pool by a stride-2 convolution (e.g. QuantConv2d(..., stride=2))"
+_AVG = (
+    "average pooling is HLS-only in finn-plus 1.6.1 (codesign's RTL pool implements max "
+    "pooling only)"
+)
 _ARGMAX = "export the network without TopK/argmax and take the argmax on the host"
 
 #: op type (before or after conversion to HW) -> (why it is not RTL, the RTL-friendly fix)
 REPLACEMENTS: dict[str, tuple[str, str]] = {
-    "MaxPool": ("max-pooling is HLS-only (Pool_hls) in finn-plus 1.6.1", _POOL),
-    "MaxPoolNHWC": ("max-pooling is HLS-only (Pool_hls) in finn-plus 1.6.1", _POOL),
-    "Pool": ("pooling is HLS-only (Pool_hls) in finn-plus 1.6.1", _POOL),
-    "AveragePool": (
-        "pooling is HLS-only (Pool_hls) in finn-plus 1.6.1",
-        "replace the average-pool by a stride-2 convolution",
-    ),
-    "QuantAvgPool2d": (
-        "pooling is HLS-only (Pool_hls) in finn-plus 1.6.1",
-        "replace the average-pool by a stride-2 convolution",
-    ),
+    "MaxPool": ("this max-pool did not become FINN's Pool layer (padded or dilated?)", _POOL),
+    "MaxPoolNHWC": ("this max-pool did not become FINN's Pool layer", _POOL),
+    "Pool": (_AVG, _POOL),
+    "AveragePool": (_AVG, "replace the average-pool by a stride-2 convolution or a max-pool"),
+    "QuantAvgPool2d": (_AVG, "replace the average-pool by a stride-2 convolution or a max-pool"),
     "TopK": ("TopK becomes LabelSelect, which is HLS-only", _ARGMAX),
     "LabelSelect": ("LabelSelect (TopK) is HLS-only", _ARGMAX),
     "GlobalAveragePool": (
@@ -247,6 +245,14 @@ def _issue(node: NodeProto, default_reason: str) -> NodeIssue:
 
 def _hw_issue(model: ModelWrapper, node: NodeProto, fpgapart: str) -> NodeIssue | None:
     base = node.op_type.removesuffix("_hls").removesuffix("_rtl")
+    if base == "Pool":
+        from qonnx.custom_op.registry import getCustomOp
+
+        function = getCustomOp(node).get_nodeattr("Function")
+        if function == "MaxPool":
+            return None  # codesign's RTL max-pool (codesign.finn.pool_rtl)
+        fix = REPLACEMENTS["AveragePool"][1]
+        return NodeIssue(node.name, node.op_type, f"{_AVG} ({function})", fix)
     if base in REPLACEMENTS or base.startswith("Elementwise"):
         return _issue(node, "")
     if base in ("MVAU", "VVAU"):

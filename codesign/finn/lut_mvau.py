@@ -196,11 +196,13 @@ def render_wrapper(inst: MVAU_rtl, module: str) -> str:
     )
 
 
-def copy_kernel_sources(folder: Path) -> None:
-    """Copy the kernel sources into ``folder`` (unchanged files are left alone)."""
+def copy_kernel_sources(
+    folder: Path, kernel_dir: Path = KERNEL_DIR, names: tuple[str, ...] = KERNEL_SOURCES
+) -> None:
+    """Copy kernel sources into ``folder`` (unchanged files are left alone)."""
     folder.mkdir(parents=True, exist_ok=True)
-    for name in KERNEL_SOURCES:
-        src, dst = KERNEL_DIR / name, folder / name
+    for name in names:
+        src, dst = kernel_dir / name, folder / name
         if not dst.is_file() or dst.read_bytes() != src.read_bytes():
             tmp = dst.with_suffix(dst.suffix + f".{os.getpid()}.tmp")
             shutil.copyfile(src, tmp)
@@ -208,14 +210,20 @@ def copy_kernel_sources(folder: Path) -> None:
 
 
 def register() -> None:
-    """Make finn-plus and qonnx resolve ``MVAU_rtl`` to codesign's class (idempotent)."""
+    """Make finn-plus and qonnx resolve ``MVAU_rtl`` and ``Pool_rtl`` to codesign's classes.
+
+    Idempotent; also installs codesign's RTL max-pool (:mod:`codesign.finn.pool_rtl`).
+    """
     from finn.custom_op.fpgadataflow import rtl
     from qonnx.custom_op.registry import add_op_to_domain
 
-    if rtl.custom_op.get("MVAU_rtl") is not MVAU_rtl:
-        rtl.register_custom_op(MVAU_rtl)
-        add_op_to_domain(RTL_DOMAIN, MVAU_rtl)
-        log.debug("registered codesign's MVAU_rtl (LUT kernel for resType=lut)")
+    from codesign.finn.pool_rtl import Pool_rtl
+
+    for cls in (MVAU_rtl, Pool_rtl):
+        if rtl.custom_op.get(cls.__name__) is not cls:
+            rtl.register_custom_op(cls)
+            add_op_to_domain(RTL_DOMAIN, cls)
+            log.debug("registered codesign's %s", cls.__name__)
 
 
 class SpecializeLutMVAU(Transformation):

@@ -76,6 +76,7 @@ from codesign.finn.config import CompileConfig
 from codesign.finn.estimates import estimate
 from codesign.finn.folding import FoldTarget, fold_to_fps, fold_to_lut_budget
 from codesign.finn.lut_mvau import SpecializeLutMVAU, register
+from codesign.finn.pool_rtl import SpecializeMaxPool
 from codesign.finn.transforms import PreferRTL, SelectMvauImpl
 from codesign.io import atomic_write_json
 from codesign.resources import Resources
@@ -286,6 +287,7 @@ def step_specialize_layers(model: ModelWrapper, ctx: StepContext) -> ModelWrappe
     model = _apply(
         model,
         SpecializeLutMVAU(),
+        SpecializeMaxPool(),
         PreferRTL(),
         SpecializeLayers(ctx.part),
         GiveUniqueNodeNamesRecursive(),

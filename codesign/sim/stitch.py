@@ -46,6 +46,7 @@ SUPPORTED_OPS = (
     "FMPadding_rtl",
     "StreamingDataWidthConverter_rtl",
     "StreamingFIFO_rtl",
+    "Pool_rtl",  # codesign's max-pool (codesign.finn.pool_rtl)
 )
 _STREAM_PORTS = {
     "in0_V_TDATA",

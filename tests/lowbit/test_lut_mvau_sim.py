@@ -175,3 +175,19 @@ def test_quickstart_cnn_mixing_lut_and_dsp_mvaus_is_bit_exact(tmp_path: Path) ->
     # bit-exact at 100% and 90% sink-ready; the cycles need sized FIFOs (1.40x FINN's
     # exp_cycles with the compile's shallow ones), which the precision chain does without
     _check(model, run.run_dir, images)
+
+
+@pytest.mark.slow
+def test_maxpool_model_is_bit_exact_under_backpressure(tmp_path: Path) -> None:
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parents[1] / "finn"))
+    from tiny_models import export_tiny
+
+    from codesign.finn import CompileConfig, compile_model
+
+    model, qonnx = export_tiny(tmp_path / "export", pool=True)
+    run = compile_model(qonnx, CompileConfig(board="pynq-z2", fps=20_000), tmp_path / "run")
+    assert "Pool_rtl" in [layer.op_type for layer in run.estimates.layers]
+    images = np.random.default_rng(0).random((3, 1, 28, 28)).astype(np.float32)
+    _check(model, run.run_dir, images)
