@@ -28,6 +28,7 @@ BENCHMARKS = (
     "apq",
     "apq_transfer",
     "sweep",
+    "lutmvu",
 )
 _SAMPLE_S = 0.05
 

@@ -142,7 +142,9 @@ def prepare_build(
     from qonnx.core.modelwrapper import ModelWrapper
 
     from codesign.runfolder import RunFolder
+    from codesign.finn.lut_mvau import LUT_MVAU_STEP, register, uses_lut_mvau
 
+    register()
     run_dir = Path(run_dir).resolve()
     compiled = run_dir / "compiled.onnx"
     if not compiled.is_file():
@@ -172,6 +174,9 @@ def prepare_build(
             "--unsized-fifos to build with the compile's FIFO depths"
         )
     depths = check_folding_config(model, folding, source=str(folding_path))
+    if uses_lut_mvau(model):
+        # finn-plus's builder runs in its own process: its first step registers the kernel
+        steps = (LUT_MVAU_STEP, *steps)
 
     build_cfg = build_config_dict(
         board,
@@ -263,6 +268,9 @@ def _write_rtl(model: Any, folder: Path, part: str, clock_ns: float) -> None:  #
     from finn.transformation.fpgadataflow.prepare_ip import PrepareIP
 
     from codesign.finn.context import finn_build_dir
+    from codesign.finn.lut_mvau import register
+
+    register()
 
     if folder.exists():
         shutil.rmtree(folder)

@@ -49,6 +49,14 @@ from codesign.errors import ConfigError
     help="Write into an --out folder that holds other files (they are kept, never overwritten).",
 )
 @click.option(
+    "--impl",
+    type=click.Choice(["dsp", "lut", "auto"]),
+    default="dsp",
+    show_default=True,
+    help="MVAU multipliers: finn-plus's DSP MVU, codesign's LUT MVU, or auto (LUT for "
+    "<= 4-bit layers); a --bits YAML may set impl per layer.",
+)
+@click.option(
     "--clock-ns", type=PositiveFloat(), default=None, help="Override the board clock (ns)."
 )
 @click.option("--no-ip", is_flag=True, help="Skip RTL generation (PrepareIP).")
@@ -63,6 +71,7 @@ def compile_cmd(
     out_dir: Path | None,
     force: bool,
     clock_ns: float | None,
+    impl: str,
     no_ip: bool,
     from_step: str | None,
     to_step: str | None,
@@ -73,7 +82,7 @@ def compile_cmd(
     """
     from codesign.finn.compile import compile_model  # noqa: PLC0415 (loads FINN)
     from codesign.finn.config import CompileConfig  # noqa: PLC0415
-    from codesign.finn.inputs import export_checkpoint  # noqa: PLC0415
+    from codesign.finn.inputs import export_checkpoint, layer_impls  # noqa: PLC0415
     from codesign.runs import RunKind, claim_out_dir  # noqa: PLC0415
 
     t0 = time.perf_counter()
@@ -87,6 +96,8 @@ def compile_cmd(
             "clock_ns": clock_ns,
             "bits": bits_spec,
             "prepare_ip": not no_ip,
+            "impl": impl,
+            "layer_impl": layer_impls(bits_spec),
         },
         source="codesign compile options",
     )
@@ -129,7 +140,7 @@ def estimates_table(est: object) -> Table:
         pad_edge=False,
         caption_justify="left",
     )
-    cols = ("layer", "PE", "SIMD", "LUT", "BRAM18", *(("URAM",) if show_uram else ()), "DSP")
+    cols = ("layer", "impl", "PE", "SIMD", "LUT", "BRAM18", *(("URAM",) if show_uram else ()), "DSP")
     for col in (*cols, "cycles"):
         if col == "layer":
             table.add_column(col, overflow="fold")
@@ -137,10 +148,12 @@ def estimates_table(est: object) -> Table:
             table.add_column(col, justify="right", no_wrap=True)
     for layer in est.layers:
         r = layer.resources
-        lut = "0*" if layer.op_type in ("MVAU_rtl", "VVAU_rtl") else f"{r.lut:.0f}"
+        dsp_mvu = layer.op_type in ("MVAU_rtl", "VVAU_rtl") and layer.impl != "lut"
+        lut = "0*" if dsp_mvu else f"{r.lut:.0f}"
         style = "bold red" if layer.name == est.bottleneck else None
         table.add_row(
             layer.name,
+            layer.impl or "-",
             _opt(layer.pe),
             _opt(layer.simd),
             lut,
@@ -154,6 +167,7 @@ def estimates_table(est: object) -> Table:
     table.add_section()
     table.add_row(
         "total",
+        "",
         "",
         "",
         f"{t.lut:.0f}*",

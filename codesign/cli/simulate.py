@@ -31,6 +31,14 @@ FPS_TOLERANCE = 0.05
     help="Fashion-MNIST test images to stream through the design.",
 )
 @click.option(
+    "--inputs",
+    "inputs_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="A .npy file of frames in the model's own input shape and range, (N, *shape) or "
+    "one frame, instead of Fashion-MNIST test images.",
+)
+@click.option(
     "--ready-pct",
     type=click.IntRange(1, 100),
     default=100,
@@ -71,6 +79,7 @@ FPS_TOLERANCE = 0.05
 def simulate(
     run_dir: Path,
     frames: int,
+    inputs_path: Path | None,
     ready_pct: int,
     seed: int,
     fst: bool,
@@ -78,7 +87,7 @@ def simulate(
     size_fifos: bool,
     engine: str,
 ) -> None:
-    """Stream Fashion-MNIST test images through RUN's RTL in Verilator, check against FINN.
+    """Stream Fashion-MNIST test images (or --inputs) through RUN's RTL, check against FINN.
 
     RUN is a `codesign compile` folder, or a `codesign run` folder (its compile/ is used).
     """
@@ -86,6 +95,7 @@ def simulate(
     from codesign.runs import RunKind, find_run_dir  # noqa: PLC0415
     from codesign.sim import simulate as run_simulation  # noqa: PLC0415 (loads FINN lazily)
     from codesign.sim import size_fifos as run_sizing  # noqa: PLC0415
+    from codesign.sim.simulation import load_inputs  # noqa: PLC0415
 
     run_dir = find_run_dir(run_dir, RunKind.COMPILE)
     if not (run_dir / "compiled.onnx").is_file():
@@ -99,8 +109,11 @@ def simulate(
     console = Console(stderr=True)
     t0 = time.perf_counter()
     try:
-        test = load_dataset("fashion_mnist", "test")
-        images = test.images[:frames, None].astype("float32") / 255.0  # (N, 1, 28, 28)
+        if inputs_path is not None:
+            images = load_inputs(inputs_path, run_dir)  # (N, *model input shape)
+        else:
+            test = load_dataset("fashion_mnist", "test")
+            images = test.images[:frames, None].astype("float32") / 255.0  # (N, 1, 28, 28)
         with console.status("starting") as status:
 
             def progress(msg: str) -> None:

@@ -46,21 +46,19 @@ HOST_OPS = frozenset(
 )
 
 _POOL = "replace the max-pool by a stride-2 convolution (e.g. QuantConv2d(..., stride=2))"
+_AVG = (
+    "average pooling is HLS-only in finn-plus 1.6.1 (codesign's RTL pool implements max "
+    "pooling only)"
+)
 _ARGMAX = "export the network without TopK/argmax and take the argmax on the host"
 
 #: op type (before or after conversion to HW) -> (why it is not RTL, the RTL-friendly fix)
 REPLACEMENTS: dict[str, tuple[str, str]] = {
-    "MaxPool": ("max-pooling is HLS-only (Pool_hls) in finn-plus 1.6.1", _POOL),
-    "MaxPoolNHWC": ("max-pooling is HLS-only (Pool_hls) in finn-plus 1.6.1", _POOL),
-    "Pool": ("pooling is HLS-only (Pool_hls) in finn-plus 1.6.1", _POOL),
-    "AveragePool": (
-        "pooling is HLS-only (Pool_hls) in finn-plus 1.6.1",
-        "replace the average-pool by a stride-2 convolution",
-    ),
-    "QuantAvgPool2d": (
-        "pooling is HLS-only (Pool_hls) in finn-plus 1.6.1",
-        "replace the average-pool by a stride-2 convolution",
-    ),
+    "MaxPool": ("this max-pool did not become FINN's Pool layer (padded or dilated?)", _POOL),
+    "MaxPoolNHWC": ("this max-pool did not become FINN's Pool layer", _POOL),
+    "Pool": (_AVG, _POOL),
+    "AveragePool": (_AVG, "replace the average-pool by a stride-2 convolution or a max-pool"),
+    "QuantAvgPool2d": (_AVG, "replace the average-pool by a stride-2 convolution or a max-pool"),
     "TopK": ("TopK becomes LabelSelect, which is HLS-only", _ARGMAX),
     "LabelSelect": ("LabelSelect (TopK) is HLS-only", _ARGMAX),
     "GlobalAveragePool": (
@@ -83,8 +81,8 @@ REPLACEMENTS: dict[str, tuple[str, str]] = {
     "Split": ("Split is HLS-only", "avoid Split; use a single feed-forward path"),
     "Upsample": ("upsampling is HLS-only", "use a feed-forward down-sampling network"),
     "XnorPopcountMatMul": (
-        "W1A1 (XNOR-popcount) layers are HLS-only",
-        "use >= 2-bit weights and activations (W1A1/XNOR is HLS-only)",
+        "W1A1 (XNOR-popcount) layers have no DSP-based RTL MVU",
+        "compile with --impl lut or auto (codesign's LUT MVU implements XNOR-popcount)",
     ),
 }
 _ELEMENTWISE = (
@@ -229,13 +227,13 @@ def mvau_hls_reason(model: ModelWrapper, node: NodeProto, fpgapart: str) -> tupl
         return (
             f"{wdt.bitwidth()}-bit weights x {idt.bitwidth()}-bit inputs is below the RTL "
             "MVU's 2-bit minimum",
-            REPLACEMENTS["XnorPopcountMatMul"][1],
+            "compile the layer with --impl lut or auto (codesign's LUT MVU takes 1-bit operands)",
         )
     max_act, max_w, max_acc = get_dsp_datapath_limits(dsp)
     return (
         f"{idt.name} inputs x {wdt.name} weights exceed the {dsp} datapath "
         f"(act < {max_act}, weight <= {max_w}, acc <= {max_acc} bits)",
-        "use <= 8-bit weights and activations",
+        "use <= 8-bit weights and activations, or --impl lut",
     )
 
 
@@ -259,6 +257,14 @@ def _issue(node: NodeProto, default_reason: str) -> NodeIssue:
 
 def _hw_issue(model: ModelWrapper, node: NodeProto, fpgapart: str) -> NodeIssue | None:
     base = node.op_type.removesuffix("_hls").removesuffix("_rtl")
+    if base == "Pool":
+        from qonnx.custom_op.registry import getCustomOp
+
+        function = getCustomOp(node).get_nodeattr("Function")
+        if function == "MaxPool":
+            return None  # codesign's RTL max-pool (codesign.finn.pool_rtl)
+        fix = REPLACEMENTS["AveragePool"][1]
+        return NodeIssue(node.name, node.op_type, f"{_AVG} ({function})", fix)
     if base in REPLACEMENTS or base.startswith("Elementwise"):
         return _issue(node, "")
     if base in ("MVAU", "VVAU"):
@@ -266,6 +272,7 @@ def _hw_issue(model: ModelWrapper, node: NodeProto, fpgapart: str) -> NodeIssue 
             _mvu_rtl_possible,
             _vvu_rtl_possible,
         )
+        from qonnx.custom_op.registry import getCustomOp
 
         # The same rules SpecializeLayers applies with preferred_impl_style="rtl".
         if base == "VVAU" and not _vvu_rtl_possible(node, fpgapart):
@@ -275,6 +282,19 @@ def _hw_issue(model: ModelWrapper, node: NodeProto, fpgapart: str) -> NodeIssue 
                 "depthwise convolutions (VVAU) are RTL only on Versal (DSP58)",
                 "use dense convolutions (groups=1)",
             )
+        if base == "MVAU" and getCustomOp(node).get_nodeattr("resType") == "lut":
+            from codesign.finn.lut_mvau import lut_unsupported_reason
+
+            reason = lut_unsupported_reason(getCustomOp(node))
+            if reason:
+                return NodeIssue(
+                    node.name,
+                    node.op_type,
+                    f"the LUT MVU cannot take it: {reason}",
+                    "use <= 8-bit weights and activations with a standalone activation "
+                    "quantizer, or --impl dsp",
+                )
+            return None
         if base == "MVAU" and not _mvu_rtl_possible(node, fpgapart, model):
             reason, fix = mvau_hls_reason(model, node, fpgapart)
             return NodeIssue(node.name, node.op_type, reason, fix)

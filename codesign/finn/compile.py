@@ -135,6 +135,9 @@ def compile_model(
         >>> result = compile_model(Path("model.onnx"), cfg, Path("runs/c1"))  # doctest: +SKIP
         >>> result.estimates.fps  # doctest: +SKIP
     """
+    from codesign.finn.lut_mvau import register
+
+    register()
     run_dir = Path(run_dir).resolve()
     first = _step_index(start_step, "start") if start_step else 0
     last = _step_index(stop_step, "stop") if stop_step else len(STEPS) - 1

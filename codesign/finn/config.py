@@ -9,6 +9,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from codesign.errors import ConfigError
+from codesign.models.bits import ImplChoice  # dsp | lut | auto, see docs/lowbit.md
 
 
 class CompileConfig(BaseModel):
@@ -31,6 +32,10 @@ class CompileConfig(BaseModel):
         max_multithreshold_bit_width: Activation Quant nodes wider than this stay Quant.
         prepare_ip: Generate the RTL (PrepareIP). False stops after the FIFOs are inserted,
             which is enough for estimates and golden checks.
+        impl: MVAU implementation for every layer the per-layer list leaves open
+            (``dsp``, the default, is finn-plus's DSP kernel as before).
+        layer_impl: Per-MVAU choice in graph order (the bit config's ``impl`` per layer);
+            ``None`` entries, or a missing list, use ``impl``.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -44,6 +49,16 @@ class CompileConfig(BaseModel):
     mvau_wwidth_max: int = Field(default=36, ge=1)
     max_multithreshold_bit_width: int = Field(default=8, ge=1, le=16)
     prepare_ip: bool = True
+    impl: ImplChoice = ImplChoice.DSP  # type: ignore[valid-type]
+    layer_impl: tuple[ImplChoice | None, ...] | None = None  # type: ignore[valid-type]
+
+    def impl_of(self, index: int) -> ImplChoice:  # type: ignore[valid-type]
+        """The implementation choice for the ``index``-th MVAU (graph order)."""
+        if self.layer_impl is not None and index < len(self.layer_impl):
+            choice = self.layer_impl[index]
+            if choice is not None:
+                return choice
+        return self.impl
 
     @model_validator(mode="after")
     def _one_target(self) -> CompileConfig:

@@ -83,11 +83,12 @@ def _impl(op_type: str, inst: Any) -> str | None:  # noqa: ANN401 - a FINN HWCus
     """``dsp`` or ``lut`` for a matrix-vector unit (finn-plus's RTL MVU/VVU use DSPs)."""
     if not _is_mvu(op_type):
         return None
+    res_type = inst.get_nodeattr("resType") if "resType" in inst.get_nodeattr_types() else None
+    if op_type == "MVAU_rtl":  # codesign's LUT MVU is MVAU_rtl with resType "lut"
+        return "lut" if res_type == "lut" else "dsp"
     if op_type.endswith("_rtl"):
         return "dsp"
-    if "resType" in inst.get_nodeattr_types() and inst.get_nodeattr("resType") == "dsp":
-        return "dsp"
-    return "lut"
+    return "dsp" if res_type == "dsp" else "lut"
 
 
 def _attr(inst: Any, name: str) -> int | None:  # noqa: ANN401 - a FINN HWCustomOp

@@ -96,3 +96,16 @@ def export_checkpoint(checkpoint: Path, bits_spec: str | None, out_dir: Path) ->
             ) from None
         model.eval()
     return export_qonnx(model, out_dir)
+
+
+def layer_impls(spec: str | None) -> tuple[str | None, ...] | None:
+    """Per-layer ``impl`` of a ``--bits`` YAML file (None for a uniform spec or no file).
+
+    Raises:
+        ConfigError: The file is not a valid bit config.
+    """
+    if spec is None or not Path(spec).is_file():
+        return None
+    bits = parse_bits(spec, 0)
+    impls = tuple(None if i is None else str(i) for i in bits.impls)
+    return impls if any(i is not None for i in impls) else None

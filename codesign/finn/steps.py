@@ -81,7 +81,9 @@ from codesign.finn.folding import (
     fold_to_fps,
     fold_to_lut_budget,
 )
-from codesign.finn.transforms import MoveLeadingFlattenToHost, PreferRTL
+from codesign.finn.lut_mvau import SpecializeLutMVAU, register
+from codesign.finn.pool_rtl import SpecializeMaxPool
+from codesign.finn.transforms import MoveLeadingFlattenToHost, PreferRTL, SelectMvauImpl
 from codesign.io import atomic_write_json
 from codesign.resources import Resources
 
@@ -258,7 +260,14 @@ def step_minimize_bit_width_initial(model: ModelWrapper, ctx: StepContext) -> Mo
 
 
 def step_check_supported(model: ModelWrapper, ctx: StepContext) -> ModelWrapper:
-    """Fail early, naming every node that cannot become RTL (see :mod:`.checks`)."""
+    """Choose DSP or LUT multipliers per MVAU, then fail early naming every non-RTL node.
+
+    The choice (``impl``/``layer_impl``, docs/lowbit.md) is made here because it needs the
+    minimized widths and decides what the check accepts (W1A1 only as LUT MVUs).
+    """
+    register()
+    choices = tuple(None if c is None else str(c) for c in (ctx.cfg.layer_impl or ()))
+    model = model.transform(SelectMvauImpl(choices, str(ctx.cfg.impl), ctx.part, ctx.capacity.dsp))
     raise_if_issues(find_unsupported_nodes(model, ctx.part), "after conversion to HW layers")
     return model
 
@@ -282,9 +291,14 @@ def step_create_dataflow_partition(model: ModelWrapper, ctx: StepContext) -> Mod
 
 
 def step_specialize_layers(model: ModelWrapper, ctx: StepContext) -> ModelWrapper:
-    """Pick RTL implementations (``preferred_impl_style="rtl"``); any HLS node is an error."""
+    """Pick RTL implementations: LUT MVAUs first, then ``preferred_impl_style="rtl"``.
+
+    Any HLS node left is an error.
+    """
     model = _apply(
         model,
+        SpecializeLutMVAU(),
+        SpecializeMaxPool(),
         PreferRTL(),
         SpecializeLayers(ctx.part),
         GiveUniqueNodeNamesRecursive(),

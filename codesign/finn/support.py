@@ -75,7 +75,8 @@ SUPPORTED: dict[str, RtlSupport] = {
             extra_node_files=("{top}_memstream_wrapper.v",),
             data_globs=("memblock.dat",),
             mem_modes=("internal_decoupled",),
-            what="QuantLinear / lowered QuantConv2d (DSP-based RTL MVU)",
+            what="QuantLinear / lowered QuantConv2d (finn-plus's DSP MVU, or codesign's LUT MVU "
+            "with resType lut)",
         ),
         RtlSupport(
             "Thresholding_rtl",
@@ -99,6 +100,11 @@ SUPPORTED: dict[str, RtlSupport] = {
             "Reshape_rtl",
             Wiring.STREAM,
             what="a reshape between HW layers that keeps the element order (a pass-through)",
+        ),
+        RtlSupport(
+            "Pool_rtl",
+            Wiring.STREAM,
+            what="MaxPool2d after its sliding window (codesign's RTL max-pool, hls/)",
         ),
     )
 }

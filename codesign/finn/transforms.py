@@ -169,3 +169,55 @@ def _reorder(graph: object, before: object, after: object) -> None:
     nodes.insert(nodes.index(after), before)
     del graph.node[:]
     graph.node.extend(nodes)
+
+
+#: ``auto`` picks the LUT kernel when both operands are at most this many bits.
+AUTO_LUT_MAX_BITS = 4
+
+
+class SelectMvauImpl(Transformation):
+    """Set ``resType`` (``"lut"`` or ``"dsp"``) on every abstract MVAU, in graph order.
+
+    Args:
+        choices: One choice per MVAU (``dsp``, ``lut`` or ``auto``); missing entries use
+            ``default``.
+        default: The choice for MVAUs beyond ``choices``.
+        fpgapart: Target part (decides whether the DSP kernel can take a layer).
+        board_dsp: The board's DSP count; 0 makes ``auto`` choose LUTs everywhere.
+
+    ``auto`` chooses LUTs when weights and activations are both <= 4 bits
+    (:data:`AUTO_LUT_MAX_BITS`), when the DSP kernel cannot implement the layer (1-bit or
+    XNOR layers, unsigned weights, full-range weights on 7-series) or when the board has no
+    DSPs; otherwise DSPs. An explicit ``dsp`` is kept even where the DSP kernel cannot take
+    the layer: the support check then names the layer and the fix.
+    """
+
+    def __init__(
+        self, choices: tuple[str | None, ...], default: str, fpgapart: str, board_dsp: float
+    ) -> None:
+        super().__init__()
+        self.choices = choices
+        self.default = default
+        self.fpgapart = fpgapart
+        self.board_dsp = board_dsp
+
+    def apply(self, model: ModelWrapper) -> tuple[ModelWrapper, bool]:  # noqa: D102
+        from finn.transformation.fpgadataflow.specialize_layers import _mvu_rtl_possible
+
+        from codesign.finn.lut_mvau import lut_unsupported_reason
+
+        mvaus = [n for n in model.graph.node if n.op_type == "MVAU"]
+        for index, node in enumerate(mvaus):
+            inst = getCustomOp(node)
+            choice = self.choices[index] if index < len(self.choices) else None
+            choice = str(choice or self.default)
+            if choice == "auto":
+                w = inst.get_input_datatype(1).bitwidth()
+                a = inst.get_input_datatype(0).bitwidth()
+                lut_ok = not lut_unsupported_reason(inst)
+                small = max(w, a) <= AUTO_LUT_MAX_BITS
+                dsp_ok = _mvu_rtl_possible(node, self.fpgapart, model) and self.board_dsp > 0
+                choice = "lut" if lut_ok and (small or not dsp_ok) else "dsp"
+            inst.set_nodeattr("resType", choice)
+            log.info("%s: %s MVAU", node.name, choice.upper())
+        return model, False

@@ -52,7 +52,14 @@ def step_compile(state: FlowState, cfg: FlowConfig) -> FlowState:
 
     section = _section(cfg, "compile")
     state.report("compile", 0, 1)
-    result = compile_model(state.path("qonnx"), section.build(), state.run_dir / COMPILE_DIR)
+    layer_impl = None
+    if cfg.model.bits is not None:
+        from codesign.models.bits import BitConfig  # noqa: PLC0415
+
+        layer_impl = BitConfig.from_dict(cfg.model.bits).impls
+    result = compile_model(
+        state.path("qonnx"), section.build(layer_impl), state.run_dir / COMPILE_DIR
+    )
     est = result.estimates
     if est is None or result.compiled is None:  # compile_model runs every step here
         raise RuntimeError(f"compile of {result.run_dir} stopped before its estimates")

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, model_validat
 from codesign.data.datasets import DatasetName
 from codesign.errors import ConfigError
 from codesign.flow.core import Step, order_steps, select_steps
+from codesign.models.bits import ImplChoice
 
 if TYPE_CHECKING:
     from codesign.finn.config import CompileConfig
@@ -296,12 +297,16 @@ class CompileSection(Section):
             ``f_clk / fps`` cycles per frame.
         lut_budget: Instead of ``fps``: the fastest folding whose FINN LUT estimate fits.
         clock_ns: Clock period in ns; ``null`` keeps the board's.
+        impl: MVAU implementation for layers whose ``model.bits`` entry has no ``impl``:
+            ``dsp`` (finn-plus's DSP MVU, the default), ``lut`` (codesign's LUT MVU) or
+            ``auto`` (LUT for <= 4-bit operands); see docs/lowbit.md.
     """
 
     board: str = "pynq-z2"
     fps: float | None = Field(default=None, gt=0)
     lut_budget: int | None = Field(default=None, gt=0)
     clock_ns: float | None = Field(default=None, gt=0)
+    impl: ImplChoice = ImplChoice.DSP  # type: ignore[valid-type]
 
     @model_validator(mode="before")
     @classmethod
@@ -325,12 +330,21 @@ class CompileSection(Section):
             raise ValueError(f"compile.board: {err}") from None  # pydantic adds the file line
         return self
 
-    def build(self) -> CompileConfig:
-        """The :class:`codesign.finn.config.CompileConfig` this section describes."""
+    def build(self, layer_impl: tuple[str | None, ...] | None = None) -> CompileConfig:
+        """The :class:`codesign.finn.config.CompileConfig` this section describes.
+
+        Args:
+            layer_impl: Per-layer implementation choices (the bit config's ``impl``).
+        """
         from codesign.finn.config import CompileConfig  # noqa: PLC0415 (loads onnx/qonnx)
 
         return CompileConfig(
-            board=self.board, fps=self.fps, lut_budget=self.lut_budget, clock_ns=self.clock_ns
+            board=self.board,
+            fps=self.fps,
+            lut_budget=self.lut_budget,
+            clock_ns=self.clock_ns,
+            impl=self.impl,
+            layer_impl=layer_impl,
         )
 
 

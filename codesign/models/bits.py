@@ -22,14 +22,20 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from qonnx.core.datatype import DataType
 
+from codesign.cost.protocol import Impl
 from codesign.errors import ConfigError
 
 if TYPE_CHECKING:
     from codesign.models.arch import CnnArch
+
+#: A layer's MVAU implementation in a bit config: :class:`~codesign.cost.protocol.Impl`'s
+#: ``dsp`` and ``lut``, plus ``auto`` (LUT when weights and activations are both <= 4 bits).
+ImplChoice = StrEnum("ImplChoice", {**{i.name: i.value for i in Impl}, "AUTO": "auto"})
 
 ALLOWED_BITS: tuple[int, ...] = (2, 3, 4, 5, 6, 8)
 """Bit-widths every quantizer of the family may take (weights, activations and input)."""
@@ -114,10 +120,13 @@ class LayerBits:
         weight: Weight bit-width (narrow-range signed weights).
         act: Bit-width of the unsigned activation quantizer after the layer; ignored for the
             classifier, which has no output quantizer (``None`` there by convention).
+        impl: How the layer's MVAU multiplies (``dsp``, ``lut`` or ``auto``); ``None``
+            leaves it to the compile's ``impl`` option (default ``dsp``, as before).
     """
 
     weight: int
     act: int | None = None
+    impl: ImplChoice | None = None  # type: ignore[valid-type]
 
     @property
     def weight_precision(self) -> Precision:
@@ -129,12 +138,15 @@ class LayerBits:
         """The output activation precision (always unsigned, ReLU), or ``None``."""
         return None if self.act is None else Precision(self.act, signed=False)
 
-    def to_dict(self) -> dict[str, int | None]:
-        """Return ``{"weight": w, "act": a}`` (``act`` may be ``None``)."""
-        return {"weight": self.weight, "act": self.act}
+    def to_dict(self) -> dict[str, int | str | None]:
+        """Return ``{"weight": w, "act": a}`` (``act`` may be ``None``), plus ``impl`` if set."""
+        out: dict[str, int | str | None] = {"weight": self.weight, "act": self.act}
+        if self.impl is not None:
+            out["impl"] = str(self.impl)
+        return out
 
 
-_LAYER_KEYS = frozenset({"weight", "act"})
+_LAYER_KEYS = frozenset({"weight", "act", "impl"})
 _CONFIG_KEYS = frozenset({"input_bits", "layers"})
 
 
@@ -229,7 +241,7 @@ class BitConfig:
             if unknown:
                 raise ConfigError(
                     f"bit config: layer {i}: unknown key(s) {', '.join(map(str, unknown))}; "
-                    "expected weight, act"
+                    "expected weight, act, impl"
                 )
             if "weight" not in raw:
                 raise ConfigError(f"bit config: layer {i}: missing key weight")
@@ -237,8 +249,21 @@ class BitConfig:
             act = raw.get("act")
             if act is not None:
                 act = check_bits(act, f"layer {i} activation")
-            layers.append(LayerBits(weight, act))
+            impl = raw.get("impl")
+            if impl is not None:
+                choices = [c.value for c in ImplChoice]
+                if impl not in choices:
+                    raise ConfigError(
+                        f"bit config: layer {i}: impl {impl!r} is not one of {', '.join(choices)}"
+                    )
+                impl = ImplChoice(impl)
+            layers.append(LayerBits(weight, act, impl))
         return cls(input_bits=input_bits, layers=tuple(layers))
+
+    @property
+    def impls(self) -> tuple[ImplChoice | None, ...]:  # type: ignore[valid-type]
+        """MVAU implementation choice per layer (``None``: the compile's default)."""
+        return tuple(layer.impl for layer in self.layers)
 
     def validate(self, arch: CnnArch) -> None:
         """Check this config against ``arch``; raise one :class:`ConfigError` naming the layer.

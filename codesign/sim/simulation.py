@@ -174,7 +174,9 @@ def design_io(model_path: Path) -> DesignIO:
     from qonnx.custom_op.registry import getCustomOp
 
     from codesign.finn.context import finn_build_dir
+    from codesign.finn.lut_mvau import register
 
+    register()
     model = ModelWrapper(str(model_path))
     with finn_build_dir(Path(model_path).parent / "finn_build"):
         first = getCustomOp(model.graph.node[0])
@@ -235,6 +237,41 @@ def host_inputs(parent_path: Path, images: np.ndarray) -> np.ndarray:
     if dtype.is_integer() and not dtype.signed() and dtype.bitwidth() > 1:
         return quantize_input(torch.from_numpy(images), dtype.bitwidth()).numpy().astype(np.float32)
     return images
+
+
+def load_inputs(path: Path, run_dir: Path) -> np.ndarray:
+    """Frames from a ``.npy`` file, checked against the run's model input shape.
+
+    Args:
+        path: ``(N, *shape)`` frames, or one frame of ``shape``, where ``shape`` is the
+            model's input without its batch axis (``(C, H, W)`` for a CNN, ``(F,)`` for an
+            MLP), in the range the model itself takes.
+        run_dir: The compiled run folder (its ``parent.onnx`` gives the input shape).
+
+    Raises:
+        ConfigError: Unreadable file, non-numeric data, NaN/inf, or the wrong shape.
+    """
+    from qonnx.core.modelwrapper import ModelWrapper
+
+    path = Path(path)
+    try:
+        data = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as err:
+        raise ConfigError(f"--inputs {path}: not a readable .npy array ({err})") from None
+    if not np.issubdtype(data.dtype, np.number) or data.dtype.kind == "c":
+        raise ConfigError(f"--inputs {path}: expected real numbers, got dtype {data.dtype}")
+    if not np.isfinite(data).all():
+        raise ConfigError(f"--inputs {path}: holds NaN or infinite values")
+    parent = ModelWrapper(str(verilator.require_file(Path(run_dir) / "parent.onnx", "the parent")))
+    shape = tuple(int(d) for d in parent.get_tensor_shape(parent.graph.input[0].name))[1:]
+    if tuple(data.shape) == shape:
+        data = data[None]
+    if data.ndim != len(shape) + 1 or tuple(data.shape[1:]) != shape or len(data) == 0:
+        raise ConfigError(
+            f"--inputs {path}: shape {tuple(data.shape)} does not fit the model input "
+            f"(N, {', '.join(str(d) for d in shape)})"
+        )
+    return data.astype(np.float32)
 
 
 def finn_reference(
@@ -310,7 +347,9 @@ def simulate(
 
     Args:
         run_dir: A compiled run folder (``compiled.onnx``, ``parent.onnx``, ``finn_build/``).
-        images: Float images in [0, 1], ``(N, C, H, W)``: one frame each.
+        images: Frames in the model's own input shape, ``(N, *shape)`` (``(N, C, H, W)``
+            for a CNN, ``(N, features)`` for an MLP), in the range the model takes (float
+            images in [0, 1] for an integer-input model): one frame each.
         ready_pct: Probability (percent, 1-100) that the output is ready in a cycle.
         seed: Seed of the backpressure generator.
         fst: Record a waveform (a separate, traced build): FST to ``RUN/sim/<name>.fst``, or
@@ -344,8 +383,11 @@ def simulate(
     if not 1 <= ready_pct <= 100:
         raise ConfigError(f"ready_pct must be in 1..100, got {ready_pct}")
     images = np.asarray(images, dtype=np.float32)
-    if images.ndim != 4 or len(images) == 0:
-        raise ConfigError(f"images must be (N, C, H, W) with N >= 1, got shape {images.shape}")
+    if images.ndim < 2 or len(images) == 0:
+        raise ConfigError(
+            f"images must be (N, *input shape) with N >= 1, e.g. (N, C, H, W); "
+            f"got shape {images.shape}"
+        )
     folder = RunFolder(run_dir)  # the clock it was compiled for, and its design model
     model_path = verilator.require_file(
         Path(model_path or folder.design_model()), "the compiled dataflow model"

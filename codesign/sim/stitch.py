@@ -208,7 +208,9 @@ def read_design(
     from qonnx.core.modelwrapper import ModelWrapper
 
     from codesign.finn.context import finn_build_dir
+    from codesign.finn.lut_mvau import register
 
+    register()  # MVAU_rtl with resType=lut is codesign's LUT kernel
     model_path = Path(model_path)
     model = ModelWrapper(str(model_path))
     # FINN's file lists need its settings; point them at the run's own build folder.

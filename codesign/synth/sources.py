@@ -23,6 +23,9 @@ from codesign.sim.rtllib import library_source, library_twin
 
 log = logging.getLogger(__name__)
 
+#: Folder beside the nodes' code_gen_ipgen_* folders with codesign's kernel sources
+#: (codesign.finn.lut_mvau.SHARED_DIR); staged like a finn-rtllib folder.
+_KERNEL_LIB = "codesign_rtllib"
 _DATA_SUFFIXES = (".dat",)
 _MODULE = re.compile(rb"^\s*module\s+(\w+)", re.MULTILINE)
 
@@ -120,6 +123,9 @@ def collect_nodes(compiled_onnx: Path, names: Sequence[str] | None = None) -> li
     from qonnx.core.modelwrapper import ModelWrapper
     from qonnx.custom_op.registry import getCustomOp
 
+    from codesign.finn.lut_mvau import register
+
+    register()  # MVAU_rtl with resType=lut is codesign's LUT kernel
     rtllib = _finn_rtllib()
     model = ModelWrapper(str(compiled_onnx))
     graph_names = [n.name for n in model.graph.node]
@@ -183,12 +189,16 @@ def _node_rtl(inst: object, name: str, op_type: str, rtllib: Path) -> NodeRTL:
     files += [code_gen_dir / f.format(top=top) for f in support.extra_node_files]
     lib_files: list[tuple[str, Path]] = []
     node_files: list[Path] = []
+    kernel_lib = code_gen_dir.parent / _KERNEL_LIB
     for f in files:
         # A node-local copy of a finn-rtllib file (Reshape_rtl's dwc_axi.sv, vpc.sv) is
         # staged as that library file, so it is read once however many nodes name it.
         rel = library_twin(f, rtllib)
         if rel is not None:
             lib_files.append((rel, rtllib / rel))
+        elif f.is_relative_to(kernel_lib):
+            # codesign's own kernels (the LUT MVU), shared by the nodes of a build
+            lib_files.append((f"{_KERNEL_LIB}/{f.relative_to(kernel_lib).as_posix()}", f))
         elif f.is_relative_to(code_gen_dir):
             node_files.append(f)
         else:
@@ -230,7 +240,11 @@ def stage_sources(nodes: Sequence[NodeRTL]) -> tuple[dict[str, bytes], list[str]
             if staged not in files:
                 # The Verilator edits (a constant function out of a generate block in
                 # add_multi.sv, a packed struct in fifo.sv) are needed by yosys-slang too.
-                text = library_source(rel).encode()
+                text = (
+                    path.read_bytes().decode()
+                    if rel.startswith(_KERNEL_LIB + "/")
+                    else library_source(rel)
+                ).encode()
                 files[staged] = synthesis_copy(path.name, text)
                 if _new_modules(staged, files[staged], defined, files):
                     hdl.append(staged)

@@ -22,16 +22,25 @@ def _no_leftovers(parent_dir):
 
 
 @pytest.mark.slow
-def test_maxpool_fails_early_naming_node_and_fix(tmp_path):
-    _, qonnx = export_tiny(tmp_path / "export", pool=True)
+def test_avgpool_fails_early_naming_node_and_fix(tmp_path):
+    _, qonnx = export_tiny(tmp_path / "export", pool="avg")
     run = tmp_path / "runs" / "pool"
     with pytest.raises(UnsupportedModelError) as err:
         compile_model(qonnx, CompileConfig(board="pynq-z2", fps=1000), run)
     msg = str(err.value)
     assert "after conversion to HW layers" in msg
-    assert re.search(r"Pool\w* \(Pool\w*\): (max-)?pooling is HLS-only", msg), msg
-    assert "stride-2 convolution" in msg
+    assert re.search(r"\w*Pool\w* \(\w*Pool\w*\): average pooling is HLS-only", msg), msg
+    assert "max pooling only" in msg and "stride-2 convolution" in msg
     assert not run.exists() and _no_leftovers(run.parent)
+
+
+@pytest.mark.slow
+def test_maxpool_compiles_all_rtl(tmp_path):
+    _, qonnx = export_tiny(tmp_path / "export", pool=True)
+    cfg = CompileConfig(board="pynq-z2", fps=1000, prepare_ip=False)
+    result = compile_model(qonnx, cfg, tmp_path / "run")
+    ops = [layer.op_type for layer in result.estimates.layers]
+    assert "Pool_rtl" in ops and all(op.endswith("_rtl") for op in ops)
 
 
 @pytest.mark.slow
@@ -244,5 +253,5 @@ def test_w1a1_xnor_layers_are_named_with_the_fix(tmp_path):
         compile_model(qonnx, CompileConfig(board="zcu104", fps=1000), tmp_path / "run")
     msg = str(err.value)
     assert msg.startswith("2 node(s) cannot become RTL")
-    assert "MVAU_0 (MVAU): W1A1 (XNOR-popcount) layers are HLS-only" in msg
-    assert "MVAU_1 (MVAU)" in msg and "use >= 2-bit weights and activations" in msg
+    assert "MVAU_0 (MVAU): W1A1 (XNOR-popcount) layers have no DSP-based RTL MVU" in msg
+    assert "MVAU_1 (MVAU)" in msg and "--impl lut or auto" in msg

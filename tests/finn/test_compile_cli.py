@@ -52,8 +52,8 @@ def test_foreign_rtl_model_compiles_to_a_run_folder(tmp_path):
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
 
 
-def test_maxpool_model_fails_with_one_line(tmp_path):
-    _, qonnx = export_tiny(tmp_path / "export", pool=True)
+def test_avgpool_model_fails_with_one_line(tmp_path):
+    _, qonnx = export_tiny(tmp_path / "export", pool="avg")
     proc = subprocess.run(
         [
             sys.executable,

@@ -17,11 +17,12 @@ from torch import nn
 class TinyCnn(nn.Module):
     """conv(s2, pad1) -> BN -> ReLU -> conv(s2) -> BN -> ReLU -> [maxpool] -> FC.
 
-    ``bits`` is ``(input, (w1, a1), (w2, a2), w3)``; ``pool`` adds a 2x2 max-pool before
-    the classifier (HLS-only in finn-plus, so the compile must refuse it).
+    ``bits`` is ``(input, (w1, a1), (w2, a2), w3)``; ``pool`` adds a 2x2 max-pool (True,
+    codesign's RTL max-pool) or average pool (``"avg"``, HLS-only: the compile refuses it)
+    before the classifier.
     """
 
-    def __init__(self, bits: tuple = (8, (4, 4), (4, 4), 4), pool: bool = False) -> None:
+    def __init__(self, bits: tuple = (8, (4, 4), (4, 4), 4), pool: bool | str = False) -> None:
         super().__init__()
         ib, (w1, a1), (w2, a2), w3 = bits
         self.inp = qnn.QuantIdentity(bit_width=ib, return_quant_tensor=True)
@@ -31,7 +32,7 @@ class TinyCnn(nn.Module):
         self.conv_b = qnn.QuantConv2d(4, 8, 3, stride=2, weight_bit_width=w2, bias=False)
         self.bn_b = nn.BatchNorm2d(8)
         self.act_b = qnn.QuantReLU(bit_width=a2, return_quant_tensor=True)
-        self.pool = nn.MaxPool2d(2) if pool else nn.Identity()
+        self.pool = nn.AvgPool2d(2) if pool == "avg" else nn.MaxPool2d(2) if pool else nn.Identity()
         side = 3 if pool else 6
         self.head = qnn.QuantLinear(8 * side * side, 10, weight_bit_width=w3, bias=False)
 
@@ -56,7 +57,7 @@ def randomize_bn(model: nn.Module, seed: int = 1) -> None:
 
 
 def export_tiny(
-    out_dir: Path, bits: tuple = (8, (4, 4), (4, 4), 4), pool: bool = False, seed: int = 0
+    out_dir: Path, bits: tuple = (8, (4, 4), (4, 4), 4), pool: bool | str = False, seed: int = 0
 ) -> tuple[TinyCnn, Path]:
     """Build, randomize and export a :class:`TinyCnn`; returns the model and its QONNX path."""
     torch.manual_seed(seed)

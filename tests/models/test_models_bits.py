@@ -161,7 +161,7 @@ def test_validate_rejects_bool_bits() -> None:
         ),
         (
             {"input_bits": 8, "layers": [{"weight": 4, "acts": 4}]},
-            "bit config: layer 0: unknown key(s) acts; expected weight, act",
+            "bit config: layer 0: unknown key(s) acts; expected weight, act, impl",
         ),
         ({"input_bits": 8, "layers": [{"act": 4}]}, "bit config: layer 0: missing key weight"),
         (

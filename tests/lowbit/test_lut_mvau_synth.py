@@ -1,0 +1,28 @@
+"""LUT MVU in Yosys: no DSP at any width, and more LUTs for more bits at fixed folding."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.yosys
+
+
+def test_lut_mvu_maps_no_dsp_and_grows_with_bits(tmp_path: Path) -> None:
+    from codesign.cost.protocol import Impl
+    from codesign.finn.single_mvau import MvuShape, single_mvau_run
+    from codesign.settings import Settings
+    from codesign.synth import synthesize
+
+    settings = Settings.from_env({**os.environ, "CODESIGN_CACHE": str(tmp_path / "cache")})
+    shape = MvuShape(mw=16, mh=4, pe=2, simd=4)
+    luts = []
+    for bits in (1, 8):  # W1A1 (XNOR) and W8A8: the extremes (`make bench` sweeps the grid)
+        run = single_mvau_run(tmp_path / f"w{bits}", bits, bits, Impl.LUT, shape=shape)
+        layer = synthesize(run, per_layer=True, whole=False, settings=settings).layers[0]
+        assert layer.resources.dsp == 0, layer.cells
+        assert not any(c.startswith("DSP") for c in layer.cells), layer.cells
+        luts.append(layer.resources.lut)
+    assert luts[0] < luts[1], luts
