@@ -141,8 +141,8 @@ def prepare_build(
     """
     from qonnx.core.modelwrapper import ModelWrapper
 
-    from codesign.runfolder import RunFolder
     from codesign.finn.lut_mvau import LUT_MVAU_STEP, register, uses_lut_mvau
+    from codesign.runfolder import RunFolder
 
     register()
     run_dir = Path(run_dir).resolve()

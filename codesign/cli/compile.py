@@ -140,7 +140,8 @@ def estimates_table(est: object) -> Table:
         pad_edge=False,
         caption_justify="left",
     )
-    cols = ("layer", "impl", "PE", "SIMD", "LUT", "BRAM18", *(("URAM",) if show_uram else ()), "DSP")
+    uram = ("URAM",) if show_uram else ()
+    cols = ("layer", "impl", "PE", "SIMD", "LUT", "BRAM18", *uram, "DSP")
     for col in (*cols, "cycles"):
         if col == "layer":
             table.add_column(col, overflow="fold")
