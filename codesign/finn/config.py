@@ -21,7 +21,7 @@ class CompileConfig(BaseModel):
     resolved config (both filled in) is what a run folder records.
 
     Attributes:
-        board: Board name (``boards/<name>.yaml``), e.g. ``pynq-z2``.
+        board: Board name (``codesign/boards/<name>.yaml``), e.g. ``pynq-z2``.
         fps: Target frames per second at the board clock.
         lut_budget: LUT budget for the whole dataflow graph (FINN estimates).
         part: FPGA part; None means the board's.

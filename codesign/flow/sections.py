@@ -292,7 +292,7 @@ class CompileSection(Section):
     Give one of ``fps`` and ``lut_budget``; with neither, ``fps`` is :data:`DEFAULT_FPS`.
 
     Attributes:
-        board: Board name (``boards/<name>.yaml``); sets the part and the clock.
+        board: Board name (``codesign/boards/<name>.yaml``); sets the part and the clock.
         fps: Target frames per second at the board clock: every layer is folded to at most
             ``f_clk / fps`` cycles per frame.
         lut_budget: Instead of ``fps``: the fastest folding whose FINN LUT estimate fits.
@@ -357,8 +357,9 @@ class SimulateSection(Section):
 
     Attributes:
         frames: Test images streamed through the design.
-        size_fifos: First size the FIFOs by simulation (rewrites ``RUN/compile/compiled.onnx``
-            and writes ``RUN/compile/folding_config.json``), then simulate the sized design.
+        size_fifos: First size the FIFOs by simulation (writes the sized design
+            ``RUN/compile/sized.onnx`` and its depths ``RUN/compile/folding_config.json``;
+            compile's ``compiled.onnx`` is not touched), then simulate the sized design.
             ``false`` simulates (and synthesizes) the FIFO depths FINN chose.
         sizing_frames: Frames FIFO sizing simulates (the first ones; at most ``frames``).
             The pipeline reaches its steady state within a few frames, and sizing simulates

@@ -1,6 +1,6 @@
 """The harness's two files: the packed input words it reads and the trace it writes.
 
-The harness (``hls/sim/harness.sv.j2``) reads one hex word per line and writes a line-based
+The harness (``codesign/hls/sim/harness.sv.j2``) reads one hex word per line and writes a line-based
 trace: ``I frame cycle`` when a frame's first input word is accepted, ``D hex`` per output
 word, ``F frame cycle`` when a frame's last output word is accepted, and at the end
 ``S stream transfers stalls idles`` per stream, ``M fifo maxcount`` per FIFO,

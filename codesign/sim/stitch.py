@@ -3,7 +3,7 @@
 :func:`read_design` turns ``RUN/compiled.onnx`` into a :class:`Design`: the chain of RTL
 nodes with their stream widths, HDL files, data files and the ports to tie off.
 :func:`make_plan` renders the stitched top and the harness from the Jinja2 templates in
-``hls/sim/`` and returns a :class:`BuildPlan`: every file the build needs (RTL sources,
+``codesign/hls/sim/`` and returns a :class:`BuildPlan`: every file the build needs (RTL sources,
 finn-rtllib copies with the Verilator edits, ``.dat`` memories) as name -> content, plus
 the command. Nothing is written here; :mod:`codesign.sim.verilator` runs the plan, and the
 plan's digest is the cache key.

@@ -109,7 +109,7 @@ def render(template: str, **context: object) -> str:
 def make_plan(name: str, nodes: Sequence[NodeRTL], family: Family) -> SynthPlan:
     """Plan the synthesis of ``nodes`` as one chain (one node: a per-layer run).
 
-    The top (``hls/synth/top.sv.j2``) joins the nodes with AXI-stream wires and exposes the
+    The top (``codesign/hls/synth/top.sv.j2``) joins the nodes with AXI-stream wires and exposes the
     first input and last output stream as ports, so nothing is optimized away.
 
     Raises:
