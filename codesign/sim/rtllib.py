@@ -144,8 +144,8 @@ def library_twin(path: Path, root: Path | None = None) -> str | None:
         ``path`` relative to finn-rtllib when it lies there already, or when it is a
         byte-identical copy of ``<finn-rtllib>/<folder>/<same name>``; else None.
     """
-    root = root or rtllib_root()
-    path = Path(path)
+    root = (root or rtllib_root()).resolve()
+    path = Path(path).resolve()
     if path.is_relative_to(root):
         return path.relative_to(root).as_posix()
     if path.suffix not in (".v", ".sv", ".vh", ".svh") or not path.is_file():

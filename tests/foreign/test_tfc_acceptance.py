@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import fmnist, run_hardware
+from foreign_hw import fmnist, run_hardware
 from foreign_models import TfcMlp, export
 
 pytestmark = [pytest.mark.slow, pytest.mark.verilator, pytest.mark.yosys]
