@@ -186,3 +186,21 @@ def test_out_dot_in_an_empty_folder_stays_the_same_folder(inputs: Inputs, tmp_pa
         assert here.stat().st_ino == inode  # the shell's working folder was not swapped away
         assert f"fps: {fps}" in (here / "config.yaml").read_text()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_exit_codes_of_tool_failures_and_commands_that_exit_themselves(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import codesign.cli.doctor as doctor_cli
+    from codesign.errors import ToolFailedError
+
+    def failing_tool(*args: object, **kwargs: object) -> None:
+        raise ToolFailedError("yosys failed (exit 1) synthesizing x")
+
+    monkeypatch.setattr(doctor_cli, "run_checks", failing_tool)
+    res = invoke(["doctor"], tmp_path)
+    assert res.code == 4 and res.errors == ["error: yosys failed (exit 1) synthesizing x"]
+    monkeypatch.setattr(doctor_cli, "run_checks", lambda *a, **k: [])
+    monkeypatch.setattr(doctor_cli, "all_required_ok", lambda results: False)
+    res = invoke(["doctor"], tmp_path)
+    assert res.code == 1 and "not ready" in res.stdout
