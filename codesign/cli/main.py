@@ -183,6 +183,9 @@ def run_cli(args: list[str] | None = None) -> int:
             return err.exit_code
         except SystemExit as err:  # a command's own sys.exit(n): build's 3, doctor's 1
             return err.code if isinstance(err.code, int) else EXIT_USER
+        except click.exceptions.NoArgsIsHelpError as err:  # plain `codesign`: its help
+            click.echo(err.ctx.get_help() if err.ctx is not None else err.format_message())
+            return 0
         except click.UsageError as err:
             where = err.ctx.command_path if err.ctx is not None else "codesign"
             return _fail(f"{err.format_message()} (see `{where} --help`)", EXIT_USAGE, err)

@@ -549,6 +549,11 @@ def test_bad_input_gets_one_line_and_loses_nothing(
     assert changes(before, after) == {"created": [], "changed": [], "removed": []}
 
 
+def test_plain_codesign_prints_its_help(tmp_path: Path) -> None:
+    res = invoke([], tmp_path)
+    assert res.code == 0 and res.stdout.startswith("Usage: codesign") and res.stderr == ""
+
+
 def test_verbose_after_the_subcommand_adds_the_traceback(inputs: Inputs, sandbox: Path) -> None:
     bad = _resolve("{bad:module}", sandbox, inputs)
     quiet = invoke(["compile", bad, *PYNQ], sandbox)
