@@ -121,6 +121,12 @@ CASES = [
     Case("run --out on a folder of user files", ("run", "{flow}", "--out", "data"), 1, HOLDS),
     Case("run --out . in a folder of user files", ("run", "{flow}", "--out", "."), 1, HOLDS),
     Case(
+        "run --out . --force over a user's config.yaml",
+        ("run", "{flow}", "--out", ".", "--force"),
+        1,
+        r"config\.yaml was not written by codesign and a flow run would overwrite it, even with --force",
+    ),
+    Case(
         "run --out on a compile run folder",
         ("run", "{flow}", "--out", "{comp}"),
         1,

@@ -204,3 +204,17 @@ def test_exit_codes_of_tool_failures_and_commands_that_exit_themselves(
     monkeypatch.setattr(doctor_cli, "all_required_ok", lambda results: False)
     res = invoke(["doctor"], tmp_path)
     assert res.code == 1 and "not ready" in res.stdout
+
+
+def test_run_with_force_writes_beside_user_files(
+    inputs: Inputs, sandbox: Path, tmp_path: Path
+) -> None:
+    flow = copy_into(inputs.flow_file, tmp_path / "flow.yaml")
+    before = snapshot(tmp_path)
+    res = invoke(["run", str(flow), "--out", "data", "--force", "--to-step", "train"], sandbox)
+    assert res.code == 0, res.stderr
+    diff = changes(before, snapshot(tmp_path))
+    assert diff["changed"] == [] and diff["removed"] == []  # data/b.csv untouched
+    assert all(p.startswith("work/data/") for p in diff["created"])
+    assert (sandbox / "data" / "train" / "model.pt").is_file()
+    assert json.loads((sandbox / "data" / MARKER_FILE).read_text())["foreign"] == ["b.csv"]
