@@ -190,6 +190,11 @@ def run_cli(args: list[str] | None = None) -> int:
             code = cli.main(args=args, prog_name="codesign", standalone_mode=False)
         except click.exceptions.Exit as err:
             return err.exit_code
+        except SystemExit as err:  # a command's own sys.exit(n): build's 3, doctor's 1
+            return err.code if isinstance(err.code, int) else EXIT_USER
+        except click.exceptions.NoArgsIsHelpError as err:  # plain `codesign`: its help
+            click.echo(err.ctx.get_help() if err.ctx is not None else err.format_message())
+            return 0
         except click.UsageError as err:
             where = err.ctx.command_path if err.ctx is not None else "codesign"
             return _fail(f"{err.format_message()} (see `{where} --help`)", EXIT_USAGE, err)
@@ -211,9 +216,11 @@ def run_cli(args: list[str] | None = None) -> int:
 
 
 def _code_of(err: CodesignError) -> int:
-    from codesign.sim.simulation import SimHangError, SimMismatchError  # noqa: PLC0415
-
-    return EXIT_TOOL if isinstance(err, ToolFailedError | SimMismatchError | SimHangError) else 1
+    tool_errors: tuple[type[BaseException], ...] = (ToolFailedError,)
+    sim = sys.modules.get("codesign.sim.simulation")  # not loaded: none of its errors raised
+    if sim is not None:
+        tool_errors += (sim.SimMismatchError, sim.SimHangError)
+    return EXIT_TOOL if isinstance(err, tool_errors) else EXIT_USER
 
 
 def _os_message(err: OSError) -> str:

@@ -121,6 +121,12 @@ CASES = [
     Case("run --out on a folder of user files", ("run", "{flow}", "--out", "data"), 1, HOLDS),
     Case("run --out . in a folder of user files", ("run", "{flow}", "--out", "."), 1, HOLDS),
     Case(
+        "run --out . --force over a user's config.yaml",
+        ("run", "{flow}", "--out", ".", "--force"),
+        1,
+        r"config\.yaml was not written by codesign and a flow run would overwrite it, even with --force",
+    ),
+    Case(
         "run --out on a compile run folder",
         ("run", "{flow}", "--out", "{comp}"),
         1,
@@ -547,6 +553,11 @@ def test_bad_input_gets_one_line_and_loses_nothing(
     assert "Traceback" not in res.stderr + res.stdout
     assert "weights_only" not in res.stderr
     assert changes(before, after) == {"created": [], "changed": [], "removed": []}
+
+
+def test_plain_codesign_prints_its_help(tmp_path: Path) -> None:
+    res = invoke([], tmp_path)
+    assert res.code == 0 and res.stdout.startswith("Usage: codesign") and res.stderr == ""
 
 
 def test_verbose_after_the_subcommand_adds_the_traceback(inputs: Inputs, sandbox: Path) -> None:

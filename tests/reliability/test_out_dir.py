@@ -186,3 +186,35 @@ def test_out_dot_in_an_empty_folder_stays_the_same_folder(inputs: Inputs, tmp_pa
         assert here.stat().st_ino == inode  # the shell's working folder was not swapped away
         assert f"fps: {fps}" in (here / "config.yaml").read_text()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_exit_codes_of_tool_failures_and_commands_that_exit_themselves(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import codesign.cli.doctor as doctor_cli
+    from codesign.errors import ToolFailedError
+
+    def failing_tool(*args: object, **kwargs: object) -> None:
+        raise ToolFailedError("yosys failed (exit 1) synthesizing x")
+
+    monkeypatch.setattr(doctor_cli, "run_checks", failing_tool)
+    res = invoke(["doctor"], tmp_path)
+    assert res.code == 4 and res.errors == ["error: yosys failed (exit 1) synthesizing x"]
+    monkeypatch.setattr(doctor_cli, "run_checks", lambda *a, **k: [])
+    monkeypatch.setattr(doctor_cli, "all_required_ok", lambda results: False)
+    res = invoke(["doctor"], tmp_path)
+    assert res.code == 1 and "not ready" in res.stdout
+
+
+def test_run_with_force_writes_beside_user_files(
+    inputs: Inputs, sandbox: Path, tmp_path: Path
+) -> None:
+    flow = copy_into(inputs.flow_file, tmp_path / "flow.yaml")
+    before = snapshot(tmp_path)
+    res = invoke(["run", str(flow), "--out", "data", "--force", "--to-step", "train"], sandbox)
+    assert res.code == 0, res.stderr
+    diff = changes(before, snapshot(tmp_path))
+    assert diff["changed"] == [] and diff["removed"] == []  # data/b.csv untouched
+    assert all(p.startswith("work/data/") for p in diff["created"])
+    assert (sandbox / "data" / "train" / "model.pt").is_file()
+    assert json.loads((sandbox / "data" / MARKER_FILE).read_text())["foreign"] == ["b.csv"]
