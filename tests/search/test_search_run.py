@@ -6,7 +6,6 @@ import json
 import re
 from pathlib import Path
 
-import pytest
 from click.testing import CliRunner
 from cost_double import ToyCostModel, toy_specs
 
@@ -44,8 +43,10 @@ def _tiny_flow(tmp_path: Path) -> Path:
 
 
 def test_search_reports_winners_and_emits_loadable_flows(tmp_path: Path) -> None:
-    pytest.importorskip("codesign.data")
+    from codesign.cost.db import ResultsDB
+
     cfg = load_flow_config(_tiny_flow(tmp_path))
+    db = ResultsDB(f"sqlite:///{tmp_path / 'results.sqlite'}")
     report = run_search(
         cfg,
         SearchTarget("pynq-z2", fps=20_000),
@@ -53,6 +54,7 @@ def test_search_reports_winners_and_emits_loadable_flows(tmp_path: Path) -> None
         price_fn=spec_pricer(ToyCostModel(), toy_specs),
         cost_version="toy-1",
         hardware_for=(),
+        results_db=db,
     )
     methods = [w["method"] for w in report["winners"]]
     assert methods[:3] == ["joint", "sequential", "random"]
@@ -65,6 +67,10 @@ def test_search_reports_winners_and_emits_loadable_flows(tmp_path: Path) -> None
         assert flow.search is None and flow.compile.fps == 20_000
         assert list(flow.model.build_arch().widths) == w["widths"]
     assert 1 <= len(report["emitted"]) <= 2
+    rows = db.query(stage="search")
+    assert sorted(r["name"] for r in rows) == sorted(m.replace(" ", "_") for m in methods)
+    joint = next(r for r in rows if r["name"] == "joint")
+    assert joint["meta"]["test_accuracy"] == report["winners"][0]["test_accuracy"]
     # A re-run resumes the supernet and samples instead of training again.
     again = run_search(
         cfg,
