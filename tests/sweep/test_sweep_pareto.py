@@ -6,9 +6,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from codesign.errors import InfeasibleError, StepTimeoutError, ToolFailedError
-from codesign.sweep.pareto import Row, pareto_front, qualities
+from codesign.sweep.pareto import Row, compact_bits, pareto_front, qualities
 from codesign.sweep.point import classify
-from codesign.sweep.report import compact_bits
 
 
 def _row(i: int, lut: float, acc: float) -> Row:
