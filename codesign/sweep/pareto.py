@@ -235,7 +235,7 @@ def plot_fronts(rows: list[Row], path: Path | None = None) -> bytes:
             )
             for r in front:
                 ax.annotate(
-                    r.bits or r.digest[:6],
+                    compact_bits(r.bits) or r.digest[:6],
                     (r.lut, r.accuracy),
                     fontsize=6,
                     xytext=(3, -8),
