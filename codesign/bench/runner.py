@@ -18,7 +18,7 @@ import psutil
 
 from codesign.io import atomic_write_json
 
-BENCHMARKS = ("compile", "sim", "synth", "quickstart", "sweep")
+BENCHMARKS = ("compile", "sim", "synth", "quickstart", "cost", "sweep")
 _SAMPLE_S = 0.05
 
 

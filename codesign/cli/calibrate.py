@@ -61,7 +61,12 @@ def design_table(rows: list[dict[str, Any]]) -> Table:
     for c in cols:
         table.add_column(c, justify="left" if c in ("role", "bits") else "right")
     for r in rows:
-        table.add_row(*[f"{r[c]:g}" if isinstance(r[c], float) else str(r[c]) for c in cols])
+        table.add_row(
+            *[
+                "-" if r[c] is None else f"{r[c]:g}" if isinstance(r[c], float) else str(r[c])
+                for c in cols
+            ]
+        )
     return table
 
 
@@ -90,6 +95,13 @@ def design_table(rows: list[dict[str, Any]]) -> Table:
 @click.option("--fit-only", is_flag=True, help="Fit what is stored; measure nothing.")
 @click.option("--no-designs", is_flag=True, help="Skip the quickstart whole-design checks.")
 @click.option(
+    "--import-run",
+    "import_runs",
+    multiple=True,
+    type=click.Path(path_type=Path, file_okay=False, exists=True),
+    help="Also use this run folder's per-layer Yosys results (repeatable).",
+)
+@click.option(
     "--install",
     is_flag=True,
     help="Also write the calibration into the package (codesign/cost/calibrations).",
@@ -103,6 +115,7 @@ def calibrate_cmd(
     jobs: int,
     fit_only: bool,
     no_designs: bool,
+    import_runs: tuple[Path, ...],
     install: bool,
 ) -> None:
     """Compile, synthesize (Yosys, per layer) and fit the cost model; resumable."""
@@ -136,6 +149,7 @@ def calibrate_cmd(
             measure=not fit_only,
             designs=not no_designs,
             on_point=on_point,
+            import_runs=import_runs,
         )
     cal = result["calibration"]
     console.print(layer_table(result["layers"], f"held-out layers: {cal.name}"))

@@ -16,7 +16,8 @@ rules, not fits:
   ``ceil(PE / lanes) * SIMD`` DSPs (``PE * ceil(SIMD / 3)`` on DSP58). A LUT MVU uses none.
 * BRAM18: a memory of more than ``lutram_max_bits`` bits and depth > 64 goes to BRAM (the
   cheapest BRAM18 aspect ratio), else to LUTRAM (a LUT per 64 x 1 bits), where its LUTs
-  become a feature. The threshold is fitted per calibration.
+  become a feature. The threshold is fitted per calibration. Threshold memories are
+  constants that Yosys maps to LUT logic, never BRAM (measured).
 * cycles: FINN's analytic cycles (:mod:`codesign.cost.cycles`), exact.
 
 Example:
@@ -173,11 +174,12 @@ def features(spec: LayerSpec, lutram_max_bits: float) -> tuple[dict[str, float],
         out_bits = spec.act_out.bits if spec.act_out is not None else 1
         tbits = extra(spec, "tbits", a)
         per_pe = spec.mh // spec.pe
+        # The thresholds are constants: Yosys turns their memories into LUT logic (ROM),
+        # never BRAM (measured: the W8A8 quickstart's 6 BRAM18 are all weight memories).
         tmem = 0.0
         for stage in range(out_bits):
-            lut, br = memory_cost(per_pe * 2**stage, int(tbits), lutram_max_bits)
+            lut, _ = memory_cost(per_pe * 2**stage, int(tbits), float("inf"))
             tmem += lut * spec.pe
-            bram += br * spec.pe
         return {
             "base": 1.0,
             "cmp": spec.pe * out_bits * tbits,

@@ -57,6 +57,7 @@ class Calibration:
         overhead: ``(const, per_node)`` design-level stitching overhead.
         provenance: Board, part, clock, codesign version/commit, points, date...
         errors: The held-out error table rows.
+        revision: Feedback round that produced it (0: a ``codesign calibrate`` fit).
     """
 
     family: str
@@ -67,11 +68,13 @@ class Calibration:
     overhead: tuple[Resources, Resources] = (Resources(), Resources())
     provenance: Mapping[str, Any] = field(default_factory=dict)
     errors: tuple[Mapping[str, Any], ...] = ()
+    revision: int = 0
 
     @property
     def name(self) -> str:
-        """``<family>-<tool>-<short version>``: the name it is loaded by."""
-        return f"{self.family}-{self.tool}-{_short(self.tool_version)}"
+        """``<family>-<tool>-<short version>[-r<revision>]``: the name it is loaded by."""
+        base = f"{self.family}-{self.tool}-{_short(self.tool_version)}"
+        return f"{base}-r{self.revision}" if self.revision else base
 
     def model(self) -> AnalyticCostModel:
         """The cost model with these coefficients."""
@@ -101,6 +104,7 @@ class Calibration:
             },
             "provenance": dict(self.provenance),
             "errors": [dict(e) for e in self.errors],
+            "revision": self.revision,
         }
 
     @classmethod
@@ -126,6 +130,7 @@ class Calibration:
                 ),
                 provenance=dict(data.get("provenance", {})),
                 errors=tuple(data.get("errors", ())),
+                revision=int(data.get("revision", 0)),
             )
         except (KeyError, TypeError, ValueError, IndexError) as err:
             raise ConfigError(f"not a codesign calibration ({type(err).__name__}: {err})") from None

@@ -53,6 +53,7 @@ class CalibPoint:
         whole: Synthesize the whole design too (for the stitching overhead).
         impl: MVU implementation of every weight layer.
         seed: Weight initialization seed of the exported model.
+        per_layer: Synthesize each node on its own (the layer samples of the fit).
     """
 
     arch: CnnArch
@@ -63,6 +64,7 @@ class CalibPoint:
     whole: bool = False
     impl: Impl = Impl.DSP
     seed: int = 0
+    per_layer: bool = True
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form (the key is its digest)."""
@@ -75,6 +77,7 @@ class CalibPoint:
             "whole": self.whole,
             "impl": self.impl.value,
             "seed": self.seed,
+            "per_layer": self.per_layer,
         }
 
     @classmethod
@@ -89,6 +92,7 @@ class CalibPoint:
             whole=bool(data["whole"]),
             impl=Impl(data["impl"]),
             seed=int(data["seed"]),
+            per_layer=bool(data.get("per_layer", True)),
         )
 
     @property
@@ -181,12 +185,27 @@ def calibration_points(
     return points
 
 
-def design_points(board: str = "pynq-z2", fps: float = 10_000) -> list[CalibPoint]:
-    """The quickstart network at W2A2, W4A4, W8A8 and mixed bits, synthesized whole."""
+def design_points(
+    board: str = "pynq-z2", fps: float = 10_000, per_layer: bool = False
+) -> list[CalibPoint]:
+    """The quickstart network at W2A2, W4A4, W8A8 and mixed bits, synthesized whole.
+
+    Per-layer synthesis of these is off by default: they check whole designs, and their
+    35 nodes each would cost more Yosys time than a dozen DoE networks.
+    """
     n = QUICKSTART_ARCH.n_layers
     mixed = BitConfig(8, (LayerBits(4, 4), LayerBits(8, 6), LayerBits(2, 3), LayerBits(4, None)))
     configs = [BitConfig.uniform(n, b, b) for b in (2, 4, 8)] + [mixed]
     return [
-        CalibPoint(QUICKSTART_ARCH, bits, fps, board, role=Role.DESIGN, whole=True, seed=0)
+        CalibPoint(
+            QUICKSTART_ARCH,
+            bits,
+            fps,
+            board,
+            role=Role.DESIGN,
+            whole=True,
+            seed=0,
+            per_layer=per_layer,
+        )
         for bits in configs
     ]

@@ -38,7 +38,7 @@ __all__ = [
 ]
 
 LUTRAM_GRID = (256, 512, 1024, 2048, 4096, 8192, 16384, 32768, 1e12)
-_MIN_ROWS = 3  # fewer rows than this for a kind: keep the default coefficients
+_MIN_ROWS = 1  # the prior rows keep a kind with few measurements near its defaults
 
 
 @dataclass(frozen=True)
@@ -67,6 +67,8 @@ def samples(records: Iterable[Mapping[str, Any]]) -> list[Sample]:
     for rec in records:
         role = rec.get("point", {}).get("role", "fit")
         for node in rec["nodes"]:
+            if node.get("measured") is None:
+                continue  # not synthesized on its own
             out.append(
                 Sample(
                     spec=spec_from_dict(node["spec"]),
@@ -79,13 +81,33 @@ def samples(records: Iterable[Mapping[str, Any]]) -> list[Sample]:
     return out
 
 
-def _nnls(rows: list[list[float]], target: list[float], weights: list[float]) -> list[float]:
+def _nnls(
+    rows: list[list[float]],
+    target: list[float],
+    weights: list[float],
+    prior: list[float],
+    prior_weight: float = 1.0,
+) -> list[float]:
+    """Non-negative weighted least squares, pulled towards ``prior`` by one row's worth.
+
+    Each coefficient gets a prior row ``s_j (x_j - prior_j)`` with ``s_j`` the median
+    weighted size of its feature, so that with few measurements the analytic defaults
+    hold and with many the data decide.
+    """
     import numpy as np
     from scipy.optimize import nnls
 
     a = np.asarray(rows, dtype=float) * np.asarray(weights)[:, None]
     b = np.asarray(target, dtype=float) * np.asarray(weights)
-    coef, _ = nnls(a, b, maxiter=50 * a.shape[1] + 100)
+    scale = []
+    for j in range(a.shape[1]):
+        col = np.abs(a[:, j])
+        col = col[col > 0]
+        scale.append(float(np.median(col)) if col.size else 0.0)
+    reg = np.diag(np.asarray(scale) * prior_weight)
+    a_aug = np.vstack([a, reg])
+    b_aug = np.concatenate([b, reg @ np.asarray(prior, dtype=float)])
+    coef, _ = nnls(a_aug, b_aug, maxiter=50 * a.shape[1] + 100)
     return [float(c) for c in coef]
 
 
@@ -132,10 +154,12 @@ def fit_calibration(
             continue
         matrix = [[feats.get(n, 0.0) for n in names] for feats, _ in rows]
         fitted: dict[str, list[float]] = {}
-        for res in ("lut", "ff"):
+        default = DEFAULT_COEFS.get(key, {})
+        for index, res in enumerate(("lut", "ff")):
             target = [getattr(m, res) for _, m in rows]
             weights = [1.0 / max(10.0, t) for t in target]
-            fitted[res] = _nnls(matrix, target, weights)
+            prior = [default.get(n, (0.0, 0.0))[index] for n in names]
+            fitted[res] = _nnls(matrix, target, weights, prior)
         table = {n: (0.0, 0.0) for n in coefs.get(key, {})}
         for i, n in enumerate(names):
             table[n] = (round(fitted["lut"][i], 6), round(fitted["ff"][i], 6))
@@ -175,6 +199,8 @@ def _fit_overhead(
         if rec.get("point", {}).get("role", "fit") != "fit" or not rec.get("whole"):
             continue
         whole = rec["whole"]["resources"]
+        if any(x.get("measured") is None for x in rec["nodes"]):
+            continue
         n = len(rec["nodes"])
         rows.append([1.0, float(n)])
         lut.append(whole["lut"] - sum(x["measured"]["lut"] for x in rec["nodes"]))
@@ -266,22 +292,28 @@ def whole_design_table(
             continue
         specs = [spec_from_dict(n["spec"]) for n in rec["nodes"]]
         pred = model.design_cost(specs).resources
-        point = CalibPoint.from_dict(rec["point"])
-        arch_specs = network_layers(
-            point.arch, point.bits, fps=point.fps, clock_ns=float(rec.get("clock_ns") or 10.0)
-        )
-        arch_pred = model.design_cost(arch_specs).resources
         meas = Resources(**rec["whole"]["resources"])
+        arch_lut: float | None = None
+        bits = "-"
+        if "arch" in rec["point"]:
+            point = CalibPoint.from_dict(rec["point"])
+            bits = point.bits.describe()
+            arch_specs = network_layers(
+                point.arch, point.bits, fps=point.fps, clock_ns=float(rec.get("clock_ns") or 10.0)
+            )
+            arch_lut = model.design_cost(arch_specs).resources.lut
         rows.append(
             {
                 "key": rec["key"],
-                "role": point.role.value,
-                "bits": point.bits.describe(),
+                "role": rec["point"].get("role", "fit"),
+                "bits": bits,
                 "lut": meas.lut,
                 "lut_pred": round(pred.lut),
                 "lut_err_pct": round(100 * (pred.lut - meas.lut) / meas.lut, 1),
-                "lut_from_arch": round(arch_pred.lut),
-                "lut_from_arch_err_pct": round(100 * (arch_pred.lut - meas.lut) / meas.lut, 1),
+                "lut_from_arch": None if arch_lut is None else round(arch_lut),
+                "lut_from_arch_err_pct": None
+                if arch_lut is None
+                else round(100 * (arch_lut - meas.lut) / meas.lut, 1),
                 "ff": meas.ff,
                 "ff_pred": round(pred.ff),
                 "bram18": meas.bram18,

@@ -43,7 +43,9 @@ __all__ = [
     "Folding",
     "accumulator_bits",
     "apply_folding",
+    "avoid_full_simd",
     "base_layers",
+    "fold_pass",
     "fold_to_lut_budget",
     "folding_of",
     "insert_dwc_fifo",
@@ -278,6 +280,18 @@ def _avoid_full_simd(specs: list[LayerSpec]) -> list[LayerSpec]:
                     break
         out.append(spec)
     return out
+
+
+def fold_pass(
+    specs: Sequence[LayerSpec], target_cycles: int, mvau_wwidth_max: int = 36
+) -> list[LayerSpec]:
+    """One SetFolding pass at ``target_cycles`` (no relaxation, no full-SIMD guard)."""
+    return _fold_pass(list(specs), max(1, int(target_cycles)), mvau_wwidth_max)
+
+
+def avoid_full_simd(specs: Sequence[LayerSpec]) -> list[LayerSpec]:
+    """The MVAU_rtl guard of codesign (SIMD < MW) on folded specs."""
+    return _avoid_full_simd(list(specs))
 
 
 def predict_folding(

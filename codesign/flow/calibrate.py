@@ -69,8 +69,12 @@ def measure_point(
     settings: Settings | None = None,
     synth_timeout_s: float = 1800,
     jobs: int = 1,
+    kinds: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """Compile and synthesize one point; return its record (not yet written).
+
+    ``kinds`` limits per-layer synthesis to nodes of these kinds (``mvau``...; the whole
+    design is then not synthesized either).
 
     Raises:
         CodesignError: Compile or synthesis failed (the message says which and why).
@@ -88,10 +92,16 @@ def measure_point(
     _compile(point, run_dir)
     t_compile = time.perf_counter() - t0
     specs = compiled_specs(run_dir / "compiled.onnx")
+    selected = None
+    if kinds is not None:
+        selected = [s.name for s in specs if s.kind.value in set(kinds)]
+        if not selected:
+            raise ConfigError(f"no node of kinds {', '.join(kinds)} in point {point.key}")
     report = synthesize(
         run_dir,
-        per_layer=True,
-        whole=point.whole,
+        per_layer=point.per_layer,
+        whole=(point.whole or not point.per_layer) and selected is None,
+        nodes=selected,
         timeout_s=synth_timeout_s,
         jobs=jobs,
         settings=settings,
@@ -107,20 +117,18 @@ def measure_point(
     nodes = []
     for spec in specs:
         r = measured.get(spec.name)
-        if r is None:
-            continue
         est = finn.get(spec.name)
         nodes.append(
             {
                 "name": spec.name,
                 "op_type": report.op_types.get(spec.name, ""),
                 "spec": spec_to_dict(spec),
-                "measured": r.resources.to_dict(),
+                "measured": None if r is None else r.resources.to_dict(),
                 "cycles": layer_cycles(spec),
                 "finn_cycles": None if est is None else est["cycles"],
                 "finn_estimate": None if est is None else est["resources"],
-                "design_digest": r.design_digest,
-                "seconds": r.seconds,
+                "design_digest": None if r is None else r.design_digest,
+                "seconds": None if r is None else r.seconds,
             }
         )
     return {
@@ -161,6 +169,8 @@ def run_points(
     on_point: PointFn | None = None,
     keep_going: bool = True,
     jobs: int = 1,
+    measure: Callable[..., dict[str, Any]] | None = None,
+    kinds: Sequence[str] | None = None,
 ) -> list[dict[str, Any]]:
     """Measure every point not yet stored; return the records of all points that have one.
 
@@ -173,6 +183,9 @@ def run_points(
         on_point: Progress callback.
         keep_going: Log a failed point and go on (else raise).
         jobs: Yosys runs at once.
+        measure: ``measure(point, root, settings=, jobs=) -> record`` (default
+            :func:`measure_point`).
+        kinds: Synthesize only nodes of these kinds (see :func:`measure_point`).
     """
     root = Path(root)
     (root / POINTS_DIR).mkdir(parents=True, exist_ok=True)
@@ -190,7 +203,10 @@ def run_points(
             what = "imported"
         else:
             try:
-                record = measure_point(point, root, settings=settings, jobs=jobs)
+                kwargs: dict[str, Any] = {"settings": settings, "jobs": jobs}
+                if kinds is not None:
+                    kwargs["kinds"] = kinds
+                record = (measure or measure_point)(point, root, **kwargs)
             except CodesignError as err:
                 log.warning("point %s failed: %s", key, err)
                 if on_point:
@@ -220,6 +236,7 @@ def calibrate(
     designs: bool = True,
     settings: Settings | None = None,
     on_point: PointFn | None = None,
+    import_runs: Sequence[Path] = (),
 ) -> dict[str, Any]:
     """Measure (resuming) the design of experiments for ``board``, fit, and report.
 
@@ -235,6 +252,8 @@ def calibrate(
         designs: Include the quickstart whole-design checks.
         settings: Cache folder and tools.
         on_point: Progress callback.
+        import_runs: Existing run folders with per-layer Yosys results to add as points
+            (:func:`record_from_run`; same family only).
 
     Returns:
         ``{"calibration": Calibration, "path": Path, "layers": table rows,
@@ -253,13 +272,9 @@ def calibrate(
     db = ResultsDB(db_url or f"sqlite:///{(root / 'results.sqlite').resolve()}")
     cal_points = calibration_points(n_points, spec.name.lower(), clock_ns=spec.clock_ns, seed=seed)
     checks = design_points(spec.name.lower()) if designs else []
-    # interleave the whole-design checks so that a partial run has some of each
-    points: list[CalibPoint] = []
-    step = max(1, len(cal_points) // max(1, len(checks)))
-    for i, check in enumerate(checks):
-        points.append(check)
-        points += cal_points[i * step : (i + 1) * step]
-    points += cal_points[len(checks) * step :]
+    # the whole-design checks first (whole synthesis only: a few minutes each), then the
+    # DoE: a partial calibration has every check and as many layer points as time allowed
+    points: list[CalibPoint] = [*checks, *cal_points]
     if measure:
         run_points(
             points,
@@ -271,7 +286,16 @@ def calibrate(
             jobs=jobs,
         )
     wanted = {p.key for p in points}
-    records = [r for r in db.points() if r["key"] in wanted]
+    for run in import_runs:
+        record = record_from_run(Path(run))
+        if record is None or record["family"] != synth_family_of(spec):
+            log.info("not importing %s (no per-layer results, or another family)", run)
+            continue
+        atomic_write_json(point_record_path(root, record["key"]), record)
+        db.record_point(record)
+    records = [
+        r for r in db.points() if r["key"] in wanted or r.get("point", {}).get("source") == "import"
+    ]
     if not records:
         raise ConfigError(f"no measured calibration points in {root}: run without --fit-only")
     first = records[0]
@@ -330,6 +354,13 @@ def _with_errors(cal: Any, layers: list[dict[str, Any]], designs: list[dict[str,
     return replace(cal, errors=tuple(layers) + tuple({"design": True, **d} for d in designs))
 
 
+def synth_family_of(board: Any) -> str:  # noqa: ANN401 - a Board
+    """The synth_xilinx family name a board's results are recorded under."""
+    from codesign.synth.plan import synth_family
+
+    return synth_family(board.family).value
+
+
 def _git_commit() -> str:
     import subprocess
 
@@ -345,3 +376,91 @@ def _git_commit() -> str:
         return out.stdout.strip()
     except OSError:
         return ""
+
+
+def record_from_run(run_dir: Path, holdout_every: int = 4) -> dict[str, Any] | None:
+    """A calibration record from an existing run folder with per-layer Yosys results.
+
+    Any compile run folder (a flow's ``compile/``, a sweep point's, a foreign model's)
+    whose ``synth/report.json`` has per-layer results becomes a point: its nodes' specs
+    come from ``compiled.onnx``. The key is the digest of the report; every
+    ``holdout_every``-th key (by digest) is held out. None when there is nothing to use.
+    """
+    import hashlib
+
+    from codesign.cost.cycles import layer_cycles
+    from codesign.cost.extract import compiled_specs, spec_to_dict
+
+    run_dir = Path(run_dir)
+    if (run_dir / "compile" / "synth" / "report.json").is_file():
+        run_dir = run_dir / "compile"
+    report_path = run_dir / "synth" / "report.json"
+    if not report_path.is_file() or not (run_dir / "compiled.onnx").is_file():
+        return None
+    report = json.loads(report_path.read_text())
+    if not report.get("layers"):
+        return None
+    try:
+        specs = {s.name: s for s in compiled_specs(run_dir / "compiled.onnx")}
+    except CodesignError as err:
+        log.warning("skipping %s: %s", run_dir, err)
+        return None
+    estimates = {}
+    if (run_dir / "estimates.json").is_file():
+        estimates = {
+            x["name"]: x for x in json.loads((run_dir / "estimates.json").read_text())["layers"]
+        }
+    nodes = []
+    for r in report["layers"]:
+        spec = specs.get(r["name"])
+        if spec is None:
+            continue
+        est = estimates.get(r["name"])
+        nodes.append(
+            {
+                "name": r["name"],
+                "op_type": report.get("op_types", {}).get(r["name"], ""),
+                "spec": spec_to_dict(spec),
+                "measured": r["resources"],
+                "cycles": layer_cycles(spec),
+                "finn_cycles": None if est is None else est["cycles"],
+                "finn_estimate": None if est is None else est["resources"],
+                "design_digest": r["design_digest"],
+                "seconds": r["seconds"],
+            }
+        )
+    if not nodes:
+        return None
+    key = hashlib.sha256(report_path.read_bytes()).hexdigest()[:16]
+    role = (
+        "holdout" if holdout_every and int(key, 16) % holdout_every == holdout_every - 1 else "fit"
+    )
+    first = report["layers"][0]
+    whole = report.get("whole")
+    # nodes synthesized whole but not all per layer: the overhead fit skips such records
+    return {
+        "key": key,
+        "point": {"role": role, "source": "import"},
+        "board": "",
+        "family": first["family"],
+        "part": first["part"],
+        "clock_ns": first["clock_ns"],
+        "tool": first["tool"],
+        "tool_version": first["version"],
+        "codesign_version": "",
+        "timestamp": datetime.fromtimestamp(report_path.stat().st_mtime, UTC).isoformat(
+            timespec="seconds"
+        ),
+        "run_dir": str(run_dir.resolve()),
+        "compile_seconds": None,
+        "seconds": round(sum(float(r["seconds"]) for r in report["layers"]), 2),
+        "nodes": nodes,
+        "whole": None
+        if not whole or len(nodes) != len(specs)
+        else {
+            "resources": whole["resources"],
+            "design_digest": whole["design_digest"],
+            "seconds": whole["seconds"],
+            "nodes": len(whole["nodes"]),
+        },
+    }

@@ -37,6 +37,7 @@ from pydantic import BaseModel, Field, PrivateAttr, ValidationError, model_valid
 
 from codesign.data.datasets import DatasetName
 from codesign.errors import ConfigError
+from codesign.flow.feedback import FeedbackSection
 from codesign.flow.sections import (
     DEFAULT_FPS,
     DEFAULT_STEPS,
@@ -69,6 +70,7 @@ class FlowConfig(Section):
     compile: CompileSection | None = None
     simulate: SimulateSection | None = None
     synth: SynthSection | None = None
+    feedback: FeedbackSection | None = None
 
     _source: Path | None = PrivateAttr(default=None)
 

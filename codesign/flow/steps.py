@@ -49,6 +49,7 @@ from typing import TYPE_CHECKING, Any
 
 from codesign.errors import ConfigError
 from codesign.flow.config import FlowConfig
+from codesign.flow.feedback import step_feedback
 from codesign.flow.hardware import step_compile, step_simulate, step_synth
 from codesign.flow.runner import FlowState, Step
 from codesign.io import atomic_write_json
@@ -287,6 +288,13 @@ STEPS: dict[str, Step] = {
             # FIFO sizing in simulate rewrites the design that synth reads.
             after=("simulate",),
             description="synthesize the design with Yosys",
+        ),
+        Step(
+            "feedback",
+            step_feedback,
+            sections=("feedback",),
+            after=(),
+            description="measure proposed designs, record them, refit the cost model",
         ),
     )
 }

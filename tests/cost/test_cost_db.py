@@ -119,3 +119,40 @@ def test_concurrent_processes_lose_nothing(tmp_path: Path) -> None:
 def test_bad_url_is_one_line() -> None:
     with pytest.raises(ConfigError, match="cannot open results database"):
         ResultsDB("nosuchdialect://x")
+
+
+def test_results_cli_lists_filters_exports(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from codesign.cli.main import cli
+
+    url = f"sqlite:///{tmp_path / 'r.sqlite'}"
+    db = ResultsDB(url)
+    db.add_design(_design(1), _layers(2))
+    db.add_design(_design(2, stage="compile", tool="finn-plus"))
+    runner = CliRunner()
+    res = runner.invoke(cli, ["results", "list", "--db", url, "--stage", "synth"])
+    assert res.exit_code == 0, res.output
+    assert "1 design row(s)" in res.output
+    out = tmp_path / "layers.json"
+    res = runner.invoke(
+        cli,
+        [
+            "results",
+            "export",
+            "--db",
+            url,
+            "--level",
+            "layer",
+            "--kind",
+            "mvau",
+            "--format",
+            "json",
+            "-o",
+            str(out),
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    assert [r["name"] for r in json.loads(out.read_text())] == ["MVAU_rtl_0", "MVAU_rtl_1"]
+    res = runner.invoke(cli, ["results", "import", "--db", url, str(tmp_path)])
+    assert res.exit_code != 0 and "is not a compile run folder" in str(res.exception or res.output)

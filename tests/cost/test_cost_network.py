@@ -93,3 +93,17 @@ def test_quickstart_nodes_as_compiled() -> None:
     assert max(layer_cycles(s) for s in specs) == 9408
     mvau = [s for s in specs if s.kind is LayerKind.MVAU]
     assert [(s.pe, s.simd) for s in mvau] == [(1, 3), (1, 6), (1, 4), (1, 1)]
+
+
+def test_a_folding_dict_reproduces_the_predicted_folding() -> None:
+    arch, bits = NETWORKS["mixed_k5_s1"]
+    predicted = network_layers(arch, bits, target_cycles=300)
+    folding = folding_of(predicted)
+    assert network_layers(arch, bits, folding=folding) == predicted
+    from codesign.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="give exactly one of folding, fps or target_cycles"):
+        network_layers(arch, bits)
+    bad = {**folding, "MVAU_rtl_0": {"PE": 5, "SIMD": 1}}
+    with pytest.raises(ConfigError, match="do not divide"):
+        network_layers(arch, bits, folding=bad)

@@ -1,0 +1,43 @@
+"""The fit recovers known coefficients; the error table reports what it should."""
+
+from __future__ import annotations
+
+from codesign.cost.analytic import DEFAULT_COEFS, AnalyticCostModel
+from codesign.cost.doe import calibration_points
+from codesign.cost.extract import spec_to_dict
+from codesign.cost.fit import error_table, fit_calibration, samples
+from codesign.cost.network import network_layers
+
+
+def _records(model: AnalyticCostModel, n: int, seed: int) -> list[dict[str, object]]:
+    """Point records 'measured' by ``model`` (a known ground truth for the fitter)."""
+    out = []
+    for p in calibration_points(n, seed=seed):
+        specs = network_layers(p.arch, p.bits, fps=p.fps, clock_ns=10.0)
+        nodes = [
+            {
+                "name": s.name,
+                "spec": spec_to_dict(s),
+                "measured": model.layer_cost(s).resources.to_dict(),
+                "cycles": 0,
+            }
+            for s in specs
+        ]
+        out.append({"key": p.key, "point": p.to_dict(), "nodes": nodes, "whole": None})
+    return out
+
+
+def test_fit_recovers_a_known_model() -> None:
+    truth_coefs = {
+        k: {f: (c[0] * 1.7, c[1] * 0.6) for f, c in v.items()} for k, v in DEFAULT_COEFS.items()
+    }
+    truth = AnalyticCostModel(coefs=truth_coefs)
+    records = _records(truth, 24, seed=1)
+    cal = fit_calibration(records, family="xc7", tool="yosys", tool_version="Yosys 0.70")
+    held = [s for s in samples(records) if s.role == "holdout"]
+    before = {r["kind"]: r for r in error_table(AnalyticCostModel(), held)}
+    after = {r["kind"]: r for r in error_table(cal.model(), held)}
+    assert before["all"]["lut_mape"] > 20
+    assert after["all"]["lut_mape"] < 2 and after["all"]["ff_mape"] < 2
+    assert after["all"]["dsp_exact"] == 100.0 and after["all"]["bram18_exact"] == 100.0
+    assert cal.provenance["fit_points"] == sum(1 for r in records if r["point"]["role"] == "fit")
