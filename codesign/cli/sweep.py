@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import click
@@ -84,7 +85,7 @@ def sweep(
             db=db,
             progress=progress,
         )
-    out = Console()
+    out = _console()
     out.print(
         f"sweep {spec.sweep.name}: {summary.points} points, {summary.ran} run now, "
         f"{summary.skipped} recorded before; {summary.done} done, {summary.failed} failed "
@@ -109,7 +110,12 @@ def sweep(
 @click.argument("sweep_dir", type=click.Path(path_type=Path, file_okay=False, exists=True))
 def report(sweep_dir: Path) -> None:
     """Write the Pareto fronts (CSV/JSON/PNG) and the HTML report of SWEEP_DIR."""
-    _report(sweep_dir.resolve(), Console())
+    _report(sweep_dir.resolve(), _console())
+
+
+def _console() -> Console:
+    # Wide tables stay readable in a log file (rich assumes 80 columns off a terminal).
+    return Console() if sys.stdout.isatty() else Console(width=200)
 
 
 def _report(sweep_dir: Path, out: Console) -> None:

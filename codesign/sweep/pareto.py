@@ -79,6 +79,17 @@ def qualities(report: dict[str, Any]) -> dict[str, float]:
     return out
 
 
+def compact_bits(bits: str | None) -> str:
+    """``"in8 W4A4 W4A4 W4"`` -> ``"W4A4"`` for uniform configs; others unchanged."""
+    if not bits:
+        return ""
+    parts = bits.split()
+    layers = parts[1:]
+    if len(layers) >= 2 and len(set(layers[:-1])) == 1 and layers[0].startswith(layers[-1] + "A"):
+        return layers[0] if parts[0] == "in8" else f"{parts[0]} {layers[0]}"
+    return bits
+
+
 def point_rows(records: Iterable[PointRecord]) -> list[Row]:
     """One :class:`Row` per done point and quality (points without accuracy are left out)."""
     rows = []
@@ -224,7 +235,7 @@ def plot_fronts(rows: list[Row], path: Path | None = None) -> bytes:
             )
             for r in front:
                 ax.annotate(
-                    r.bits or r.digest[:6],
+                    compact_bits(r.bits) or r.digest[:6],
                     (r.lut, r.accuracy),
                     fontsize=6,
                     xytext=(3, -8),
@@ -235,7 +246,8 @@ def plot_fronts(rows: list[Row], path: Path | None = None) -> bytes:
         ax.set_ylabel("accuracy")
         ax.grid(alpha=0.3)
         if mine:
-            ax.legend(fontsize=7, loc="lower right")
+            ax.legend(fontsize=7, loc="best")
+            ax.margins(x=0.15, y=0.12)
     for ax in list(axes.flat)[len(quals) :]:
         ax.set_visible(False)
     fig.suptitle("accuracy vs LUTs: points and Pareto fronts")

@@ -18,6 +18,7 @@ registries, thread pools, RNGs).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import fcntl
 import json
@@ -39,7 +40,15 @@ from codesign.errors import (
     ToolNotFoundError,
 )
 from codesign.flow.config import FlowConfig
-from codesign.flow.runner import STEPS_FILE, Step, StepRecord, load_records, run_flow
+from codesign.flow.runner import (
+    STEPS_FILE,
+    FlowState,
+    Step,
+    StepFn,
+    StepRecord,
+    load_records,
+    run_flow,
+)
 from codesign.io import atomic_write_json
 from codesign.runs import RunKind, claim_out_dir
 from codesign.sweep.store import FailureKind
@@ -64,8 +73,8 @@ def timed_registry(registry: dict[str, Step], timeouts: dict[str, float]) -> dic
     }
 
 
-def _timed(step: Step, seconds: float):  # noqa: ANN202 (a StepFn)
-    def fn(state, cfg):  # noqa: ANN001, ANN202
+def _timed(step: Step, seconds: float) -> StepFn:
+    def fn(state: FlowState, cfg: FlowConfig) -> FlowState:
         def on_alarm(_signum: int, _frame: object) -> None:
             raise StepTimeoutError(
                 f"step {step.name!r} ran past its {seconds:g} s limit "
@@ -270,5 +279,11 @@ if __name__ == "__main__":
     code = main()
     sys.stdout.flush()
     sys.stderr.flush()
-    # Threads of a step cut short by its timeout (Yosys jobs) must not keep the process.
+    # Threads of a step cut short by its timeout (Yosys jobs) must not keep the process
+    # alive, nor their tool processes outlive it.
+    import psutil
+
+    for child in psutil.Process().children(recursive=True):
+        with contextlib.suppress(psutil.NoSuchProcess):
+            child.kill()
     os._exit(code)

@@ -24,7 +24,16 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 
 from codesign.errors import CodesignError
 from codesign.io import atomic_write_text
-from codesign.sweep.pareto import CLEAN, MIXED, Row, analyse, plot_fronts, write_csv, write_json
+from codesign.sweep.pareto import (
+    CLEAN,
+    MIXED,
+    Row,
+    analyse,
+    compact_bits,
+    plot_fronts,
+    write_csv,
+    write_json,
+)
 from codesign.sweep.store import PLAN_FILE, PointStore
 
 log = logging.getLogger(__name__)
@@ -166,17 +175,6 @@ def summary_tables(rows: list[Row]) -> list[TextTable]:
             )
         out.append(table)
     return out
-
-
-def compact_bits(bits: str | None) -> str:
-    """``"in8 W4A4 W4A4 W4"`` -> ``"W4A4"`` for uniform configs; others unchanged."""
-    if not bits:
-        return ""
-    parts = bits.split()
-    layers = parts[1:]
-    if len(layers) >= 2 and len(set(layers[:-1])) == 1 and layers[0].startswith(layers[-1] + "A"):
-        return layers[0] if parts[0] == "in8" else f"{parts[0]} {layers[0]}"
-    return bits
 
 
 def _num(value: float | None, fmt: str = "{:,.0f}") -> str:

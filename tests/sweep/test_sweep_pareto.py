@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from codesign.errors import InfeasibleError, StepTimeoutError, ToolFailedError
-from codesign.sweep.pareto import Row, pareto_front, qualities
+from codesign.sweep.pareto import Row, compact_bits, pareto_front, qualities
 from codesign.sweep.point import classify
-from codesign.sweep.report import compact_bits
 
 
 def _row(i: int, lut: float, acc: float) -> Row:
@@ -25,7 +24,7 @@ def _dominates(a: Row, b: Row) -> bool:
     )
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.tuples(st.integers(100, 5000), st.integers(0, 100)), min_size=1, max_size=30))
 def test_front_is_exactly_the_non_dominated_points(pairs: list[tuple[int, int]]) -> None:
     rows = [_row(i, lut, acc / 100) for i, (lut, acc) in enumerate(pairs)]
