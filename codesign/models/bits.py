@@ -7,9 +7,11 @@ classifier has no output quantizer, so its ``act`` is ignored (``None`` by conve
 
 Which bit-widths are allowed is a hardware rule, not a training one: every layer must become
 an RTL node in finn-plus 1.6.1 (``MVAU_rtl`` with a standalone ``Thresholding_rtl``).
-1-bit (XNOR) layers are HLS-only there, 7 bits buys nothing over 8 on the DSP datapath, and
-more than 8 bits leaves the RTL MVU's supported range. Layers with 2-3 bits only go RTL when
-the compile step sets ``preferred_impl_style="rtl"`` on them (see ``TOOLCHAIN.md``).
+7 bits buys nothing over 8 on the DSP datapath, and more than 8 bits leaves the RTL MVU's
+supported range. Layers with 2-3 bits only go RTL when the compile step sets
+``preferred_impl_style="rtl"`` on them (see ``TOOLCHAIN.md``). 1-bit (XNOR) layers need
+codesign's LUT MVU (``impl: lut``, docs/lowbit.md); the family does not offer them yet.
+Each layer may choose its MVU implementation with ``impl`` (:data:`ImplChoice`).
 
 Example:
     >>> from codesign.models.bits import BitConfig
