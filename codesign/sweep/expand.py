@@ -80,7 +80,9 @@ class Point:
 
 def config_digest(data: dict[str, Any]) -> str:
     """Digest of a resolved flow config (plain data), ignoring where the run goes."""
-    body = copy.deepcopy(data)
+    # Absent optional sections are left out, so a codesign that adds a section keeps the
+    # names (and results) of earlier points.
+    body = {k: copy.deepcopy(v) for k, v in data.items() if v is not None}
     for key in _PLACE_KEYS:
         body.get("run", {}).pop(key, None)
     blob = json.dumps(body, sort_keys=True, default=str).encode()

@@ -29,6 +29,8 @@ def test_grid_points_are_resolved_configs_named_by_digest(tiny_sweep) -> None:
     # The digest is the config's, not the folder's: the same point elsewhere has the same name.
     moved = dict(p.config, run={**p.config["run"], "out_dir": "/elsewhere", "name": "x"})
     assert config_digest(moved) == p.digest
+    # An optional section a later codesign adds (absent: None) keeps the name.
+    assert config_digest({**p.config, "new_section": None}) == p.digest
     # Points that train alike share the train digest (one checkpoint); the seed changes it.
     same = [q for q in points if q.labels["bits"] == "W2A2" and q.labels["train.lr"] == "0.001"]
     assert len({q.train_digest for q in same}) == 2
