@@ -139,9 +139,9 @@ def test_checkpoint_errors(tmp_path: Path) -> None:
         load_checkpoint(tmp_path / "missing.pt")
     junk = tmp_path / "junk.pt"
     junk.write_bytes(b"not a checkpoint")
-    with pytest.raises(ConfigError, match="is not a readable checkpoint"):
+    with pytest.raises(ConfigError, match="expected a codesign checkpoint"):
         load_checkpoint(junk)
     other = tmp_path / "other.pt"
     torch.save({"state_dict": {}}, other)
-    with pytest.raises(ConfigError, match="is not a codesign checkpoint of format 1"):
+    with pytest.raises(ConfigError, match="a torch dict without format, arch, bits"):
         load_checkpoint(other)

@@ -58,7 +58,7 @@ def train(flow_file: Path, out_dir: Path | None) -> None:
     last = summary.get("last_epoch", {})
     table.add_row(*(str(last.get(k, "")) for k in ("loss", "acc", "bits", "cost")))
     Console().print(table)
-    Console().print(f"checkpoint: {result.state.path('checkpoint')}")
+    Console().print(f"checkpoint: {result.state.path('switchable_checkpoint')}")
 
 
 @click.command("tiers")
