@@ -22,7 +22,7 @@ from codesign.tools import TOOLS, find_tool
 _MARKER_TOOL = {"verilator": "verilator", "yosys": "yosys", "vivado": "vivado"}
 # Session fixtures that compile designs with FINN: a test using one is a compile test.
 COMPILE_FIXTURES = frozenset(
-    {"compiled", "compile_tiny_cnn", "compiled_run", "run_copy", "tiny_run"}
+    {"compiled", "compile_tiny_cnn", "compiled_run", "run_copy", "tiny_run", "tiny_compile"}
     | {"design_w4a4", "design_w2a2", "design_mixed", "w4a4"}
 )
 

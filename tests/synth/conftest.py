@@ -10,6 +10,7 @@ test-time budget.
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -19,8 +20,21 @@ from codesign.settings import Settings
 
 
 @pytest.fixture(scope="session")
-def tiny_run(compile_tiny_cnn: Callable[[str], Path]) -> Path:
+def tiny_compile(compile_tiny_cnn: Callable[[str], Path]) -> Path:
+    """The session's pynq-z1 compile of the tiny CNN (read-only)."""
     return compile_tiny_cnn("pynq-z1")
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tiny_compile: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """This module's own copy of the compile: synthesis writes RUN/synth/ and RUN/logs/.
+
+    The tests of one module share it on purpose (the module's ``report`` synthesizes once,
+    the others read what it wrote); the session's compile stays as compiled.
+    """
+    dst = tmp_path_factory.mktemp("synth_run") / "run"
+    shutil.copytree(tiny_compile, dst, symlinks=True)
+    return dst
 
 
 @pytest.fixture(scope="session")
