@@ -46,7 +46,16 @@ def test_image_size_must_fit_the_arch(digits_available: None) -> None:
 
 
 def test_registry_steps_read_earlier_steps() -> None:
-    assert list(STEPS) == ["train", "evaluate", "export", "compile", "simulate", "synth"]
+    assert list(STEPS) == [
+        "train",
+        "evaluate",
+        "export",
+        "compile",
+        "simulate",
+        "synth",
+        "feedback",
+    ]
+    assert STEPS["feedback"].after == () and STEPS["feedback"].sections == ("feedback",)
     assert STEPS["evaluate"].after == ("train",) and STEPS["export"].after == ("train",)
     assert STEPS["train"].sections == ("data", "model", "train")
     assert STEPS["compile"].after == ("export",)
