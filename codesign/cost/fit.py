@@ -205,8 +205,13 @@ def _fit_overhead(
         rows.append([1.0, float(n)])
         lut.append(whole["lut"] - sum(x["measured"]["lut"] for x in rec["nodes"]))
         ff.append(whole["ff"] - sum(x["measured"]["ff"] for x in rec["nodes"]))
-    if len(rows) < 2:
+    if not rows:
         return Resources(), Resources()
+    if len(rows) < 3:  # two parameters need more than two designs: a constant only
+        return (
+            Resources(lut=round(float(np.mean(lut)), 3), ff=round(float(np.mean(ff)), 3)),
+            Resources(),
+        )
     a = np.asarray(rows)
     c_lut = np.linalg.lstsq(a, np.asarray(lut), rcond=None)[0]
     c_ff = np.linalg.lstsq(a, np.asarray(ff), rcond=None)[0]
