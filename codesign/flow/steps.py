@@ -255,26 +255,6 @@ STEPS: dict[str, Step] = {
             description="train the CNN at fixed precision",
         ),
         Step(
-            "train_dqmq",
-            step_train_dqmq,
-            sections=("data", "model", "dqmq"),
-            description="train the switchable CNN with its quality-aware bit-width policy",
-        ),
-        Step(
-            "tiers",
-            step_tiers,
-            sections=("dqmq",),
-            after=("train_dqmq",),
-            description="cluster the policy into K static tiers and a router",
-        ),
-        Step(
-            "deploy_tiers",
-            step_deploy_tiers,
-            sections=("data", "compile", "simulate"),
-            after=("tiers",),
-            description="compile, simulate (bit-exact) and synthesize every tier",
-        ),
-        Step(
             "evaluate",
             step_evaluate,
             sections=("data", "evaluate"),
@@ -308,6 +288,26 @@ STEPS: dict[str, Step] = {
             # FIFO sizing in simulate rewrites the design that synth reads.
             after=("simulate",),
             description="synthesize the design with Yosys",
+        ),
+        Step(
+            "train_dqmq",
+            step_train_dqmq,
+            sections=("data", "model", "dqmq"),
+            description="train the switchable CNN with its quality-aware bit-width policy",
+        ),
+        Step(
+            "tiers",
+            step_tiers,
+            sections=("dqmq",),
+            after=("train_dqmq",),
+            description="cluster the policy into K static tiers and a router",
+        ),
+        Step(
+            "deploy_tiers",
+            step_deploy_tiers,
+            sections=("data", "compile", "simulate"),
+            after=("tiers",),
+            description="compile, simulate (bit-exact) and synthesize every tier",
         ),
     )
 }

@@ -46,7 +46,11 @@ def test_image_size_must_fit_the_arch(digits_available: None) -> None:
 
 
 def test_registry_steps_read_earlier_steps() -> None:
-    assert list(STEPS) == ["train", "evaluate", "export", "compile", "simulate", "synth"]
+    assert list(STEPS) == [
+        "train", "evaluate", "export", "compile", "simulate", "synth",
+        "train_dqmq", "tiers", "deploy_tiers",
+    ]  # fmt: skip
+    assert STEPS["tiers"].after == ("train_dqmq",) and STEPS["deploy_tiers"].after == ("tiers",)
     assert STEPS["evaluate"].after == ("train",) and STEPS["export"].after == ("train",)
     assert STEPS["train"].sections == ("data", "model", "train")
     assert STEPS["compile"].after == ("export",)
