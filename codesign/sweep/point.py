@@ -40,15 +40,8 @@ from codesign.errors import (
     ToolNotFoundError,
 )
 from codesign.flow.config import FlowConfig
-from codesign.flow.runner import (
-    STEPS_FILE,
-    FlowState,
-    Step,
-    StepFn,
-    StepRecord,
-    load_records,
-    run_flow,
-)
+from codesign.flow.core import FlowState, Step, StepFn
+from codesign.flow.runner import STEPS_FILE, StepRecord, load_records, run_flow
 from codesign.io import atomic_write_json
 from codesign.runs import RunKind, claim_out_dir
 from codesign.sweep.store import FailureKind
