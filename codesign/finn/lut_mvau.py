@@ -5,7 +5,7 @@ RTL-MVU implementation currently not supported"), the attribute FINN's HLS MVAU 
 uses to choose LUT or DSP multipliers. codesign fills that gap the way upstream FINN does
 (PRs #1560/#1648: a LUT compressor tree inside ``MVAU_rtl``, selected by ``resType``): the
 :class:`MVAU_rtl` below subclasses finn-plus's, and only when ``resType == "lut"`` swaps the
-compute kernel for codesign's (``hls/rtl/mvu_lut``). Everything else (node attributes,
+compute kernel for codesign's (``codesign/hls/rtl/mvu_lut``). Everything else (node attributes,
 execution, folding, weight memory and its memstream, stream widths, ``exp_cycles``, BRAM
 estimate, FINN's own passes that look for ``MVAU_rtl``) is finn-plus's, unchanged.
 docs/lowbit.md gives the reasons for this choice over a new op type.
@@ -20,8 +20,6 @@ simulation, synthesis, the build folder), never at import time. Without it, a
 from __future__ import annotations
 
 import logging
-import os
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -36,16 +34,17 @@ from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.custom_op.registry import getCustomOp
 from qonnx.transformation.base import Transformation
 
+from codesign.finn.kernels import RTL_DIR, RTL_DOMAIN, SHARED_DIR
+from codesign.finn.kernels import copy_kernel_sources as _copy_sources
+
 log = logging.getLogger(__name__)
 
-RTL_DOMAIN = "finn.custom_op.fpgadataflow.rtl"
-KERNEL_DIR = Path(__file__).resolve().parents[2] / "hls" / "rtl" / "mvu_lut"
+KERNEL_DIR = RTL_DIR / "mvu_lut"
 #: Kernel sources, in compile order (the wrapper is generated per node).
 KERNEL_SOURCES = ("codesign_mvu_lut_core.sv", "codesign_mvu_lut_axi.sv")
 WRAPPER_TEMPLATE = "mvu_lut_wrapper.v.j2"
 #: Folder (beside the nodes' code_gen_ipgen_* folders) that holds one copy of the kernel
 #: sources for all LUT MVUs of a build, so every tool sees one definition per module.
-SHARED_DIR = "codesign_rtllib"
 #: Adder-tree levels per pipeline stage (see codesign_mvu_lut_core.sv).
 LEVELS_PER_STAGE = 2
 MAX_BITS = 8
@@ -177,7 +176,7 @@ def lut_unsupported_reason(inst: Any) -> str:  # noqa: ANN401 - a FINN MVAU inst
 
 
 def render_wrapper(inst: MVAU_rtl, module: str) -> str:
-    """The node's Verilog wrapper from ``hls/rtl/mvu_lut/mvu_lut_wrapper.v.j2``."""
+    """The node's Verilog wrapper from ``codesign/hls/rtl/mvu_lut/mvu_lut_wrapper.v.j2``."""
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(KERNEL_DIR),
         undefined=jinja2.StrictUndefined,
@@ -199,14 +198,8 @@ def render_wrapper(inst: MVAU_rtl, module: str) -> str:
 def copy_kernel_sources(
     folder: Path, kernel_dir: Path = KERNEL_DIR, names: tuple[str, ...] = KERNEL_SOURCES
 ) -> None:
-    """Copy kernel sources into ``folder`` (unchanged files are left alone)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    for name in names:
-        src, dst = kernel_dir / name, folder / name
-        if not dst.is_file() or dst.read_bytes() != src.read_bytes():
-            tmp = dst.with_suffix(dst.suffix + f".{os.getpid()}.tmp")
-            shutil.copyfile(src, tmp)
-            tmp.replace(dst)
+    """Copy the LUT MVU's sources (by default) into ``folder``."""
+    _copy_sources(folder, kernel_dir, names)
 
 
 def register() -> None:

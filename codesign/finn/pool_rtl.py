@@ -3,7 +3,7 @@
 FINN lowers a max-pool to a depthwise sliding-window generator followed by a ``Pool``
 node (``Function="MaxPool"``). :class:`Pool_rtl` is that node's RTL backend, registered
 the way finn-plus registers its own (:func:`codesign.finn.lut_mvau.register` installs it),
-with the kernel ``hls/rtl/pool/codesign_maxpool.sv``. Node execution, shapes, stream widths
+with the kernel ``codesign/hls/rtl/pool/codesign_maxpool.sv``. Node execution, shapes, stream widths
 and ``exp_cycles`` are finn-plus's ``Pool``. :class:`SpecializeMaxPool` turns abstract
 max-pool ``Pool`` nodes into ``Pool_rtl`` before finn-plus's SpecializeLayers (which would
 pick HLS). Average and accumulating pools stay unsupported (HLS-only).
@@ -23,10 +23,11 @@ from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.custom_op.registry import getCustomOp
 from qonnx.transformation.base import Transformation
 
-KERNEL_DIR = Path(__file__).resolve().parents[2] / "hls" / "rtl" / "pool"
+from codesign.finn.kernels import RTL_DIR, RTL_DOMAIN, SHARED_DIR, copy_kernel_sources
+
+KERNEL_DIR = RTL_DIR / "pool"
 KERNEL_SOURCES = ("codesign_maxpool.sv",)
 WRAPPER_TEMPLATE = "maxpool_wrapper.v.j2"
-SHARED_DIR = "codesign_rtllib"
 
 
 class Pool_rtl(Pool, RTLBackend):  # noqa: N801 - FINN looks ops up by class name
@@ -56,8 +57,6 @@ class Pool_rtl(Pool, RTLBackend):  # noqa: N801 - FINN looks ops up by class nam
 
     def generate_hdl(self, model: ModelWrapper, fpgapart: str, clk: float) -> None:  # noqa: ARG002
         """Render the wrapper, copy the kernel into the build's shared folder."""
-        from codesign.finn.lut_mvau import copy_kernel_sources
-
         if self.get_nodeattr("Function") != "MaxPool":
             raise ValueError(f"{self.onnx_node.name}: Pool_rtl implements MaxPool only")
         code_gen_dir = Path(self.get_nodeattr("code_gen_dir_ipgen"))
@@ -109,9 +108,7 @@ class SpecializeMaxPool(Transformation):
     """Turn abstract ``Pool`` nodes with ``Function="MaxPool"`` into ``Pool_rtl``."""
 
     def apply(self, model: ModelWrapper) -> tuple[ModelWrapper, bool]:  # noqa: D102
-        from codesign.finn.lut_mvau import RTL_DOMAIN, register
-
-        register()
+        _register()
         graph = model.graph
         for index, node in enumerate(list(graph.node)):
             if node.domain != "finn.custom_op.fpgadataflow" or node.op_type != "Pool":
@@ -124,3 +121,13 @@ class SpecializeMaxPool(Transformation):
             graph.node.remove(node)
             graph.node.insert(index, new)
         return model, False
+
+
+def _register() -> None:
+    """Make finn-plus and qonnx resolve ``Pool_rtl`` (``lut_mvau.register`` does both kernels)."""
+    from finn.custom_op.fpgadataflow import rtl
+    from qonnx.custom_op.registry import add_op_to_domain
+
+    if rtl.custom_op.get(Pool_rtl.__name__) is not Pool_rtl:
+        rtl.register_custom_op(Pool_rtl)
+        add_op_to_domain(RTL_DOMAIN, Pool_rtl)
