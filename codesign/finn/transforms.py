@@ -147,6 +147,8 @@ class MoveLeadingFlattenToHost(Transformation):
                     model.set_tensor_shape(mt_out, model.get_tensor_shape(flat_out))
                     model.set_tensor_datatype(mt_out, dt)
                     model.set_tensor_datatype(flat_out, model.get_tensor_datatype(inp.name))
+                    # channels stay on axis 1; the layout now has the flattened rank
+                    getCustomOp(first).set_nodeattr("data_layout", "NC")
                     _reorder(graph, second, first)
                     log.info("moved leading %s ahead of %s", second.name, first.name)
                     return model, True
