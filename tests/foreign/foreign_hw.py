@@ -42,6 +42,7 @@ def run_hardware(
     fps: float = 20_000,
     ready_pct: int = 50,
     per_layer_ops: tuple[str, ...] = (),
+    impl: str = "dsp",
 ) -> HardwareRun:
     """Compile, simulate under backpressure (bit-exact vs FINN and Brevitas), synthesize."""
     from qonnx.core.modelwrapper import ModelWrapper
@@ -52,7 +53,7 @@ def run_hardware(
     from codesign.sim import simulate
     from codesign.synth import synthesize
 
-    run = compile_model(qonnx, CompileConfig(board=board, fps=fps), out / "run")
+    run = compile_model(qonnx, CompileConfig(board=board, fps=fps, impl=impl), out / "run")
     compiled = ModelWrapper(str(run.compiled))
     op_types = frozenset(n.op_type for n in compiled.graph.node)
 

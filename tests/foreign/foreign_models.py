@@ -120,6 +120,27 @@ class BiasFlattenCnn(nn.Module):
         return self.fc2(x)  # (B, 10)
 
 
+class MaxPoolCnn(nn.Module):
+    """A user's low-bit CNN with ``nn.MaxPool2d`` after a quantized ReLU, biases, a flatten."""
+
+    def __init__(self, w: int = 2, a: int = 2) -> None:
+        super().__init__()
+        self.inp = qnn.QuantIdentity(act_quant=UserReluQuant, bit_width=8, return_quant_tensor=True)
+        self.conv1 = qnn.QuantConv2d(1, 4, 3, padding=1, bias=True, **_w(w))
+        self.bn1 = nn.BatchNorm2d(4)
+        self.act1 = qnn.QuantReLU(act_quant=UserReluQuant, bit_width=a, return_quant_tensor=True)
+        self.pool = nn.MaxPool2d(2)
+        self.conv2 = qnn.QuantConv2d(4, 8, 3, stride=2, bias=True, **_w(w))
+        self.act2 = qnn.QuantReLU(act_quant=UserReluQuant, bit_width=a, return_quant_tensor=True)
+        self.flatten = nn.Flatten()
+        self.fc = qnn.QuantLinear(8 * 2 * 2, 10, bias=True, **_w(w))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.pool(self.act1(self.bn1(self.conv1(self.inp(x)))))  # (B, 4, 5, 5)
+        x = self.act2(self.conv2(x))  # (B, 8, 2, 2)
+        return self.fc(self.flatten(x))  # (B, 10)
+
+
 class SignedMlp(nn.Module):
     """Signed (hardtanh-like) activations, and a mid-network ``view`` that keeps the order.
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 from foreign_hw import fmnist, run_hardware
-from foreign_models import BiasFlattenCnn, SignedMlp, TfcMlp, export
+from foreign_models import BiasFlattenCnn, MaxPoolCnn, SignedMlp, TfcMlp, export
 
 from codesign.finn.support import SUPPORTED
 
@@ -37,6 +37,19 @@ def test_cnn_with_biases_and_final_flatten(tmp_path: Path, covered_ops: set[str]
     qonnx = export(model, (1, 10, 10), tmp_path / "export")
     hw = run_hardware(model, qonnx, tmp_path, fmnist(3, side=10), fps=20_000)
     assert hw.op_types >= {"ConvolutionInputGenerator_rtl", "FMPadding_rtl", "MVAU_rtl"}
+    covered_ops.update(hw.op_types)
+
+
+def test_maxpool_cnn_with_lut_mvus(tmp_path: Path, covered_ops: set[str]) -> None:
+    torch.manual_seed(0)
+    model = MaxPoolCnn(w=2, a=2)
+    qonnx = export(model, (1, 10, 10), tmp_path / "export")
+    hw = run_hardware(model, qonnx, tmp_path, fmnist(3, side=10), fps=20_000, impl="auto")
+    assert "Pool_rtl" in hw.op_types  # codesign's RTL max-pool
+    # impl auto: the first conv sees the 8-bit input (DSP MVU), the W2A2 layers use LUTs.
+    impls = {x.name: x.impl for x in hw.estimates.layers if x.op_type == "MVAU_rtl"}
+    assert impls == {"MVAU_rtl_0": "dsp", "MVAU_rtl_1": "lut", "MVAU_rtl_2": "lut"}
+    assert hw.synth.whole.resources.dsp == hw.estimates.total.dsp == 1
     covered_ops.update(hw.op_types)
 
 
