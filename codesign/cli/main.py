@@ -264,6 +264,10 @@ def stdout_to_log() -> Iterator[None]:
     Also quiets torch.onnx's "torchvision is not installed" warnings, so the terminal
     shows codesign's progress and tables only.
     """
+    # torch's logging setup runs when torch is first imported and resets the levels of its
+    # loggers: import it first, or a step that imports torch later undoes the ERROR below.
+    import torch.onnx  # noqa: F401, PLC0415
+
     buf = io.StringIO()
     onnx_log = logging.getLogger("torch.onnx")
     old_level = onnx_log.level

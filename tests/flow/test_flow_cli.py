@@ -123,3 +123,28 @@ def test_tiny_flow_end_to_end(tmp_path: Path) -> None:
     third = CliRunner().invoke(cli, ["run", str(flow), "--out", str(out2), "--to-step", "train"])
     assert third.exit_code == 0, third.output
     assert (out2 / "train" / "model.pt").is_file() and not (out2 / "report.json").exists()
+
+
+def test_flow_terminal_has_no_torch_chatter(tmp_path: Path) -> None:
+    """torch.onnx's "torchvision is not installed" warnings stay off the terminal (a fresh
+    process: torch's own logging setup runs at its first import, inside the flow)."""
+    import subprocess
+
+    from codesign.data import load_dataset
+
+    try:
+        load_dataset("fashion_mnist", "test")
+    except DatasetMissingError as err:
+        pytest.skip(str(err))
+    flow = tmp_path / "tiny.yaml"
+    flow.write_text(TINY_FLOW)
+    proc = subprocess.run(
+        [sys.executable, "-m", "codesign.cli.main", "run", str(flow)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "run" / "qonnx" / "model.onnx").is_file()  # the export step ran
+    assert "torchvision" not in proc.stderr + proc.stdout
