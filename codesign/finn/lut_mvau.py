@@ -28,13 +28,17 @@ from finn.custom_op.fpgadataflow.rtl.matrixvectoractivation_rtl import (
     MVAU_rtl as _FinnMVAU_rtl,
 )
 from finn.util.settings import get_settings
-from onnx import helper
 from qonnx.core.datatype import DataType
 from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.custom_op.registry import getCustomOp
 from qonnx.transformation.base import Transformation
 
-from codesign.finn.kernels import RTL_DIR, RTL_DOMAIN, SHARED_DIR
+from codesign.finn.kernels import (
+    RTL_DIR,
+    SHARED_DIR,
+    register_rtl_op,
+    specialize_nodes,
+)
 from codesign.finn.kernels import copy_kernel_sources as _copy_sources
 
 log = logging.getLogger(__name__)
@@ -207,16 +211,10 @@ def register() -> None:
 
     Idempotent; also installs codesign's RTL max-pool (:mod:`codesign.finn.pool_rtl`).
     """
-    from finn.custom_op.fpgadataflow import rtl
-    from qonnx.custom_op.registry import add_op_to_domain
-
     from codesign.finn.pool_rtl import Pool_rtl
 
-    for cls in (MVAU_rtl, Pool_rtl):
-        if rtl.custom_op.get(cls.__name__) is not cls:
-            rtl.register_custom_op(cls)
-            add_op_to_domain(RTL_DOMAIN, cls)
-            log.debug("registered codesign's %s", cls.__name__)
+    register_rtl_op(MVAU_rtl)
+    register_rtl_op(Pool_rtl)
 
 
 class SpecializeLutMVAU(Transformation):
@@ -229,17 +227,9 @@ class SpecializeLutMVAU(Transformation):
 
     def apply(self, model: ModelWrapper) -> tuple[ModelWrapper, bool]:  # noqa: D102
         register()
-        graph = model.graph
-        for index, node in enumerate(list(graph.node)):
-            if node.domain != "finn.custom_op.fpgadataflow" or node.op_type != "MVAU":
-                continue
-            if getCustomOp(node).get_nodeattr("resType") != "lut":
-                continue
-            new = helper.make_node("MVAU_rtl", node.input, node.output, domain=RTL_DOMAIN)
-            new.attribute.extend(a for a in node.attribute if a.name != "preferred_impl_style")
-            new.name = node.name
-            graph.node.remove(node)
-            graph.node.insert(index, new)
+        specialize_nodes(
+            model, "MVAU", "MVAU_rtl", lambda inst: inst.get_nodeattr("resType") == "lut"
+        )
         return model, False
 
 

@@ -18,12 +18,16 @@ import jinja2
 import numpy as np
 from finn.custom_op.fpgadataflow.pool import Pool
 from finn.custom_op.fpgadataflow.rtlbackend import RTLBackend
-from onnx import helper
 from qonnx.core.modelwrapper import ModelWrapper
-from qonnx.custom_op.registry import getCustomOp
 from qonnx.transformation.base import Transformation
 
-from codesign.finn.kernels import RTL_DIR, RTL_DOMAIN, SHARED_DIR, copy_kernel_sources
+from codesign.finn.kernels import (
+    RTL_DIR,
+    SHARED_DIR,
+    copy_kernel_sources,
+    register_rtl_op,
+    specialize_nodes,
+)
 
 KERNEL_DIR = RTL_DIR / "pool"
 KERNEL_SOURCES = ("codesign_maxpool.sv",)
@@ -108,26 +112,8 @@ class SpecializeMaxPool(Transformation):
     """Turn abstract ``Pool`` nodes with ``Function="MaxPool"`` into ``Pool_rtl``."""
 
     def apply(self, model: ModelWrapper) -> tuple[ModelWrapper, bool]:  # noqa: D102
-        _register()
-        graph = model.graph
-        for index, node in enumerate(list(graph.node)):
-            if node.domain != "finn.custom_op.fpgadataflow" or node.op_type != "Pool":
-                continue
-            if getCustomOp(node).get_nodeattr("Function") != "MaxPool":
-                continue
-            new = helper.make_node("Pool_rtl", node.input, node.output, domain=RTL_DOMAIN)
-            new.attribute.extend(a for a in node.attribute if a.name != "preferred_impl_style")
-            new.name = node.name
-            graph.node.remove(node)
-            graph.node.insert(index, new)
+        register_rtl_op(Pool_rtl)
+        specialize_nodes(
+            model, "Pool", "Pool_rtl", lambda inst: inst.get_nodeattr("Function") == "MaxPool"
+        )
         return model, False
-
-
-def _register() -> None:
-    """Make finn-plus and qonnx resolve ``Pool_rtl`` (``lut_mvau.register`` does both kernels)."""
-    from finn.custom_op.fpgadataflow import rtl
-    from qonnx.custom_op.registry import add_op_to_domain
-
-    if rtl.custom_op.get(Pool_rtl.__name__) is not Pool_rtl:
-        rtl.register_custom_op(Pool_rtl)
-        add_op_to_domain(RTL_DOMAIN, Pool_rtl)
