@@ -186,7 +186,7 @@ def load_flow_config(path: Path, steps: Mapping[str, Step] | None = None) -> Flo
         raise ConfigError(f"cannot read flow file {path}: {err.strerror}") from None
     try:
         raw = yaml.safe_load(text)
-        lines = _key_lines(yaml.compose(text))
+        lines = yaml_key_lines(yaml.compose(text))
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
@@ -252,19 +252,21 @@ def _has_path(annotation: Any) -> bool:
     return annotation is Path or any(_has_path(a) for a in get_args(annotation))
 
 
-def _key_lines(node: yaml.Node | None, prefix: tuple[str, ...] = ()) -> dict[tuple[str, ...], int]:
+def yaml_key_lines(
+    node: yaml.Node | None, prefix: tuple[str, ...] = ()
+) -> dict[tuple[str, ...], int]:
     """Map each key path in a composed YAML tree to its 1-based line."""
     out: dict[tuple[str, ...], int] = {}
     if isinstance(node, yaml.MappingNode):
         for key, value in node.value:
             path = (*prefix, str(key.value))
             out[path] = key.start_mark.line + 1
-            out.update(_key_lines(value, path))
+            out.update(yaml_key_lines(value, path))
     elif isinstance(node, yaml.SequenceNode):
         for i, item in enumerate(node.value):
             path = (*prefix, str(i))
             out[path] = item.start_mark.line + 1
-            out.update(_key_lines(item, path))
+            out.update(yaml_key_lines(item, path))
     return out
 
 
@@ -348,4 +350,5 @@ __all__ = [
     "select_steps",
     "validate_flow_config",
     "write_resolved_config",
+    "yaml_key_lines",
 ]

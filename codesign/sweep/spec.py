@@ -34,6 +34,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from codesign.errors import ConfigError
+from codesign.flow.config import yaml_key_lines
 
 log = logging.getLogger(__name__)
 
@@ -217,7 +218,7 @@ def load_sweep_spec(path: Path) -> SweepSpec:
         raise ConfigError(f"cannot read sweep file {path}: {err.strerror}") from None
     try:
         raw = yaml.safe_load(text)
-        lines = _key_lines(yaml.compose(text))
+        lines = yaml_key_lines(yaml.compose(text))
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
@@ -245,20 +246,6 @@ def load_sweep_spec(path: Path) -> SweepSpec:
 def _resolve(value: str, base: Path) -> Path:
     p = Path(value).expanduser()
     return p if p.is_absolute() else (base / p).resolve()
-
-
-def _key_lines(node: yaml.Node | None, prefix: tuple[str, ...] = ()) -> dict[tuple[str, ...], int]:
-    out: dict[tuple[str, ...], int] = {}
-    if isinstance(node, yaml.MappingNode):
-        for key, value in node.value:
-            path = (*prefix, str(key.value))
-            out[path] = key.start_mark.line + 1
-            out.update(_key_lines(value, path))
-    elif isinstance(node, yaml.SequenceNode):
-        for i, item in enumerate(node.value):
-            out[(*prefix, str(i))] = item.start_mark.line + 1
-            out.update(_key_lines(item, (*prefix, str(i))))
-    return out
 
 
 def _format(err: ValidationError, path: Path, lines: dict[tuple[str, ...], int]) -> str:
