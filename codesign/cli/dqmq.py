@@ -10,6 +10,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from codesign.cli.main import err_console
+from codesign.cli.progress import ProgressBars
 from codesign.errors import ConfigError
 
 
@@ -22,17 +23,6 @@ def _progress() -> Progress:
         TimeElapsedColumn(),
         console=err_console,
     )
-
-
-class _Bars:
-    def __init__(self, progress: Progress) -> None:
-        self.progress = progress
-        self.tasks: dict[str, object] = {}
-
-    def __call__(self, task: str, done: int, total: int, metrics: str = "") -> None:
-        if task not in self.tasks:
-            self.tasks[task] = self.progress.add_task(task, total=total, metrics="")
-        self.progress.update(self.tasks[task], completed=done, total=total, metrics=metrics)
 
 
 @click.command("train")
@@ -50,7 +40,7 @@ def train(flow_file: Path, out_dir: Path | None) -> None:
         raise ConfigError(f"{flow_file}: run.steps has no train_dqmq step; add it to train DQMQ")
     cfg = cfg.with_overrides(out_dir=out_dir, to_step="train_dqmq")
     with _progress() as progress:
-        result = run_flow(cfg, STEPS, progress=_Bars(progress))
+        result = run_flow(cfg, STEPS, progress=ProgressBars(progress))
     summary = result.state.results.get("train_dqmq", {})
     table = Table(title="train_dqmq")
     for key in ("loss", "acc", "bits", "cost"):
@@ -101,5 +91,5 @@ def evaluate(flow_file: Path, seeds: str, out_dir: Path) -> None:
         raise ConfigError(f"--seeds must be comma-separated integers, got {seeds!r}") from None
     cfg = load_flow_config(flow_file)
     with _progress() as progress:
-        summary = compare(cfg, seed_list, out_dir, progress=_Bars(progress))
+        summary = compare(cfg, seed_list, out_dir, progress=ProgressBars(progress))
     Console().print(summary_markdown(summary, seed_list, cfg))

@@ -12,7 +12,6 @@ from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
-    TaskID,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
@@ -20,21 +19,9 @@ from rich.progress import (
 from rich.table import Table
 
 from codesign.cli.main import err_console, stdout_to_log
+from codesign.cli.progress import ProgressBars
 from codesign.flow.config import load_flow_config
 from codesign.flow.runner import FlowResult, run_flow
-
-
-class _Bars:
-    """Turns ``progress(task, completed, total)`` calls into rich progress bars."""
-
-    def __init__(self, progress: Progress) -> None:
-        self.progress = progress
-        self.tasks: dict[str, TaskID] = {}
-
-    def __call__(self, task: str, completed: int, total: int) -> None:
-        if task not in self.tasks:
-            self.tasks[task] = self.progress.add_task(task, total=total)
-        self.progress.update(self.tasks[task], completed=completed, total=total)
 
 
 @click.command()
@@ -80,7 +67,7 @@ def run(
         result = run_flow(
             cfg,
             STEPS,
-            progress=_Bars(progress),
+            progress=ProgressBars(progress),
             finish=lambda r: write_flow_report(cfg, r),
             force=force,
         )

@@ -11,26 +11,13 @@ from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
-    TaskID,
     TextColumn,
     TimeElapsedColumn,
 )
 from rich.table import Table
 
 from codesign.cli.main import err_console
-
-
-class _Bars:
-    """Turns ``progress(task, completed, total)`` calls into rich progress bars."""
-
-    def __init__(self, progress: Progress) -> None:
-        self.progress = progress
-        self.tasks: dict[str, TaskID] = {}
-
-    def __call__(self, task: str, completed: int, total: int) -> None:
-        if task not in self.tasks:
-            self.tasks[task] = self.progress.add_task(task, total=total)
-        self.progress.update(self.tasks[task], completed=completed, total=total)
+from codesign.cli.progress import ProgressBars
 
 
 @click.command()
@@ -102,7 +89,7 @@ def search(
             cost_version=cost_model.version,
             hardware_for=tuple(h for h in hardware if h != "none"),
             results_db=None if db_url == "none" else ResultsDB(db_url),
-            progress=_Bars(progress),
+            progress=ProgressBars(progress),
         )
     table = Table(title=f"APQ on {report['board']} at {fps:g} FPS ({report['cost_model']})")
     for col in ("method", "bits", "widths", "pred.", "test acc", "est. LUT", "meas. LUT", "s"):
