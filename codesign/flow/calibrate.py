@@ -16,6 +16,7 @@ import json
 import logging
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,9 @@ POINTS_DIR = "points"
 RUNS_DIR = "runs"
 #: on_point(index, total, key, what): what is "stored", "imported", "measured" or "failed".
 PointFn = Callable[[int, int, str, str], None]
+#: Input feature sizes of the DoE networks: small ones, up to the quickstart's 28 (SWG line
+#: buffers and FIFO depths grow with the feature size; a fit on 6..12 under-predicts 28).
+DOE_SIZES = (6, 8, 12, 16, 20, 28)
 
 
 def point_record_path(root: Path, key: str) -> Path:
@@ -56,7 +60,7 @@ def _compile(point: CalibPoint, run_dir: Path) -> Path:
     torch.manual_seed(point.seed)
     qdir = run_dir.parent / f"{run_dir.name}.qonnx"
     qonnx = export_qonnx(build_cnn(point.arch, point.bits), qdir)
-    cfg = CompileConfig(board=point.board, fps=point.fps)
+    cfg = CompileConfig(board=point.board, fps=point.fps, impl=point.impl.value)
     compile_model(qonnx, cfg, run_dir)
     atomic_write_json(marker, point.to_dict())
     return run_dir
@@ -237,6 +241,7 @@ def calibrate(
     settings: Settings | None = None,
     on_point: PointFn | None = None,
     import_runs: Sequence[Path] = (),
+    impls: Sequence[str] = ("dsp", "lut"),
 ) -> dict[str, Any]:
     """Measure (resuming) the design of experiments for ``board``, fit, and report.
 
@@ -254,6 +259,7 @@ def calibrate(
         on_point: Progress callback.
         import_runs: Existing run folders with per-layer Yosys results to add as points
             (:func:`record_from_run`; same family only).
+        impls: MVU implementations the DoE cycles through (``dsp``, ``lut``).
 
     Returns:
         ``{"calibration": Calibration, "path": Path, "layers": table rows,
@@ -270,8 +276,22 @@ def calibrate(
     spec = load_board(board)
     root = Path(root)
     db = ResultsDB(db_url or f"sqlite:///{(root / 'results.sqlite').resolve()}")
-    cal_points = calibration_points(n_points, spec.name.lower(), clock_ns=spec.clock_ns, seed=seed)
+    from codesign.cost.protocol import Impl
+
+    cal_points = calibration_points(
+        n_points,
+        spec.name.lower(),
+        clock_ns=spec.clock_ns,
+        seed=seed,
+        impls=tuple(Impl(i) for i in impls),
+        sizes=DOE_SIZES,
+        max_stages=3,
+    )
     checks = design_points(spec.name.lower()) if designs else []
+    if checks:
+        # the quickstart (W4A4) also per layer: the whole design minus its layers' sum is
+        # the stitching overhead at the size the model is used at (held out of the fit)
+        checks[1] = replace(checks[1], per_layer=True)
     # the whole-design checks first (whole synthesis only: a few minutes each), then the
     # DoE: a partial calibration has every check and as many layer points as time allowed
     points: list[CalibPoint] = [*checks, *cal_points]
@@ -349,8 +369,6 @@ def calibrate(
 
 def _with_errors(cal: Any, layers: list[dict[str, Any]], designs: list[dict[str, Any]]) -> Any:  # noqa: ANN401
     """The calibration with its held-out error tables attached."""
-    from dataclasses import replace
-
     return replace(cal, errors=tuple(layers) + tuple({"design": True, **d} for d in designs))
 
 
