@@ -82,10 +82,11 @@ DEFAULT_COEFS: dict[str, dict[str, tuple[float, float]]] = {
         "stream": (0.5, 1.0),  # PE x (threshold bits + output bits)
     },
     "swg": {
-        "base": (120.0, 120.0),
+        "base": (40.0, 40.0),
         "width": (2.0, 3.0),
         "buf": (1.0, 0.0),
         "window": (0.5, 1.0),
+        "counters": (8.0, 4.0),  # log2 bits of the frame and buffer counters
     },
     "fmpadding": {"base": (40.0, 50.0), "width": (1.0, 2.0)},
     "dwc": {"base": (10.0, 10.0), "width": (1.0, 1.5)},
@@ -126,6 +127,11 @@ def dsp_count(spec: LayerSpec, family: str) -> int:
     if spec.kind is LayerKind.VVAU:
         return math.ceil(spec.pe / lanes) * spec.simd
     return math.ceil(spec.pe / lanes) * spec.simd
+
+
+def _clog2(x: float) -> int:
+    """Bits of a counter over ``x`` values (Verilog's $clog2)."""
+    return max(1, math.ceil(math.log2(max(2.0, x))))
 
 
 def memory_cost(depth: int, width: int, lutram_max_bits: float) -> tuple[float, float]:
@@ -193,11 +199,16 @@ def features(spec: LayerSpec, lutram_max_bits: float) -> tuple[dict[str, float],
         depth = ((k - 1) * ifm + k) * cf
         blut, bbram = memory_cost(depth, spec.simd * a, lutram_max_bits)
         window = k * k if extra(spec, "parallel") else 1
+        # the controller's counters and comparators (finn-plus swg_template_*.sv): element
+        # counters over the whole input frame (ifm^2 x channel folds) and the buffer
+        # addresses, each a few LUTs per bit (measured: 28-pixel SWGs cost ~2x 8-pixel ones)
+        counters = _clog2(ifm * ifm * cf) + _clog2(depth)
         return {
             "base": 1.0,
             "width": spec.simd * a,
             "buf": blut,
             "window": spec.simd * a * window,
+            "counters": float(counters),
         }, bbram
     if kind is LayerKind.FMPADDING:
         return {"base": 1.0, "width": spec.simd * a}, 0.0

@@ -242,6 +242,7 @@ def calibrate(
     on_point: PointFn | None = None,
     import_runs: Sequence[Path] = (),
     impls: Sequence[str] = ("dsp", "lut"),
+    skip_plain_nodes: bool = True,
 ) -> dict[str, Any]:
     """Measure (resuming) the design of experiments for ``board``, fit, and report.
 
@@ -260,6 +261,9 @@ def calibrate(
         import_runs: Existing run folders with per-layer Yosys results to add as points
             (:func:`record_from_run`; same family only).
         impls: MVU implementations the DoE cycles through (``dsp``, ``lut``).
+        skip_plain_nodes: In DoE points that are not synthesized whole, leave the FIFOs and
+            width converters out of the per-layer synthesis (half the nodes of a network,
+            priced well by the points that are synthesized whole; halves the Yosys time).
 
     Returns:
         ``{"calibration": Calibration, "path": Path, "layers": table rows,
@@ -304,6 +308,7 @@ def calibrate(
             settings=settings,
             on_point=on_point,
             jobs=jobs,
+            measure=_measure_doe if skip_plain_nodes else None,
         )
     wanted = {p.key for p in points}
     for run in import_runs:
@@ -367,6 +372,17 @@ def calibrate(
     }
 
 
+#: Node kinds synthesized per layer in DoE points that are not synthesized whole.
+DOE_LAYER_KINDS = ("mvau", "vvau", "thresholding", "swg", "fmpadding", "pool")
+
+
+def _measure_doe(point: CalibPoint, root: Path, **kwargs: Any) -> dict[str, Any]:  # noqa: ANN401
+    """:func:`measure_point`, skipping FIFOs and converters unless synthesized whole."""
+    if point.whole or not point.per_layer:
+        return measure_point(point, root, **kwargs)
+    return measure_point(point, root, kinds=DOE_LAYER_KINDS, **kwargs)
+
+
 def _with_errors(cal: Any, layers: list[dict[str, Any]], designs: list[dict[str, Any]]) -> Any:  # noqa: ANN401
     """The calibration with its held-out error tables attached."""
     return replace(cal, errors=tuple(layers) + tuple({"design": True, **d} for d in designs))
@@ -401,7 +417,8 @@ def record_from_run(run_dir: Path, holdout_every: int = 4) -> dict[str, Any] | N
 
     Any compile run folder (a flow's ``compile/``, a sweep point's, a foreign model's)
     whose ``synth/report.json`` has per-layer results becomes a point: its nodes' specs
-    come from ``compiled.onnx``. The key is the digest of the report; every
+    come from ``sized.onnx`` (FIFO depths after sizing) if there is one, else
+    ``compiled.onnx``. The key is the digest of the report; every
     ``holdout_every``-th key (by digest) is held out. None when there is nothing to use.
     """
     import hashlib
@@ -418,8 +435,13 @@ def record_from_run(run_dir: Path, holdout_every: int = 4) -> dict[str, Any] | N
     report = json.loads(report_path.read_text())
     if not report.get("layers"):
         return None
+    # what synthesize read by default: the FIFO-sized design when sizing wrote one (its FIFO
+    # depths are the sized ones; compiled.onnx keeps depth 2)
+    model_path = run_dir / "sized.onnx"
+    if not model_path.is_file():
+        model_path = run_dir / "compiled.onnx"
     try:
-        specs = {s.name: s for s in compiled_specs(run_dir / "compiled.onnx")}
+        specs = {s.name: s for s in compiled_specs(model_path)}
     except CodesignError as err:
         log.warning("skipping %s: %s", run_dir, err)
         return None
