@@ -90,11 +90,20 @@ DEFAULT_COEFS: dict[str, dict[str, tuple[float, float]]] = {
     },
     "fmpadding": {"base": (40.0, 50.0), "width": (1.0, 2.0)},
     "dwc": {"base": (10.0, 10.0), "width": (1.0, 1.5)},
-    "fifo": {"base": (8.0, 6.0), "width": (1.0, 1.0)},
+    "fifo": {
+        "base": (8.0, 6.0),
+        "width": (1.0, 1.0),
+        "reg_depth": (2.0, 0.0),  # sized FIFOs of 3..64 entries: registers (see features)
+        "reg_bits": (0.2, 1.0),
+        "lutram": (1.5, 0.0),  # deeper ones: dual-port LUTRAM (1.5 LUT per 64 x 1 bits)
+    },
     "vvau": {"base": (120.0, 150.0), "acc": (1.5, 3.0), "dsps": (8.0, 20.0), "wmem": (1.0, 0.0)},
     "pool": {"base": (60.0, 60.0), "width": (2.0, 2.0)},
 }
 
+#: Deepest FIFO that Yosys builds from registers rather than LUTRAM (measured on sized
+#: quickstart FIFOs: depth 58 x 8 bits -> 473 FF, 0 LUTRAM; depth 101 x 16 -> LUTRAM).
+_FIFO_REG_DEPTH = 64
 _A_WIDTH = {"xc7": 25, "xcu": 27, "xcup": 27}
 #: BRAM18 aspect ratios (depth, width).
 _BRAM18_SHAPES = ((16384, 1), (8192, 2), (4096, 4), (2048, 9), (1024, 18), (512, 36))
@@ -219,8 +228,13 @@ def features(spec: LayerSpec, lutram_max_bits: float) -> tuple[dict[str, float],
         depth = int(extra(spec, "depth", 2))
         if depth <= 2:
             return {"base": 1.0, "width": width * depth}, 0.0
-        lut, br = memory_cost(depth, int(width), lutram_max_bits)
-        return {"base": 1.0, "width": lut if br == 0 else 0.0}, br
+        padded = 8 * math.ceil(width / 8)  # AXI-stream widths are whole bytes in the RTL
+        if depth <= _FIFO_REG_DEPTH:
+            # sized FIFOs this shallow are registers in Yosys (finn-rtllib fifo.sv,
+            # RAM_STYLE auto): a flip-flop per bit, a per-entry enable and a read mux
+            return {"base": 1.0, "reg_depth": float(depth), "reg_bits": padded * depth}, 0.0
+        lut, br = memory_cost(depth, int(padded), lutram_max_bits)
+        return {"base": 1.0, "lutram": lut if br == 0 else 0.0}, br
     return {"base": 1.0, "width": spec.simd * a}, 0.0
 
 

@@ -160,7 +160,9 @@ def fit_calibration(
             weights = [1.0 / max(10.0, t) for t in target]
             prior = [default.get(n, (0.0, 0.0))[index] for n in names]
             fitted[res] = _nnls(matrix, target, weights, prior)
-        table = {n: (0.0, 0.0) for n in coefs.get(key, {})}
+        # features no fit row exercises (e.g. sized-FIFO terms in a DoE of unsized designs)
+        # keep their analytic defaults: no data, no change
+        table = dict(coefs.get(key, {}))
         for i, n in enumerate(names):
             table[n] = (round(fitted["lut"][i], 6), round(fitted["ff"][i], 6))
         coefs[key] = table
