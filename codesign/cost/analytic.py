@@ -188,7 +188,9 @@ def features(spec: LayerSpec, lutram_max_bits: float) -> tuple[dict[str, float],
     if kind is LayerKind.THRESHOLDING:
         out_bits = spec.act_out.bits if spec.act_out is not None else 1
         tbits = extra(spec, "tbits", a)
-        per_pe = spec.mh // spec.pe
+        # threshold sets per PE: the matrix's rows (1 for per-tensor scales; else one per
+        # channel), folded over PE. finn-plus's RTL stores stage s's 2^s thresholds of each
+        per_pe = max(1, math.ceil(extra(spec, "trows", spec.mh) / spec.pe))
         # The thresholds are constants: Yosys turns their memories into LUT logic (ROM),
         # never BRAM (measured: the W8A8 quickstart's 6 BRAM18 are all weight memories).
         tmem = 0.0

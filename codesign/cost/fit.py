@@ -306,7 +306,11 @@ def whole_design_table(
             point = CalibPoint.from_dict(rec["point"])
             bits = point.bits.describe()
             arch_specs = network_layers(
-                point.arch, point.bits, fps=point.fps, clock_ns=float(rec.get("clock_ns") or 10.0)
+                point.arch,
+                point.bits,
+                fps=point.fps,
+                clock_ns=float(rec.get("clock_ns") or 10.0),
+                per_channel_thresholds=False,  # calibration networks are not trained
             )
             arch_lut = model.design_cost(arch_specs).resources.lut
         rows.append(

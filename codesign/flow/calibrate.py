@@ -115,7 +115,13 @@ def measure_point(
     finn = {x["name"]: x for x in estimates["layers"]}
     measured = {r.name: r for r in report.layers}
     cfg = CompileConfig.from_yaml(run_dir / "config.yaml")
-    predicted = network_layers(point.arch, point.bits, fps=point.fps, clock_ns=cfg.clock_ns or 10.0)
+    predicted = network_layers(
+        point.arch,
+        point.bits,
+        fps=point.fps,
+        clock_ns=cfg.clock_ns or 10.0,
+        per_channel_thresholds=False,
+    )
     first = report.layers[0] if report.layers else report.whole
     assert first is not None
     nodes = []
@@ -323,6 +329,7 @@ def calibrate(
     ]
     if not records:
         raise ConfigError(f"no measured calibration points in {root}: run without --fit-only")
+    records = [refresh_specs(r) for r in records]
     first = records[0]
     import codesign
 
@@ -386,6 +393,31 @@ def _measure_doe(point: CalibPoint, root: Path, **kwargs: Any) -> dict[str, Any]
 def _with_errors(cal: Any, layers: list[dict[str, Any]], designs: list[dict[str, Any]]) -> Any:  # noqa: ANN401
     """The calibration with its held-out error tables attached."""
     return replace(cal, errors=tuple(layers) + tuple({"design": True, **d} for d in designs))
+
+
+def refresh_specs(record: dict[str, Any]) -> dict[str, Any]:
+    """The record with its node specs extracted again from its run folder, if it is here.
+
+    Extraction learns (e.g. the threshold matrix's rows); re-reading the compiled model
+    lets records measured before apply it. Records whose run folder is gone are unchanged.
+    """
+    from codesign.cost.extract import compiled_specs, spec_to_dict
+
+    run_dir = Path(str(record.get("run_dir") or ""))
+    model = run_dir / "sized.onnx"
+    if record.get("point", {}).get("source") != "import" or not model.is_file():
+        model = run_dir / "compiled.onnx"
+    if not record.get("run_dir") or not model.is_file():
+        return record
+    try:
+        specs = {s.name: s for s in compiled_specs(model)}
+    except CodesignError:
+        return record
+    nodes = [
+        {**n, "spec": spec_to_dict(specs[n["name"]])} if n["name"] in specs else n
+        for n in record["nodes"]
+    ]
+    return {**record, "nodes": nodes}
 
 
 def synth_family_of(board: Any) -> str:  # noqa: ANN401 - a Board
