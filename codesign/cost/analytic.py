@@ -80,6 +80,16 @@ DEFAULT_COEFS: dict[str, dict[str, tuple[float, float]]] = {
         "cmp": (0.5, 1.0),  # PE x output bits x threshold bits: the binary-search stages
         "tmem": (1.0, 0.0),  # LUTRAM LUTs of the threshold memories
         "stream": (0.5, 1.0),  # PE x (threshold bits + output bits)
+        "pipe": (0.0, 1.0),  # PE x output bits x input bits: the stages' input registers
+        "tcount": (0.5, 0.0),  # thresholds stored (all PEs)
+    },
+    "thresholding_fp": {  # the input quantizer: float input, 32-bit thresholds
+        "base": (20.0, 30.0),
+        "cmp": (0.3, 1.0),
+        "tmem": (0.3, 0.0),
+        "stream": (0.5, 1.0),
+        "pipe": (0.0, 1.0),
+        "tcount": (0.5, 0.0),
     },
     "swg": {
         "base": (40.0, 40.0),
@@ -113,6 +123,8 @@ def kind_key(spec: LayerSpec) -> str:
     """The coefficient table of a node: its kind, with the MVU implementation."""
     if spec.kind is LayerKind.MVAU:
         return "mvau_lut" if spec.impl is Impl.LUT else "mvau_dsp"
+    if spec.kind is LayerKind.THRESHOLDING and extra(spec, "fp"):
+        return "thresholding_fp"  # float input (FPARG): another comparator datapath
     return spec.kind.value
 
 
@@ -202,6 +214,10 @@ def features(spec: LayerSpec, lutram_max_bits: float) -> tuple[dict[str, float],
             "cmp": spec.pe * out_bits * tbits,
             "tmem": tmem,
             "stream": spec.pe * (tbits + out_bits),
+            # the input value travels down the out_bits search stages with its result
+            "pipe": spec.pe * out_bits * a,
+            # stored thresholds: constant ROMs that Yosys folds to ~half a LUT each
+            "tcount": spec.pe * per_pe * (2**out_bits - 1),
         }, bram
     if kind is LayerKind.SWG:
         k = int(extra(spec, "k", 1))

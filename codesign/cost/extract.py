@@ -118,7 +118,9 @@ def node_spec(name: str, op_type: str, attrs: Mapping[str, Any]) -> LayerSpec | 
             _precision(a["inputDataType"]),
             _precision(a["outputDataType"]),
             pe=int(a.get("PE", 1)),
-            extra=(("tbits", float(_precision(tdt).bits)),),
+            extra=(("tbits", float(_precision(tdt).bits)),)
+            # a float input (the network's input quantizer): the RTL compares float bits
+            + ((("fp", 1.0),) if str(a["inputDataType"]).startswith("FLOAT") else ()),
         )
     if kind is LayerKind.FMPADDING:
         ch = int(a["NumChannels"])

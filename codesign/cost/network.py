@@ -126,7 +126,7 @@ def base_layers(
             weight=None,
             act_in=FLOAT_INPUT,
             act_out=act,
-            extra=(("tbits", 32.0), ("trows", 1.0)),  # per-tensor scales: one set
+            extra=(("tbits", 32.0), ("fp", 1.0), ("trows", 1.0)),  # per-tensor input scale
         )
     ]
     for i, stage in enumerate(arch.stages):
