@@ -97,6 +97,7 @@ DEFAULT_COEFS: dict[str, dict[str, tuple[float, float]]] = {
         "buf": (1.0, 0.0),
         "window": (0.5, 1.0),
         "counters": (8.0, 4.0),  # log2 bits of the frame and buffer counters
+        "kernel_loops": (60.0, 20.0),
     },
     "fmpadding": {"base": (40.0, 50.0), "width": (1.0, 2.0)},
     "dwc": {"base": (10.0, 10.0), "width": (1.0, 1.5)},
@@ -236,6 +237,9 @@ def features(spec: LayerSpec, lutram_max_bits: float) -> tuple[dict[str, float],
             "buf": blut,
             "window": spec.simd * a * window,
             "counters": float(counters),
+            # k > 1: the controller's kernel loops and head/tail address increments (a 1x1
+            # window is a plain downsampler: measured ~80-110 LUT against ~210-270)
+            "kernel_loops": 1.0 if k > 1 else 0.0,
         }, bbram
     if kind is LayerKind.FMPADDING:
         return {"base": 1.0, "width": spec.simd * a}, 0.0
