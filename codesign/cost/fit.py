@@ -310,6 +310,7 @@ def whole_design_table(
                 point.bits,
                 fps=point.fps,
                 clock_ns=float(rec.get("clock_ns") or 10.0),
+                impl=[point.impl] * point.arch.n_layers,
                 per_channel_thresholds=False,  # calibration networks are not trained
             )
             arch_lut = model.design_cost(arch_specs).resources.lut

@@ -120,6 +120,7 @@ def measure_point(
         point.bits,
         fps=point.fps,
         clock_ns=cfg.clock_ns or 10.0,
+        impl=[point.impl] * point.arch.n_layers,
         per_channel_thresholds=False,
     )
     first = report.layers[0] if report.layers else report.whole
@@ -318,7 +319,9 @@ def calibrate(
         )
     wanted = {p.key for p in points}
     for run in import_runs:
-        record = record_from_run(Path(run))
+        # imported runs are fit data: they are often sweeps of one shape over bits, so a
+        # digest-based hold-out would not hold out shapes (the held-out table is the DoE's)
+        record = record_from_run(Path(run), holdout_every=0)
         if record is None or record["family"] != synth_family_of(spec):
             log.info("not importing %s (no per-layer results, or another family)", run)
             continue
