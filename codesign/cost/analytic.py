@@ -51,6 +51,7 @@ __all__ = [
     "kind_key",
     "mvu_lanes",
     "memory_cost",
+    "packed_macs",
 ]
 
 #: (feature -> (lut coef, ff coef)) per kind key (``mvau_dsp``, ``mvau_lut``, ``thresholding``...).
@@ -63,8 +64,22 @@ DEFAULT_COEFS: dict[str, dict[str, tuple[float, float]]] = {
         "acc": (1.5, 3.0),  # PE x accumulator bits: lane split, output registers
         "act_in": (1.0, 2.0),  # SIMD x activation bits: input registers
         "dsps": (8.0, 20.0),  # glue per DSP (operand packing, pipeline)
+        "macs": (0.0, 0.0),  # PE x SIMD when PEs share DSP lanes: packing and split
         "wmem": (1.0, 0.0),  # LUTRAM LUTs of the weight memory
         "replay": (1.0, 0.0),  # LUTRAM LUTs of the input replay buffer
+        "addr": (2.0, 1.0),  # bits of the memories' address counters
+        "bram_mux": (0.5, 0.0),  # output mux over BRAMs cascaded in depth
+    },
+    "mvau_dsp_packed": {  # PE > 1 (see kind_key); the same terms, fitted on their own
+        "base": (120.0, 150.0),
+        "acc": (1.5, 3.0),
+        "act_in": (1.0, 2.0),
+        "dsps": (8.0, 20.0),
+        "macs": (0.0, 0.0),
+        "wmem": (1.0, 0.0),
+        "replay": (1.0, 0.0),
+        "addr": (2.0, 1.0),
+        "bram_mux": (0.5, 0.0),
     },
     "mvau_lut": {  # FINN-R: c0 + c1 * PE * (mult + addertree + acc), c0 = 300, c1 = 1.1
         "base": (300.0, 150.0),
@@ -74,6 +89,8 @@ DEFAULT_COEFS: dict[str, dict[str, tuple[float, float]]] = {
         "act_in": (1.0, 2.0),
         "wmem": (1.0, 0.0),
         "replay": (1.0, 0.0),
+        "addr": (2.0, 1.0),
+        "bram_mux": (0.5, 0.0),
     },
     "thresholding": {
         "base": (20.0, 30.0),
@@ -81,7 +98,7 @@ DEFAULT_COEFS: dict[str, dict[str, tuple[float, float]]] = {
         "tmem": (1.0, 0.0),  # LUTRAM LUTs of the threshold memories
         "stream": (0.5, 1.0),  # PE x (threshold bits + output bits)
         "pipe": (0.0, 1.0),  # PE x output bits x input bits: the stages' input registers
-        "tcount": (0.5, 0.0),  # thresholds stored (all PEs)
+        "tcount": (0.5, 0.0),  # PE x (2^out_bits - 1): slots of one threshold set
     },
     "thresholding_fp": {  # the input quantizer: float input, 32-bit thresholds
         "base": (20.0, 30.0),
@@ -108,7 +125,15 @@ DEFAULT_COEFS: dict[str, dict[str, tuple[float, float]]] = {
         "reg_bits": (0.2, 1.0),
         "lutram": (1.5, 0.0),  # deeper ones: dual-port LUTRAM (1.5 LUT per 64 x 1 bits)
     },
-    "vvau": {"base": (120.0, 150.0), "acc": (1.5, 3.0), "dsps": (8.0, 20.0), "wmem": (1.0, 0.0)},
+    "vvau": {
+        "base": (120.0, 150.0),
+        "acc": (1.5, 3.0),
+        "dsps": (8.0, 20.0),
+        "macs": (0.0, 0.0),
+        "wmem": (1.0, 0.0),
+        "addr": (2.0, 1.0),
+        "bram_mux": (0.5, 0.0),
+    },
     "pool": {"base": (60.0, 60.0), "width": (2.0, 2.0)},
 }
 
@@ -123,7 +148,11 @@ _BRAM18_SHAPES = ((16384, 1), (8192, 2), (4096, 4), (2048, 9), (1024, 18), (512,
 def kind_key(spec: LayerSpec) -> str:
     """The coefficient table of a node: its kind, with the MVU implementation."""
     if spec.kind is LayerKind.MVAU:
-        return "mvau_lut" if spec.impl is Impl.LUT else "mvau_dsp"
+        if spec.impl is Impl.LUT:
+            return "mvau_lut"
+        # PE > 1: PEs share DSP lanes (lane packing and split logic around every DSP);
+        # PE = 1: one MAC per DSP, a leaner datapath (measured: ~20 LUT per DSP, not ~40)
+        return "mvau_dsp_packed" if spec.pe > 1 else "mvau_dsp"
     if spec.kind is LayerKind.THRESHOLDING and extra(spec, "fp"):
         return "thresholding_fp"  # float input (FPARG): another comparator datapath
     return spec.kind.value
@@ -156,6 +185,29 @@ def _clog2(x: float) -> int:
     return max(1, math.ceil(math.log2(max(2.0, x))))
 
 
+def packed_macs(spec: LayerSpec, family: str) -> int:
+    """MACs of a DSP MVU whose PEs share DSP lanes (0 when each DSP holds one PE)."""
+    if spec.kind is not LayerKind.MVAU or spec.impl is Impl.LUT or spec.weight is None:
+        return 0
+    if spec.pe <= 1 or family == "versal":
+        return 0
+    if mvu_lanes(spec.weight.bits, spec.act_in.bits, family) <= 1:
+        return 0
+    return spec.pe * spec.simd
+
+
+def bram_mux_bits(depth: int, width: int, lutram_max_bits: float) -> float:
+    """Output-mux inputs of a BRAM memory cascaded in depth: width x (BRAMs deep - 1).
+
+    A memory deeper than one BRAM18 of the chosen aspect ratio reads through a LUT
+    multiplexer over the cascade (0 for LUTRAM memories and single-BRAM-deep ones).
+    """
+    if depth <= 0 or width <= 0 or not (depth * width > lutram_max_bits and depth > 64):
+        return 0.0
+    d, w = min(_BRAM18_SHAPES, key=lambda s: math.ceil(width / s[1]) * math.ceil(depth / s[0]))
+    return float(width * (math.ceil(depth / d) - 1))
+
+
 def memory_cost(depth: int, width: int, lutram_max_bits: float) -> tuple[float, float]:
     """(LUTRAM LUTs, BRAM18) of a ``depth`` x ``width`` memory."""
     if depth <= 0 or width <= 0:
@@ -182,6 +234,15 @@ def features(spec: LayerSpec, lutram_max_bits: float) -> tuple[dict[str, float],
             "base": 1.0,
             "acc": spec.pe * acc,
             "wmem": wlut,
+            # address counters of the weight memory and the input replay buffer (also
+            # when the memories are in BRAM, where wmem/replay count no LUTs)
+            "addr": float(_clog2(depth) + _clog2(spec.mw // spec.simd)),
+            "bram_mux": bram_mux_bits(depth, spec.pe * spec.simd * w, lutram_max_bits)
+            + (
+                bram_mux_bits(spec.mw // spec.simd, spec.simd * a, lutram_max_bits)
+                if kind is LayerKind.MVAU and spec.mh > spec.pe
+                else 0.0
+            ),
         }
         if kind is LayerKind.MVAU:
             f["act_in"] = spec.simd * a
@@ -197,6 +258,10 @@ def features(spec: LayerSpec, lutram_max_bits: float) -> tuple[dict[str, float],
             f["addertree"] = spec.pe * wa * (2 * spec.simd - 1)
         else:
             f["dsps"] = 0.0  # filled by the model (family-dependent)
+            # lane packing and split per multiply-accumulate when PEs share a DSP's lanes
+            # (PE x SIMD; filled by the model: the lanes are family-dependent). At PE = 1
+            # a DSP holds one MAC and only the per-DSP glue remains
+            f["macs"] = 0.0
         return f, bram
     if kind is LayerKind.THRESHOLDING:
         out_bits = spec.act_out.bits if spec.act_out is not None else 1
@@ -217,8 +282,10 @@ def features(spec: LayerSpec, lutram_max_bits: float) -> tuple[dict[str, float],
             "stream": spec.pe * (tbits + out_bits),
             # the input value travels down the out_bits search stages with its result
             "pipe": spec.pe * out_bits * a,
-            # stored thresholds: constant ROMs that Yosys folds to ~half a LUT each
-            "tcount": spec.pe * per_pe * (2**out_bits - 1),
+            # threshold slots of one set (the stages' address and select logic grows with
+            # 2^out_bits - 1); more sets (per-channel thresholds) cost only their ROM, tmem
+            # (measured: a trained 16-channel layer +40 LUT over its untrained twin)
+            "tcount": spec.pe * (2**out_bits - 1),
         }, bram
     if kind is LayerKind.SWG:
         k = int(extra(spec, "k", 1))
@@ -287,6 +354,7 @@ class AnalyticCostModel:
         dsp = dsp_count(spec, self.family)
         if "dsps" in feats:
             feats["dsps"] = float(dsp)
+            feats["macs"] = float(packed_macs(spec, self.family))
         out = []
         for name, value in feats.items():
             c_lut, c_ff = table.get(name, (0.0, 0.0))

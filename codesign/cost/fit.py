@@ -15,12 +15,19 @@ in the results database).
 from __future__ import annotations
 
 import math
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from codesign.cost.analytic import DEFAULT_COEFS, AnalyticCostModel, dsp_count, features, kind_key
+from codesign.cost.analytic import (
+    DEFAULT_COEFS,
+    AnalyticCostModel,
+    dsp_count,
+    features,
+    kind_key,
+    packed_macs,
+)
 from codesign.cost.calibration import Calibration
 from codesign.cost.cycles import layer_cycles
 from codesign.cost.extract import spec_from_dict
@@ -111,6 +118,11 @@ def _nnls(
     return [float(c) for c in coef]
 
 
+def _shape(spec: LayerSpec) -> tuple[Any, ...]:
+    """A node's shape and folding, without its bit-widths."""
+    return (spec.kind, spec.mw, spec.mh, spec.pe, spec.simd, spec.impl)
+
+
 def _bram_threshold(fit: Sequence[Sample], family: str) -> float:
     best, best_hits = 4096.0, -1
     for threshold in LUTRAM_GRID:
@@ -138,11 +150,14 @@ def fit_calibration(
         raise ConfigError("no calibration points to fit (all held out or none measured)")
     threshold = _bram_threshold(fit, family)
     by_kind: dict[str, list[tuple[dict[str, float], Resources]]] = defaultdict(list)
+    shape_of: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
     for s in fit:
         feats, _ = features(s.spec, threshold)
         if "dsps" in feats:
             feats["dsps"] = float(dsp_count(s.spec, family))
+            feats["macs"] = float(packed_macs(s.spec, family))
         by_kind[kind_key(s.spec)].append((feats, s.measured))
+        shape_of[kind_key(s.spec)].append(_shape(s.spec))
     coefs: dict[str, dict[str, tuple[float, float]]] = {
         k: dict(v) for k, v in DEFAULT_COEFS.items()
     }
@@ -157,7 +172,13 @@ def fit_calibration(
         default = DEFAULT_COEFS.get(key, {})
         for index, res in enumerate(("lut", "ff")):
             target = [getattr(m, res) for _, m in rows]
-            weights = [1.0 / max(10.0, t) for t in target]
+            # relative errors; and each shape counts once, however many bit-widths of it
+            # were measured (imported sweeps of one shape would otherwise decide alone)
+            counts = Counter(shape_of[key])
+            weights = [
+                1.0 / max(10.0, t) / math.sqrt(counts[shape])
+                for t, shape in zip(target, shape_of[key], strict=True)
+            ]
             prior = [default.get(n, (0.0, 0.0))[index] for n in names]
             fitted[res] = _nnls(matrix, target, weights, prior)
         # features no fit row exercises (e.g. sized-FIFO terms in a DoE of unsized designs)
