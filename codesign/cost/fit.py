@@ -139,8 +139,13 @@ def fit_calibration(
     tool: str,
     tool_version: str,
     provenance: Mapping[str, Any] | None = None,
+    prior: Mapping[str, Mapping[str, tuple[float, float]]] | None = None,
 ) -> Calibration:
     """Fit the coefficients to the records' ``fit`` points.
+
+    ``prior``: the coefficients each fitted one is pulled towards (by one row's worth) and
+    that kinds without data keep; default the analytic guesses (``DEFAULT_COEFS``), the
+    previous model in a feedback round.
 
     Raises:
         ConfigError: No fit points.
@@ -158,9 +163,10 @@ def fit_calibration(
             feats["macs"] = float(packed_macs(s.spec, family))
         by_kind[kind_key(s.spec)].append((feats, s.measured))
         shape_of[kind_key(s.spec)].append(_shape(s.spec))
-    coefs: dict[str, dict[str, tuple[float, float]]] = {
-        k: dict(v) for k, v in DEFAULT_COEFS.items()
-    }
+    base = {k: dict(v) for k, v in DEFAULT_COEFS.items()}
+    for k, v in (prior or {}).items():
+        base[k] = {**base.get(k, {}), **{n: (float(c[0]), float(c[1])) for n, c in v.items()}}
+    coefs: dict[str, dict[str, tuple[float, float]]] = {k: dict(v) for k, v in base.items()}
     for key, rows in by_kind.items():
         names = sorted({n for feats, _ in rows for n in feats})
         # drop features that never vary from zero (they cannot be fitted)
@@ -169,7 +175,7 @@ def fit_calibration(
             continue
         matrix = [[feats.get(n, 0.0) for n in names] for feats, _ in rows]
         fitted: dict[str, list[float]] = {}
-        default = DEFAULT_COEFS.get(key, {})
+        default = base.get(key, {})
         for index, res in enumerate(("lut", "ff")):
             target = [getattr(m, res) for _, m in rows]
             # relative errors; and each shape counts once, however many bit-widths of it
