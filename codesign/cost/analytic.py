@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from codesign.cost.cycles import extra, layer_cycles
 from codesign.cost.protocol import DesignCost, Impl, LayerCost, LayerKind, LayerSpec
@@ -117,7 +117,7 @@ DEFAULT_COEFS: dict[str, dict[str, tuple[float, float]]] = {
         "kernel_loops": (60.0, 20.0),
     },
     "fmpadding": {"base": (40.0, 50.0), "width": (1.0, 2.0)},
-    "dwc": {"base": (10.0, 10.0), "width": (1.0, 1.5)},
+    "dwc": {"base": (10.0, 10.0), "width": (1.0, 1.5), "down": (0.8, 0.5)},
     "fifo": {
         "base": (8.0, 6.0),
         "width": (1.0, 1.0),
@@ -311,7 +311,11 @@ def features(spec: LayerSpec, lutram_max_bits: float) -> tuple[dict[str, float],
     if kind is LayerKind.FMPADDING:
         return {"base": 1.0, "width": spec.simd * a}, 0.0
     if kind is LayerKind.DWC:
-        return {"base": 1.0, "width": extra(spec, "in_width") + extra(spec, "out_width")}, 0.0
+        w_in, w_out = extra(spec, "in_width"), extra(spec, "out_width")
+        # narrowing: the wide word is shifted out in in/out steps (measured: 200 -> 20 bits
+        # costs ~1,650 LUT, 75 -> 15 ~340, widening 8 -> 24 ~25): in x in/out
+        down = w_in * w_in / w_out if w_out and w_in > w_out else 0.0
+        return {"base": 1.0, "width": w_in + w_out, "down": down}, 0.0
     if kind is LayerKind.FIFO:
         width = extra(spec, "width", a)
         depth = int(extra(spec, "depth", 2))
@@ -336,6 +340,11 @@ class AnalyticCostModel:
         coefs: LUT/FF coefficients per kind key and feature.
         lutram_max_bits: The LUTRAM/BRAM threshold of the memory rule.
         overhead: Design-level stitching overhead: ``(const, per_node)`` resources.
+        in_design: Per kind key (``*``: every other kind), the (LUT, FF) fraction of a
+            node's stand-alone price that it does not cost inside a whole design (a
+            negative number: Yosys optimizes across node boundaries, e.g. the constant
+            bits of byte-padded streams into a LUT MVU). Priced as the node's
+            ``<kind>.in_design`` term; :meth:`standalone` drops it (per-layer synthesis).
         version: Names the coefficients (``analytic-0`` when uncalibrated).
     """
 
@@ -343,6 +352,7 @@ class AnalyticCostModel:
     coefs: Coefs = field(default_factory=lambda: DEFAULT_COEFS)
     lutram_max_bits: float = 4096.0
     overhead: tuple[Resources, Resources] = (Resources(), Resources())
+    in_design: Mapping[str, tuple[float, float]] = field(default_factory=dict)
     version: str = "analytic-0"
     _cache: dict[LayerSpec, LayerCost] = field(default_factory=dict, repr=False, compare=False)
 
@@ -359,11 +369,20 @@ class AnalyticCostModel:
         for name, value in feats.items():
             c_lut, c_ff = table.get(name, (0.0, 0.0))
             out.append((f"{key}.{name}", Resources(lut=c_lut * value, ff=c_ff * value)))
+        share = self.in_design.get(key, self.in_design.get("*"))
+        if share is not None and (share[0] or share[1]):
+            lut = sum(r.lut for _, r in out)
+            ff = sum(r.ff for _, r in out)
+            out.append((f"{key}.in_design", Resources(lut=share[0] * lut, ff=share[1] * ff)))
         if bram:
             out.append((f"{key}.bram", Resources(bram18=bram)))
         if dsp:
             out.append((f"{key}.dsp_rule", Resources(dsp=dsp)))
         return tuple(out)
+
+    def standalone(self) -> AnalyticCostModel:
+        """The same model pricing nodes synthesized on their own (no in-design share)."""
+        return replace(self, in_design={}, _cache={})
 
     def layer_cost(self, layer: LayerSpec) -> LayerCost:
         """The price of one node (cached: specs are immutable)."""
