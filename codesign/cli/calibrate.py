@@ -70,6 +70,22 @@ def design_table(rows: list[dict[str, Any]]) -> Table:
     return table
 
 
+def _impls(text: str) -> tuple[str, ...]:
+    """Parse ``--impls`` (one clear line on a bad name)."""
+    from codesign.cost.protocol import Impl
+
+    names = tuple(x.strip().lower() for x in text.split(",") if x.strip())
+    valid = {i.value for i in Impl}
+    bad = [n for n in names if n not in valid]
+    if bad or not names:
+        raise click.BadParameter(
+            f"unknown implementation {', '.join(bad) or '(none)'}; choose from "
+            f"{', '.join(sorted(valid))}",
+            param_hint="--impls",
+        )
+    return names
+
+
 @click.command("calibrate")
 @click.option("--board", required=True, help="Board to calibrate for (its family names it).")
 @click.option(
@@ -92,6 +108,12 @@ def design_table(rows: list[dict[str, Any]]) -> Table:
 @click.option(
     "--jobs", type=click.IntRange(min=1), default=1, show_default=True, help="Yosys runs at once."
 )
+@click.option(
+    "--impls",
+    default="dsp,lut",
+    show_default=True,
+    help="MVU implementations the DoE cycles through (comma-separated: dsp, lut).",
+)
 @click.option("--fit-only", is_flag=True, help="Fit what is stored; measure nothing.")
 @click.option("--no-designs", is_flag=True, help="Skip the quickstart whole-design checks.")
 @click.option(
@@ -113,6 +135,7 @@ def calibrate_cmd(
     seed: int,
     db_url: str | None,
     jobs: int,
+    impls: str,
     fit_only: bool,
     no_designs: bool,
     import_runs: tuple[Path, ...],
@@ -150,6 +173,7 @@ def calibrate_cmd(
             designs=not no_designs,
             on_point=on_point,
             import_runs=import_runs,
+            impls=_impls(impls),
         )
     cal = result["calibration"]
     console.print(layer_table(result["layers"], f"held-out layers: {cal.name}"))

@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from codesign.cost.cycles import extra, layer_cycles
 from codesign.cost.protocol import DesignCost, Impl, LayerCost, LayerKind, LayerSpec
@@ -51,6 +51,7 @@ __all__ = [
     "kind_key",
     "mvu_lanes",
     "memory_cost",
+    "packed_macs",
 ]
 
 #: (feature -> (lut coef, ff coef)) per kind key (``mvau_dsp``, ``mvau_lut``, ``thresholding``...).
@@ -63,8 +64,22 @@ DEFAULT_COEFS: dict[str, dict[str, tuple[float, float]]] = {
         "acc": (1.5, 3.0),  # PE x accumulator bits: lane split, output registers
         "act_in": (1.0, 2.0),  # SIMD x activation bits: input registers
         "dsps": (8.0, 20.0),  # glue per DSP (operand packing, pipeline)
+        "macs": (0.0, 0.0),  # PE x SIMD when PEs share DSP lanes: packing and split
         "wmem": (1.0, 0.0),  # LUTRAM LUTs of the weight memory
         "replay": (1.0, 0.0),  # LUTRAM LUTs of the input replay buffer
+        "addr": (2.0, 1.0),  # bits of the memories' address counters
+        "bram_mux": (0.5, 0.0),  # output mux over BRAMs cascaded in depth
+    },
+    "mvau_dsp_packed": {  # PE > 1 (see kind_key); the same terms, fitted on their own
+        "base": (120.0, 150.0),
+        "acc": (1.5, 3.0),
+        "act_in": (1.0, 2.0),
+        "dsps": (8.0, 20.0),
+        "macs": (0.0, 0.0),
+        "wmem": (1.0, 0.0),
+        "replay": (1.0, 0.0),
+        "addr": (2.0, 1.0),
+        "bram_mux": (0.5, 0.0),
     },
     "mvau_lut": {  # FINN-R: c0 + c1 * PE * (mult + addertree + acc), c0 = 300, c1 = 1.1
         "base": (300.0, 150.0),
@@ -74,26 +89,57 @@ DEFAULT_COEFS: dict[str, dict[str, tuple[float, float]]] = {
         "act_in": (1.0, 2.0),
         "wmem": (1.0, 0.0),
         "replay": (1.0, 0.0),
+        "addr": (2.0, 1.0),
+        "bram_mux": (0.5, 0.0),
     },
     "thresholding": {
         "base": (20.0, 30.0),
         "cmp": (0.5, 1.0),  # PE x output bits x threshold bits: the binary-search stages
         "tmem": (1.0, 0.0),  # LUTRAM LUTs of the threshold memories
         "stream": (0.5, 1.0),  # PE x (threshold bits + output bits)
+        "pipe": (0.0, 1.0),  # PE x output bits x input bits: the stages' input registers
+        "tcount": (0.5, 0.0),  # PE x (2^out_bits - 1): slots of one threshold set
+    },
+    "thresholding_fp": {  # the input quantizer: float input, 32-bit thresholds
+        "base": (20.0, 30.0),
+        "cmp": (0.3, 1.0),
+        "tmem": (0.3, 0.0),
+        "stream": (0.5, 1.0),
+        "pipe": (0.0, 1.0),
+        "tcount": (0.5, 0.0),
     },
     "swg": {
-        "base": (120.0, 120.0),
+        "base": (40.0, 40.0),
         "width": (2.0, 3.0),
         "buf": (1.0, 0.0),
         "window": (0.5, 1.0),
+        "counters": (8.0, 4.0),  # log2 bits of the frame and buffer counters
+        "kernel_loops": (60.0, 20.0),
     },
     "fmpadding": {"base": (40.0, 50.0), "width": (1.0, 2.0)},
-    "dwc": {"base": (10.0, 10.0), "width": (1.0, 1.5)},
-    "fifo": {"base": (8.0, 6.0), "width": (1.0, 1.0)},
-    "vvau": {"base": (120.0, 150.0), "acc": (1.5, 3.0), "dsps": (8.0, 20.0), "wmem": (1.0, 0.0)},
+    "dwc": {"base": (10.0, 10.0), "width": (1.0, 1.5), "down": (0.8, 0.5)},
+    "fifo": {
+        "base": (8.0, 6.0),
+        "width": (1.0, 1.0),
+        "reg_depth": (2.0, 0.0),  # sized FIFOs of 3..64 entries: registers (see features)
+        "reg_bits": (0.2, 1.0),
+        "lutram": (1.5, 0.0),  # deeper ones: dual-port LUTRAM (1.5 LUT per 64 x 1 bits)
+    },
+    "vvau": {
+        "base": (120.0, 150.0),
+        "acc": (1.5, 3.0),
+        "dsps": (8.0, 20.0),
+        "macs": (0.0, 0.0),
+        "wmem": (1.0, 0.0),
+        "addr": (2.0, 1.0),
+        "bram_mux": (0.5, 0.0),
+    },
     "pool": {"base": (60.0, 60.0), "width": (2.0, 2.0)},
 }
 
+#: Deepest FIFO that Yosys builds from registers rather than LUTRAM (measured on sized
+#: quickstart FIFOs: depth 58 x 8 bits -> 473 FF, 0 LUTRAM; depth 101 x 16 -> LUTRAM).
+_FIFO_REG_DEPTH = 64
 _A_WIDTH = {"xc7": 25, "xcu": 27, "xcup": 27}
 #: BRAM18 aspect ratios (depth, width).
 _BRAM18_SHAPES = ((16384, 1), (8192, 2), (4096, 4), (2048, 9), (1024, 18), (512, 36))
@@ -102,7 +148,13 @@ _BRAM18_SHAPES = ((16384, 1), (8192, 2), (4096, 4), (2048, 9), (1024, 18), (512,
 def kind_key(spec: LayerSpec) -> str:
     """The coefficient table of a node: its kind, with the MVU implementation."""
     if spec.kind is LayerKind.MVAU:
-        return "mvau_lut" if spec.impl is Impl.LUT else "mvau_dsp"
+        if spec.impl is Impl.LUT:
+            return "mvau_lut"
+        # PE > 1: PEs share DSP lanes (lane packing and split logic around every DSP);
+        # PE = 1: one MAC per DSP, a leaner datapath (measured: ~20 LUT per DSP, not ~40)
+        return "mvau_dsp_packed" if spec.pe > 1 else "mvau_dsp"
+    if spec.kind is LayerKind.THRESHOLDING and extra(spec, "fp"):
+        return "thresholding_fp"  # float input (FPARG): another comparator datapath
     return spec.kind.value
 
 
@@ -126,6 +178,34 @@ def dsp_count(spec: LayerSpec, family: str) -> int:
     if spec.kind is LayerKind.VVAU:
         return math.ceil(spec.pe / lanes) * spec.simd
     return math.ceil(spec.pe / lanes) * spec.simd
+
+
+def _clog2(x: float) -> int:
+    """Bits of a counter over ``x`` values (Verilog's $clog2)."""
+    return max(1, math.ceil(math.log2(max(2.0, x))))
+
+
+def packed_macs(spec: LayerSpec, family: str) -> int:
+    """MACs of a DSP MVU whose PEs share DSP lanes (0 when each DSP holds one PE)."""
+    if spec.kind is not LayerKind.MVAU or spec.impl is Impl.LUT or spec.weight is None:
+        return 0
+    if spec.pe <= 1 or family == "versal":
+        return 0
+    if mvu_lanes(spec.weight.bits, spec.act_in.bits, family) <= 1:
+        return 0
+    return spec.pe * spec.simd
+
+
+def bram_mux_bits(depth: int, width: int, lutram_max_bits: float) -> float:
+    """Output-mux inputs of a BRAM memory cascaded in depth: width x (BRAMs deep - 1).
+
+    A memory deeper than one BRAM18 of the chosen aspect ratio reads through a LUT
+    multiplexer over the cascade (0 for LUTRAM memories and single-BRAM-deep ones).
+    """
+    if depth <= 0 or width <= 0 or not (depth * width > lutram_max_bits and depth > 64):
+        return 0.0
+    d, w = min(_BRAM18_SHAPES, key=lambda s: math.ceil(width / s[1]) * math.ceil(depth / s[0]))
+    return float(width * (math.ceil(depth / d) - 1))
 
 
 def memory_cost(depth: int, width: int, lutram_max_bits: float) -> tuple[float, float]:
@@ -154,6 +234,15 @@ def features(spec: LayerSpec, lutram_max_bits: float) -> tuple[dict[str, float],
             "base": 1.0,
             "acc": spec.pe * acc,
             "wmem": wlut,
+            # address counters of the weight memory and the input replay buffer (also
+            # when the memories are in BRAM, where wmem/replay count no LUTs)
+            "addr": float(_clog2(depth) + _clog2(spec.mw // spec.simd)),
+            "bram_mux": bram_mux_bits(depth, spec.pe * spec.simd * w, lutram_max_bits)
+            + (
+                bram_mux_bits(spec.mw // spec.simd, spec.simd * a, lutram_max_bits)
+                if kind is LayerKind.MVAU and spec.mh > spec.pe
+                else 0.0
+            ),
         }
         if kind is LayerKind.MVAU:
             f["act_in"] = spec.simd * a
@@ -169,11 +258,17 @@ def features(spec: LayerSpec, lutram_max_bits: float) -> tuple[dict[str, float],
             f["addertree"] = spec.pe * wa * (2 * spec.simd - 1)
         else:
             f["dsps"] = 0.0  # filled by the model (family-dependent)
+            # lane packing and split per multiply-accumulate when PEs share a DSP's lanes
+            # (PE x SIMD; filled by the model: the lanes are family-dependent). At PE = 1
+            # a DSP holds one MAC and only the per-DSP glue remains
+            f["macs"] = 0.0
         return f, bram
     if kind is LayerKind.THRESHOLDING:
         out_bits = spec.act_out.bits if spec.act_out is not None else 1
         tbits = extra(spec, "tbits", a)
-        per_pe = spec.mh // spec.pe
+        # threshold sets per PE: the matrix's rows (1 for per-tensor scales; else one per
+        # channel), folded over PE. finn-plus's RTL stores stage s's 2^s thresholds of each
+        per_pe = max(1, math.ceil(extra(spec, "trows", spec.mh) / spec.pe))
         # The thresholds are constants: Yosys turns their memories into LUT logic (ROM),
         # never BRAM (measured: the W8A8 quickstart's 6 BRAM18 are all weight memories).
         tmem = 0.0
@@ -185,6 +280,12 @@ def features(spec: LayerSpec, lutram_max_bits: float) -> tuple[dict[str, float],
             "cmp": spec.pe * out_bits * tbits,
             "tmem": tmem,
             "stream": spec.pe * (tbits + out_bits),
+            # the input value travels down the out_bits search stages with its result
+            "pipe": spec.pe * out_bits * a,
+            # threshold slots of one set (the stages' address and select logic grows with
+            # 2^out_bits - 1); more sets (per-channel thresholds) cost only their ROM, tmem
+            # (measured: a trained 16-channel layer +40 LUT over its untrained twin)
+            "tcount": spec.pe * (2**out_bits - 1),
         }, bram
     if kind is LayerKind.SWG:
         k = int(extra(spec, "k", 1))
@@ -193,23 +294,40 @@ def features(spec: LayerSpec, lutram_max_bits: float) -> tuple[dict[str, float],
         depth = ((k - 1) * ifm + k) * cf
         blut, bbram = memory_cost(depth, spec.simd * a, lutram_max_bits)
         window = k * k if extra(spec, "parallel") else 1
+        # the controller's counters and comparators (finn-plus swg_template_*.sv): element
+        # counters over the whole input frame (ifm^2 x channel folds) and the buffer
+        # addresses, each a few LUTs per bit (measured: 28-pixel SWGs cost ~2x 8-pixel ones)
+        counters = _clog2(ifm * ifm * cf) + _clog2(depth)
         return {
             "base": 1.0,
             "width": spec.simd * a,
             "buf": blut,
             "window": spec.simd * a * window,
+            "counters": float(counters),
+            # k > 1: the controller's kernel loops and head/tail address increments (a 1x1
+            # window is a plain downsampler: measured ~80-110 LUT against ~210-270)
+            "kernel_loops": 1.0 if k > 1 else 0.0,
         }, bbram
     if kind is LayerKind.FMPADDING:
         return {"base": 1.0, "width": spec.simd * a}, 0.0
     if kind is LayerKind.DWC:
-        return {"base": 1.0, "width": extra(spec, "in_width") + extra(spec, "out_width")}, 0.0
+        w_in, w_out = extra(spec, "in_width"), extra(spec, "out_width")
+        # narrowing: the wide word is shifted out in in/out steps (measured: 200 -> 20 bits
+        # costs ~1,650 LUT, 75 -> 15 ~340, widening 8 -> 24 ~25): in x in/out
+        down = w_in * w_in / w_out if w_out and w_in > w_out else 0.0
+        return {"base": 1.0, "width": w_in + w_out, "down": down}, 0.0
     if kind is LayerKind.FIFO:
         width = extra(spec, "width", a)
         depth = int(extra(spec, "depth", 2))
         if depth <= 2:
             return {"base": 1.0, "width": width * depth}, 0.0
-        lut, br = memory_cost(depth, int(width), lutram_max_bits)
-        return {"base": 1.0, "width": lut if br == 0 else 0.0}, br
+        padded = 8 * math.ceil(width / 8)  # AXI-stream widths are whole bytes in the RTL
+        if depth <= _FIFO_REG_DEPTH:
+            # sized FIFOs this shallow are registers in Yosys (finn-rtllib fifo.sv,
+            # RAM_STYLE auto): a flip-flop per bit, a per-entry enable and a read mux
+            return {"base": 1.0, "reg_depth": float(depth), "reg_bits": padded * depth}, 0.0
+        lut, br = memory_cost(depth, int(padded), lutram_max_bits)
+        return {"base": 1.0, "lutram": lut if br == 0 else 0.0}, br
     return {"base": 1.0, "width": spec.simd * a}, 0.0
 
 
@@ -222,6 +340,11 @@ class AnalyticCostModel:
         coefs: LUT/FF coefficients per kind key and feature.
         lutram_max_bits: The LUTRAM/BRAM threshold of the memory rule.
         overhead: Design-level stitching overhead: ``(const, per_node)`` resources.
+        in_design: Per kind key (``*``: every other kind), the (LUT, FF) fraction of a
+            node's stand-alone price that it does not cost inside a whole design (a
+            negative number: Yosys optimizes across node boundaries, e.g. the constant
+            bits of byte-padded streams into a LUT MVU). Priced as the node's
+            ``<kind>.in_design`` term; :meth:`standalone` drops it (per-layer synthesis).
         version: Names the coefficients (``analytic-0`` when uncalibrated).
     """
 
@@ -229,6 +352,7 @@ class AnalyticCostModel:
     coefs: Coefs = field(default_factory=lambda: DEFAULT_COEFS)
     lutram_max_bits: float = 4096.0
     overhead: tuple[Resources, Resources] = (Resources(), Resources())
+    in_design: Mapping[str, tuple[float, float]] = field(default_factory=dict)
     version: str = "analytic-0"
     _cache: dict[LayerSpec, LayerCost] = field(default_factory=dict, repr=False, compare=False)
 
@@ -240,15 +364,25 @@ class AnalyticCostModel:
         dsp = dsp_count(spec, self.family)
         if "dsps" in feats:
             feats["dsps"] = float(dsp)
+            feats["macs"] = float(packed_macs(spec, self.family))
         out = []
         for name, value in feats.items():
             c_lut, c_ff = table.get(name, (0.0, 0.0))
             out.append((f"{key}.{name}", Resources(lut=c_lut * value, ff=c_ff * value)))
+        share = self.in_design.get(key, self.in_design.get("*"))
+        if share is not None and (share[0] or share[1]):
+            lut = sum(r.lut for _, r in out)
+            ff = sum(r.ff for _, r in out)
+            out.append((f"{key}.in_design", Resources(lut=share[0] * lut, ff=share[1] * ff)))
         if bram:
             out.append((f"{key}.bram", Resources(bram18=bram)))
         if dsp:
             out.append((f"{key}.dsp_rule", Resources(dsp=dsp)))
         return tuple(out)
+
+    def standalone(self) -> AnalyticCostModel:
+        """The same model pricing nodes synthesized on their own (no in-design share)."""
+        return replace(self, in_design={}, _cache={})
 
     def layer_cost(self, layer: LayerSpec) -> LayerCost:
         """The price of one node (cached: specs are immutable)."""

@@ -55,6 +55,9 @@ class Calibration:
         coefs: ``kind -> feature -> (lut, ff)`` coefficients.
         lutram_max_bits: The fitted LUTRAM/BRAM threshold.
         overhead: ``(const, per_node)`` design-level stitching overhead.
+        in_design: Per kind key (``*`` for the rest): the (LUT, FF) share of a node's
+            stand-alone cost that a whole design saves by optimizing across its boundaries
+            (negative; see :class:`AnalyticCostModel`).
         provenance: Board, part, clock, codesign version/commit, points, date...
         errors: The held-out error table rows.
         revision: Feedback round that produced it (0: a ``codesign calibrate`` fit).
@@ -66,6 +69,7 @@ class Calibration:
     coefs: Mapping[str, Mapping[str, tuple[float, float]]]
     lutram_max_bits: float = 4096.0
     overhead: tuple[Resources, Resources] = (Resources(), Resources())
+    in_design: Mapping[str, tuple[float, float]] = field(default_factory=dict)
     provenance: Mapping[str, Any] = field(default_factory=dict)
     errors: tuple[Mapping[str, Any], ...] = ()
     revision: int = 0
@@ -86,6 +90,7 @@ class Calibration:
             coefs=coefs,
             lutram_max_bits=self.lutram_max_bits,
             overhead=self.overhead,
+            in_design=dict(self.in_design),
             version=self.name,
         )
 
@@ -102,6 +107,7 @@ class Calibration:
                 "const": self.overhead[0].to_dict(),
                 "per_node": self.overhead[1].to_dict(),
             },
+            "in_design": {k: list(v) for k, v in self.in_design.items()},
             "provenance": dict(self.provenance),
             "errors": [dict(e) for e in self.errors],
             "revision": self.revision,
@@ -128,6 +134,9 @@ class Calibration:
                     Resources(**data.get("overhead", {}).get("const", {})),
                     Resources(**data.get("overhead", {}).get("per_node", {})),
                 ),
+                in_design={
+                    k: (float(v[0]), float(v[1])) for k, v in data.get("in_design", {}).items()
+                },
                 provenance=dict(data.get("provenance", {})),
                 errors=tuple(data.get("errors", ())),
                 revision=int(data.get("revision", 0)),

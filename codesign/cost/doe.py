@@ -136,6 +136,8 @@ def calibration_points(
     impls: Sequence[Impl] = (Impl.DSP,),
     max_parallel: int = 64,
     whole_every: int = 3,
+    sizes: Sequence[int] = (6, 8, 10, 12),
+    max_stages: int = 2,
 ) -> list[CalibPoint]:
     """``n`` random small networks (1-2 conv stages + classifier), deterministic in ``seed``.
 
@@ -148,12 +150,14 @@ def calibration_points(
         impls: MVU implementations to cycle through.
         max_parallel: Cap on PE x SIMD of any MVAU (Yosys time grows with it).
         whole_every: Every k-th point is also synthesized whole (stitching overhead).
+        sizes: Input feature sizes to draw from (the quickstart's is 28).
+        max_stages: Most conv stages per network (1..max, fewer more often).
     """
     rng = random.Random(seed)
     points = []
     for i in range(n):
-        n_stages = rng.choice((1, 1, 2))
-        size = rng.choice((6, 8, 10, 12))
+        n_stages = rng.choice((1, 1, *range(2, max_stages + 1)))
+        size = rng.choice(tuple(sizes))
         stages = []
         for _ in range(n_stages):
             kernel = rng.choice((1, 3, 3, 5))
@@ -178,7 +182,8 @@ def calibration_points(
                 board=board,
                 role=role,
                 whole=bool(whole_every) and i % whole_every == 0,
-                impl=impls[i % len(impls)],
+                # shifted every 4 points, so held-out points get every implementation too
+                impl=impls[(i + i // 4) % len(impls)],
                 seed=seed * 100_003 + i,
             )
         )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -117,7 +118,9 @@ def node_spec(name: str, op_type: str, attrs: Mapping[str, Any]) -> LayerSpec | 
             _precision(a["inputDataType"]),
             _precision(a["outputDataType"]),
             pe=int(a.get("PE", 1)),
-            extra=(("tbits", float(_precision(tdt).bits)),),
+            extra=(("tbits", float(_precision(tdt).bits)),)
+            # a float input (the network's input quantizer): the RTL compares float bits
+            + ((("fp", 1.0),) if str(a["inputDataType"]).startswith("FLOAT") else ()),
         )
     if kind is LayerKind.FMPADDING:
         ch = int(a["NumChannels"])
@@ -207,6 +210,7 @@ def compiled_specs(path: Path) -> list[LayerSpec]:
     if not path.is_file():
         raise CodesignError(f"{path} not found: is it a finished compile run folder?")
     proto = onnx.load(str(path), load_external_data=False)
+    shapes = {init.name: tuple(init.dims) for init in proto.graph.initializer}
     out = []
     for node in proto.graph.node:
         attrs = {}
@@ -214,8 +218,15 @@ def compiled_specs(path: Path) -> list[LayerSpec]:
             value = helper.get_attribute_value(attr)
             attrs[attr.name] = value.decode() if isinstance(value, bytes) else value
         spec = node_spec(node.name, node.op_type, attrs)
-        if spec is not None:
-            out.append(spec)
+        if spec is None:
+            continue
+        if spec.kind is LayerKind.THRESHOLDING and len(node.input) > 1:
+            # rows of the threshold matrix: 1 for per-tensor scales (one set the RTL
+            # shares across channels), the channel count for per-channel ones
+            dims = shapes.get(node.input[1])
+            if dims:
+                spec = replace(spec, extra=(*spec.extra, ("trows", float(dims[0]))))
+        out.append(spec)
     return out
 
 

@@ -82,7 +82,11 @@ def _divisors(n: int) -> list[int]:
 
 
 def base_layers(
-    arch: CnnArch, bits: BitConfig, impl: Sequence[Impl] | None = None
+    arch: CnnArch,
+    bits: BitConfig,
+    impl: Sequence[Impl] | None = None,
+    *,
+    per_channel_thresholds: bool = True,
 ) -> list[LayerSpec]:
     """The compute nodes of ``arch`` (no DWCs or FIFOs), unfolded (PE = SIMD = 1).
 
@@ -90,6 +94,9 @@ def base_layers(
         arch: The network.
         bits: Its bit-widths (one entry per weight layer).
         impl: DSP or LUT multiplication per weight layer (default DSP everywhere).
+        per_channel_thresholds: A trained network: its BatchNorm gives each channel of a
+            conv's thresholding its own threshold set. False for a freshly initialized one
+            (identity BatchNorm: one set shared by all channels, as in the calibration DoE).
 
     Raises:
         ConfigError: ``bits`` or ``impl`` has the wrong number of layers.
@@ -119,7 +126,7 @@ def base_layers(
             weight=None,
             act_in=FLOAT_INPUT,
             act_out=act,
-            extra=(("tbits", 32.0),),
+            extra=(("tbits", 32.0), ("fp", 1.0), ("trows", 1.0)),  # per-tensor input scale
         )
     ]
     for i, stage in enumerate(arch.stages):
@@ -190,7 +197,10 @@ def base_layers(
                 weight=None,
                 act_in=Precision(acc, signed=True),
                 act_out=out_act,
-                extra=(("tbits", float(acc)),),
+                extra=(
+                    ("tbits", float(acc)),
+                    ("trows", float(stage.channels if per_channel_thresholds else 1)),
+                ),
             )
         )
         act, channels, size = out_act, stage.channels, out_size
@@ -423,11 +433,13 @@ def network_layers(
     impl: Sequence[Impl] | None = None,
     mvau_wwidth_max: int = 36,
     dwc_fifo: bool = True,
+    per_channel_thresholds: bool = True,
 ) -> list[LayerSpec]:
     """The nodes ``codesign compile`` makes of ``arch`` at ``bits``, folded.
 
     Exactly one of ``folding`` (a FINN folding dict by node name), ``fps`` (with
-    ``clock_ns``) or ``target_cycles`` chooses the folding.
+    ``clock_ns``) or ``target_cycles`` chooses the folding. ``per_channel_thresholds``: see
+    :func:`base_layers` (True, the default, prices a trained network).
 
     Raises:
         ConfigError: None or several of folding/fps/target_cycles, or a bad folding.
@@ -435,7 +447,7 @@ def network_layers(
     given = [x is not None for x in (folding, fps, target_cycles)]
     if sum(given) != 1:
         raise ConfigError("give exactly one of folding, fps or target_cycles")
-    specs = base_layers(arch, bits, impl)
+    specs = base_layers(arch, bits, impl, per_channel_thresholds=per_channel_thresholds)
     if folding is not None:
         specs = apply_folding(specs, folding)
     else:

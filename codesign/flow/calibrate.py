@@ -16,6 +16,7 @@ import json
 import logging
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,9 @@ POINTS_DIR = "points"
 RUNS_DIR = "runs"
 #: on_point(index, total, key, what): what is "stored", "imported", "measured" or "failed".
 PointFn = Callable[[int, int, str, str], None]
+#: Input feature sizes of the DoE networks: small ones, up to the quickstart's 28 (SWG line
+#: buffers and FIFO depths grow with the feature size; a fit on 6..12 under-predicts 28).
+DOE_SIZES = (6, 8, 12, 16, 20, 28)
 
 
 def point_record_path(root: Path, key: str) -> Path:
@@ -56,7 +60,7 @@ def _compile(point: CalibPoint, run_dir: Path) -> Path:
     torch.manual_seed(point.seed)
     qdir = run_dir.parent / f"{run_dir.name}.qonnx"
     qonnx = export_qonnx(build_cnn(point.arch, point.bits), qdir)
-    cfg = CompileConfig(board=point.board, fps=point.fps)
+    cfg = CompileConfig(board=point.board, fps=point.fps, impl=point.impl.value)
     compile_model(qonnx, cfg, run_dir)
     atomic_write_json(marker, point.to_dict())
     return run_dir
@@ -111,7 +115,14 @@ def measure_point(
     finn = {x["name"]: x for x in estimates["layers"]}
     measured = {r.name: r for r in report.layers}
     cfg = CompileConfig.from_yaml(run_dir / "config.yaml")
-    predicted = network_layers(point.arch, point.bits, fps=point.fps, clock_ns=cfg.clock_ns or 10.0)
+    predicted = network_layers(
+        point.arch,
+        point.bits,
+        fps=point.fps,
+        clock_ns=cfg.clock_ns or 10.0,
+        impl=[point.impl] * point.arch.n_layers,
+        per_channel_thresholds=False,
+    )
     first = report.layers[0] if report.layers else report.whole
     assert first is not None
     nodes = []
@@ -237,6 +248,8 @@ def calibrate(
     settings: Settings | None = None,
     on_point: PointFn | None = None,
     import_runs: Sequence[Path] = (),
+    impls: Sequence[str] = ("dsp", "lut"),
+    skip_plain_nodes: bool = True,
 ) -> dict[str, Any]:
     """Measure (resuming) the design of experiments for ``board``, fit, and report.
 
@@ -254,6 +267,10 @@ def calibrate(
         on_point: Progress callback.
         import_runs: Existing run folders with per-layer Yosys results to add as points
             (:func:`record_from_run`; same family only).
+        impls: MVU implementations the DoE cycles through (``dsp``, ``lut``).
+        skip_plain_nodes: In DoE points that are not synthesized whole, leave the FIFOs and
+            width converters out of the per-layer synthesis (half the nodes of a network,
+            priced well by the points that are synthesized whole; halves the Yosys time).
 
     Returns:
         ``{"calibration": Calibration, "path": Path, "layers": table rows,
@@ -270,8 +287,22 @@ def calibrate(
     spec = load_board(board)
     root = Path(root)
     db = ResultsDB(db_url or f"sqlite:///{(root / 'results.sqlite').resolve()}")
-    cal_points = calibration_points(n_points, spec.name.lower(), clock_ns=spec.clock_ns, seed=seed)
+    from codesign.cost.protocol import Impl
+
+    cal_points = calibration_points(
+        n_points,
+        spec.name.lower(),
+        clock_ns=spec.clock_ns,
+        seed=seed,
+        impls=tuple(Impl(i) for i in impls),
+        sizes=DOE_SIZES,
+        max_stages=3,
+    )
     checks = design_points(spec.name.lower()) if designs else []
+    if checks:
+        # the quickstart (W4A4) also per layer: the whole design minus its layers' sum is
+        # the stitching overhead at the size the model is used at (held out of the fit)
+        checks[1] = replace(checks[1], per_layer=True)
     # the whole-design checks first (whole synthesis only: a few minutes each), then the
     # DoE: a partial calibration has every check and as many layer points as time allowed
     points: list[CalibPoint] = [*checks, *cal_points]
@@ -284,10 +315,13 @@ def calibrate(
             settings=settings,
             on_point=on_point,
             jobs=jobs,
+            measure=_measure_doe if skip_plain_nodes else None,
         )
     wanted = {p.key for p in points}
     for run in import_runs:
-        record = record_from_run(Path(run))
+        # imported runs are fit data: they are often sweeps of one shape over bits, so a
+        # digest-based hold-out would not hold out shapes (the held-out table is the DoE's)
+        record = record_from_run(Path(run), holdout_every=0)
         if record is None or record["family"] != synth_family_of(spec):
             log.info("not importing %s (no per-layer results, or another family)", run)
             continue
@@ -298,6 +332,7 @@ def calibrate(
     ]
     if not records:
         raise ConfigError(f"no measured calibration points in {root}: run without --fit-only")
+    records = [refresh_specs(r) for r in records]
     first = records[0]
     import codesign
 
@@ -347,11 +382,45 @@ def calibrate(
     }
 
 
+#: Node kinds synthesized per layer in DoE points that are not synthesized whole.
+DOE_LAYER_KINDS = ("mvau", "vvau", "thresholding", "swg", "fmpadding", "pool")
+
+
+def _measure_doe(point: CalibPoint, root: Path, **kwargs: Any) -> dict[str, Any]:  # noqa: ANN401
+    """:func:`measure_point`, skipping FIFOs and converters unless synthesized whole."""
+    if point.whole or not point.per_layer:
+        return measure_point(point, root, **kwargs)
+    return measure_point(point, root, kinds=DOE_LAYER_KINDS, **kwargs)
+
+
 def _with_errors(cal: Any, layers: list[dict[str, Any]], designs: list[dict[str, Any]]) -> Any:  # noqa: ANN401
     """The calibration with its held-out error tables attached."""
-    from dataclasses import replace
-
     return replace(cal, errors=tuple(layers) + tuple({"design": True, **d} for d in designs))
+
+
+def refresh_specs(record: dict[str, Any]) -> dict[str, Any]:
+    """The record with its node specs extracted again from its run folder, if it is here.
+
+    Extraction learns (e.g. the threshold matrix's rows); re-reading the compiled model
+    lets records measured before apply it. Records whose run folder is gone are unchanged.
+    """
+    from codesign.cost.extract import compiled_specs, spec_to_dict
+
+    run_dir = Path(str(record.get("run_dir") or ""))
+    model = run_dir / "sized.onnx"
+    if record.get("point", {}).get("source") != "import" or not model.is_file():
+        model = run_dir / "compiled.onnx"
+    if not record.get("run_dir") or not model.is_file():
+        return record
+    try:
+        specs = {s.name: s for s in compiled_specs(model)}
+    except CodesignError:
+        return record
+    nodes = [
+        {**n, "spec": spec_to_dict(specs[n["name"]])} if n["name"] in specs else n
+        for n in record["nodes"]
+    ]
+    return {**record, "nodes": nodes}
 
 
 def synth_family_of(board: Any) -> str:  # noqa: ANN401 - a Board
@@ -383,7 +452,8 @@ def record_from_run(run_dir: Path, holdout_every: int = 4) -> dict[str, Any] | N
 
     Any compile run folder (a flow's ``compile/``, a sweep point's, a foreign model's)
     whose ``synth/report.json`` has per-layer results becomes a point: its nodes' specs
-    come from ``compiled.onnx``. The key is the digest of the report; every
+    come from ``sized.onnx`` (FIFO depths after sizing) if there is one, else
+    ``compiled.onnx``. The key is the digest of the report; every
     ``holdout_every``-th key (by digest) is held out. None when there is nothing to use.
     """
     import hashlib
@@ -400,8 +470,13 @@ def record_from_run(run_dir: Path, holdout_every: int = 4) -> dict[str, Any] | N
     report = json.loads(report_path.read_text())
     if not report.get("layers"):
         return None
+    # what synthesize read by default: the FIFO-sized design when sizing wrote one (its FIFO
+    # depths are the sized ones; compiled.onnx keeps depth 2)
+    model_path = run_dir / "sized.onnx"
+    if not model_path.is_file():
+        model_path = run_dir / "compiled.onnx"
     try:
-        specs = {s.name: s for s in compiled_specs(run_dir / "compiled.onnx")}
+        specs = {s.name: s for s in compiled_specs(model_path)}
     except CodesignError as err:
         log.warning("skipping %s: %s", run_dir, err)
         return None

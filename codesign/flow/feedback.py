@@ -195,6 +195,9 @@ def feedback_round(
             "previous": prev_cal.name if prev_cal is not None else model.version,
             "source": "feedback",
         },
+        # refine the model being fed back, not the uncalibrated guesses: with a few new
+        # points each coefficient stays near the previous round's value
+        prior=model.coefs,
     )
     cal = replace(cal, revision=round_no)
     after = error_table(cal.model(), new_samples)

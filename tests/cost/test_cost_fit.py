@@ -41,3 +41,25 @@ def test_fit_recovers_a_known_model() -> None:
     assert after["all"]["lut_mape"] < 2 and after["all"]["ff_mape"] < 2
     assert after["all"]["dsp_exact"] == 100.0 and after["all"]["bram18_exact"] == 100.0
     assert cal.provenance["fit_points"] == sum(1 for r in records if r["point"]["role"] == "fit")
+
+
+def test_calibrate_impls_option_rejects_unknown_names(tmp_path) -> None:  # noqa: ANN001
+    from click.testing import CliRunner
+
+    from codesign.cli.main import cli
+
+    result = CliRunner().invoke(
+        cli, ["calibrate", "--board", "pynq-z2", "--out", str(tmp_path), "--impls", "dsp,fpga"]
+    )
+    assert result.exit_code != 0
+    assert "unknown implementation fpga; choose from dsp, lut" in result.output
+    assert not (tmp_path / "points").exists()  # nothing measured
+
+
+def test_doe_alternates_implementations_in_fit_and_holdout() -> None:
+    from codesign.cost.protocol import Impl
+
+    points = calibration_points(16, impls=(Impl.DSP, Impl.LUT), sizes=(8, 28), max_stages=3)
+    by_role = {(p.role.value, p.impl) for p in points}
+    assert by_role == {(r, i) for r in ("fit", "holdout") for i in (Impl.DSP, Impl.LUT)}
+    assert {p.arch.input_size for p in points} == {8, 28}

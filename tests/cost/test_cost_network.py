@@ -62,6 +62,17 @@ def test_folding_and_cycles_match_compile(name: str, specialized: dict[str, Path
     )
     base = base_layers(arch, bits)
     assert [n.name for n in model.graph.node] == [s.name for s in base]
+    # threshold sets as extracted (an untrained export: one shared set; float input first)
+    from codesign.cost.extract import compiled_specs
+    from codesign.cost.protocol import LayerKind
+
+    untrained = {s.name: s for s in base_layers(arch, bits, per_channel_thresholds=False)}
+    path = specialized[name] / "intermediate" / intermediate_name(index + 1, "specialize_layers")
+    thresholds = [s for s in compiled_specs(path) if s.kind is LayerKind.THRESHOLDING]
+    assert thresholds and dict(thresholds[0].extra).get("fp") == 1.0
+    for spec in thresholds:
+        got, want = dict(spec.extra), dict(untrained[spec.name].extra)
+        assert (got["trows"], got.get("fp")) == (want["trows"], want.get("fp")), spec.name
     for target in (1, 300, 1000, 5000, 10**9):
         folded = fold(model, target)
         predicted = predict_folding(base, target)
