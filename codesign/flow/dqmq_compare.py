@@ -70,7 +70,7 @@ def compare(
     eval_surrogate = build_surrogate(
         sec.cost_model.value, arch, space, board=sec.board, fps=sec.fps
     )
-    pricer = DesignPricer(arch, space, board=sec.board, fps=sec.fps)
+    pricer = DesignPricer(arch, space, board=sec.board, fps=sec.fps, impl=sec.impl)
     uniform = [(w, a) for w, a in sec.candidates if w == a]
     rows: list[dict[str, Any]] = []
     out = Path(out)

@@ -48,9 +48,20 @@ from torch import Tensor
 from codesign.cost.protocol import CostSurrogate
 from codesign.errors import ConfigError
 from codesign.models.switchable import SwitchableCNN
+from codesign.policy.options import Budget, PgBaseline, PgReward
 from codesign.policy.policy import QualityPolicy, anneal_tau, gumbel_sample
 
 log = logging.getLogger(__name__)
+
+__all__ = [
+    "Budget",
+    "DqmqConfig",
+    "DqmqStats",
+    "PgBaseline",
+    "PgReward",
+    "Phase",
+    "train_dqmq",
+]
 
 BatchFn = Callable[[int, int, dict[str, float]], None]
 """``on_batch(done, total, metrics)`` after every optimizer step."""
@@ -91,6 +102,12 @@ class DqmqConfig:
             precision while the policy concentrates on a few.
         fixed_choice: Train only this static choice (uniform baselines); no policy.
         seed: Seeds everything.
+        budget: How ``cost_target`` enters the loss (:class:`Budget`); ``lagrangian``
+            needs a ``cost_target``.
+        dual_lr: Dual-ascent step of the Lagrange multiplier, per batch, on the relative
+            violation ``argmax cost / target - 1``.
+        pg_reward: Task part of the REINFORCE reward (:class:`PgReward`).
+        pg_baseline: REINFORCE baseline (:class:`PgBaseline`).
     """
 
     epochs: int = 4
@@ -109,6 +126,10 @@ class DqmqConfig:
     joint_sandwich: bool = False
     fixed_choice: tuple[int, ...] | None = None
     seed: int = 0
+    budget: Budget = Budget.HINGE
+    dual_lr: float = 0.05
+    pg_reward: PgReward = PgReward.CORRECT
+    pg_baseline: PgBaseline = PgBaseline.EMA
 
     def __post_init__(self) -> None:
         if self.epochs < 1 or not 0 <= self.warmup_epochs <= self.epochs:
@@ -120,12 +141,37 @@ class DqmqConfig:
             raise ConfigError("dqmq: tau_start and tau_end must be > 0")
         if self.fixed_choice is not None:
             object.__setattr__(self, "fixed_choice", tuple(int(c) for c in self.fixed_choice))
+        for name, kind in (("budget", Budget), ("pg_reward", PgReward),
+                           ("pg_baseline", PgBaseline)):  # fmt: skip
+            try:
+                object.__setattr__(self, name, kind(getattr(self, name)))
+            except ValueError:
+                choices = ", ".join(k.value for k in kind)
+                raise ConfigError(
+                    f"dqmq: {name} {getattr(self, name)!r} is not one of {choices}"
+                ) from None
+        if self.budget is Budget.LAGRANGIAN and self.cost_target is None:
+            raise ConfigError("dqmq: budget lagrangian needs a cost_target")
+        if self.dual_lr < 0:
+            raise ConfigError(f"dqmq: dual_lr must be >= 0, got {self.dual_lr:g}")
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain data (for checkpoints and JSON)."""
+        """Plain data (for checkpoints and JSON).
+
+        The options added after the first checkpoints (``budget``, ``dual_lr``,
+        ``pg_reward``, ``pg_baseline``) are left out at their defaults, so a checkpoint
+        written before they existed still matches its config and resumes.
+        """
         out = asdict(self)
         if self.fixed_choice is not None:
             out["fixed_choice"] = list(self.fixed_choice)
+        defaults = {"budget": Budget.HINGE, "dual_lr": 0.05, "pg_reward": PgReward.CORRECT,
+                    "pg_baseline": PgBaseline.EMA}  # fmt: skip
+        for key, default in defaults.items():
+            if out[key] == default:
+                del out[key]
+            elif isinstance(out[key], StrEnum):
+                out[key] = out[key].value
         return out
 
 
@@ -212,12 +258,15 @@ def train_dqmq(
     sizes = torch.tensor(net.space.sizes)  # (L,)
     bits = [torch.tensor([(w + a) / 2.0 for w, a in layer]) for layer in net.space.bits_table()]
     baseline = 0.0
+    lam = float(cfg.cost_weight)  # the Lagrange multiplier (budget lagrangian)
+    target = float(cfg.cost_target or 1.0)
     start_epoch = 0
     stats = DqmqStats()
     if resume is not None:
         opt_net.load_state_dict(copy.deepcopy(resume["opt_net"]))  # it keeps tensors
         opt_pol.load_state_dict(copy.deepcopy(resume["opt_policy"]))
         baseline = float(resume["baseline"])
+        lam = float(resume.get("lam", lam))
         start_epoch = int(resume["epoch"])
         stats.epochs = list(resume.get("history", []))
         log.info("resuming after epoch %d of %d", start_epoch, cfg.epochs)
@@ -268,23 +317,45 @@ def train_dqmq(
                 ce = F.cross_entropy(logits, y, reduction="none")  # (B,)
                 probs = [F.softmax(lg, dim=-1) for lg in pol_logits]  # L x (B, K_i)
                 exp_cost = surrogate.expected(probs)  # (B,)
-                if cfg.cost_target is None:
+                if cfg.budget is Budget.LAGRANGIAN:  # lam * relative cost; lam by dual ascent
+                    cost_term = lam * exp_cost.mean() / target
+                    cost_weight, reward_cost = 1.0, lam / target
+                elif cfg.cost_target is None:
                     cost_term = exp_cost.mean()
+                    cost_weight, reward_cost = cfg.cost_weight, cfg.reward_cost
                 else:
                     cost_term = F.relu(exp_cost.mean() - cfg.cost_target)
-                with torch.no_grad():  # the discrete cost of each hard choice
-                    hard_cost = surrogate.expected([h.detach() for h in sample.hard])  # (B,)
-                    correct = (logits.argmax(dim=1) == y).float()  # (B,)
-                    reward = correct - cfg.reward_cost * hard_cost  # (B,)
-                advantage = reward - baseline  # (B,)
-                pg = -(advantage * sample.log_prob).mean()
-                loss = ce.mean() + cfg.cost_weight * cost_term + cfg.pg_weight * pg
+                    cost_weight, reward_cost = cfg.cost_weight, cfg.reward_cost
+
+                with torch.no_grad():
+                    reward, hard_cost = _reward(
+                        logits, y, sample.hard, surrogate, cfg.pg_reward, reward_cost
+                    )  # (B,), (B,)
+                if cfg.pg_baseline is PgBaseline.LOO:  # a second sample: leave-one-out
+                    other = gumbel_sample(pol_logits, tau, gen)
+                    with torch.no_grad():
+                        out2 = net(x, other.index)  # (B, classes)
+                        reward2, _ = _reward(
+                            out2, y, other.hard, surrogate, cfg.pg_reward, reward_cost
+                        )
+                    advantage = 0.5 * (reward - reward2)  # (B,)
+                    pg = -(advantage * (sample.log_prob - other.log_prob)).mean()
+                else:
+                    advantage = reward - baseline  # (B,)
+                    pg = -(advantage * sample.log_prob).mean()
+                loss = ce.mean() + cost_weight * cost_term + cfg.pg_weight * pg
                 if cfg.joint_sandwich:  # keep the extremes trained while the policy picks
                     loss = loss + F.cross_entropy(net(x, lowest), y)
                     loss = loss + F.cross_entropy(net(x, highest), y)
                 m = cfg.baseline_momentum
                 baseline = m * baseline + (1.0 - m) * float(reward.mean())
                 cost = float(hard_cost.mean())
+                if cfg.budget is Budget.LAGRANGIAN:  # dual ascent on the deployed (argmax) cost
+                    with torch.no_grad():
+                        top = [F.one_hot(lg.argmax(dim=-1), lg.shape[-1]).float()
+                               for lg in pol_logits]  # fmt: skip
+                        violation = float(surrogate.expected(top).mean()) / target - 1.0
+                    lam = max(0.0, lam + cfg.dual_lr * violation)
 
             if not torch.isfinite(loss):
                 raise ConfigError(
@@ -322,6 +393,8 @@ def train_dqmq(
 
         record = {"epoch": epoch + 1, "phase": phase.value}
         record.update({k: round(v / batches, 5) for k, v in sums.items()})
+        if cfg.budget is Budget.LAGRANGIAN and phase is Phase.JOINT:
+            record["lam"] = round(lam, 5)
         stats.epochs.append(record)
         log.info("epoch %d/%d (%s): %s", epoch + 1, cfg.epochs, phase.value, record)
         if on_epoch is not None:
@@ -335,6 +408,7 @@ def train_dqmq(
                         "opt_net": opt_net.state_dict(),
                         "opt_policy": opt_pol.state_dict(),
                         "baseline": baseline,
+                        "lam": lam,
                         "history": stats.epochs,
                     }
                 ),
@@ -343,3 +417,20 @@ def train_dqmq(
     net.eval()
     policy.eval()
     return stats
+
+
+def _reward(
+    logits: Tensor,
+    labels: Tensor,
+    hard: list[Tensor],
+    surrogate: CostSurrogate,
+    kind: PgReward,
+    reward_cost: float,
+) -> tuple[Tensor, Tensor]:
+    """Per sample: the reward of one hard choice's outcome, and the choice's discrete cost."""
+    hard_cost = surrogate.expected([h.detach() for h in hard])  # (B,)
+    if kind is PgReward.NLL:
+        task = -F.cross_entropy(logits, labels, reduction="none")  # (B,)
+    else:
+        task = (logits.argmax(dim=1) == labels).float()  # (B,)
+    return task - reward_cost * hard_cost, hard_cost

@@ -1,0 +1,113 @@
+"""DQMQ objective options: the Lagrangian budget, the graded reward with a leave-one-out
+baseline, the LUT-MVU cost surrogate, and the comparison's method filter."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+import torch
+
+from codesign.cost.protocol import CostSurrogate, Impl
+from codesign.errors import ConfigError
+from codesign.flow.dqmq_section import DqmqSection
+from codesign.models.arch import QUICKSTART_ARCH
+from codesign.models.switchable import SwitchableCNN, SwitchSpace
+from codesign.policy.costs import DesignPricer
+from codesign.policy.options import Budget, PgBaseline, PgReward
+from codesign.policy.policy import QualityPolicy
+from codesign.train.dqmq import DqmqConfig, train_dqmq
+from codesign.train.dqmq_run import build_surrogate, method_configs
+from tests.train.test_dqmq import ARCH, SPACE, CountingSurrogate, _data
+
+# costs 0, .1, .2 per layer (2 layers): the most expensive choice costs 0.4
+BASE = DqmqConfig(epochs=5, warmup_epochs=1, batch_size=16, policy_lr=0.1, seed=1)
+
+
+def _train(cfg, expensive_start=False, resume=None, on_epoch=None):
+    torch.manual_seed(cfg.seed)
+    net = SwitchableCNN(ARCH, SPACE)
+    policy = QualityPolicy(6, SPACE.sizes, cfg.use_quality)
+    if expensive_start:  # start from the all-highest precision (argmax cost 0.4)
+        with torch.no_grad():
+            for head in policy.heads:
+                head.bias[-1] = 3.0
+    x, y, f = _data()
+    stats = train_dqmq(net, policy, CountingSurrogate(SPACE.sizes), x, y, f, cfg,
+                       resume=resume, on_epoch=on_epoch)  # fmt: skip
+    with torch.no_grad():
+        argmax_cost = float(policy.argmax(f).float().sum(1).mean()) / 10
+    return net, policy, stats, argmax_cost
+
+
+def test_lagrangian_multiplier_enforces_the_budget_where_a_weak_hinge_does_not():
+    weak = dataclasses.replace(BASE, cost_weight=0.01, cost_target=0.1, reward_cost=0.0)
+    *_, hinge_cost = _train(weak, expensive_start=True)
+    lag = dataclasses.replace(weak, budget="lagrangian", dual_lr=0.5)
+    _, _, stats, lag_cost = _train(lag, expensive_start=True)
+    assert hinge_cost >= 0.3  # lambda 0.01: the hinge barely moves the policy
+    assert lag_cost <= 0.15  # the multiplier grows until the argmax decisions fit
+    lams = [e["lam"] for e in stats.epochs if e["phase"] == "joint"]
+    assert lams[0] > 0.01 and all(lam >= 0 for lam in lams)
+    # a budget above every choice: the multiplier decays to 0 and stops pricing
+    free = dataclasses.replace(lag, cost_target=1.0)
+    _, _, stats_free, _ = _train(free, expensive_start=True)
+    assert stats_free.epochs[-1]["lam"] == 0.0
+
+
+def test_loo_reinforce_alone_learns_the_cheap_choice_and_resumes_exactly():
+    # no model-based term: only the REINFORCE reward (-CE - 5 cost) with a LOO baseline
+    cfg = dataclasses.replace(BASE, cost_weight=0.0, reward_cost=5.0, pg_reward="nll",
+                              pg_baseline="loo")  # fmt: skip
+    assert cfg.pg_reward is PgReward.NLL and cfg.pg_baseline is PgBaseline.LOO
+    _, policy, _, cost = _train(cfg, expensive_start=True)
+    assert cost <= 0.15  # from 0.4: the advantage has the right sign
+    lag = dataclasses.replace(cfg, budget=Budget.LAGRANGIAN, cost_target=0.2, epochs=3)
+    net_a, pol_a, _, _ = _train(lag)
+    saved = {}
+    _train(lag, on_epoch=lambda e, s: saved.setdefault(e, s))
+    assert "lam" in saved[2]
+    net_b, pol_b, _, _ = _train(lag, resume=saved[2])
+    for a, b in zip(net_a.state_dict().values(), net_b.state_dict().values(), strict=True):
+        assert torch.equal(a, b)
+    assert torch.equal(pol_a.heads[0].weight, pol_b.heads[0].weight)
+
+
+def test_options_are_checked_and_old_configs_keep_their_checkpoint_keys():
+    with pytest.raises(ConfigError, match="needs a cost_target"):
+        DqmqConfig(budget="lagrangian")
+    with pytest.raises(ConfigError, match="pg_reward 'acc' is not one of correct, nll"):
+        DqmqConfig(pg_reward="acc")
+    assert "budget" not in DqmqConfig().to_dict()  # defaults: a dqmq-1 checkpoint still matches
+    d = DqmqConfig(budget="lagrangian", cost_target=0.1, pg_baseline="loo").to_dict()
+    assert d["budget"] == "lagrangian" and d["pg_baseline"] == "loo"
+    assert DqmqConfig(**d) == DqmqConfig(budget="lagrangian", cost_target=0.1, pg_baseline="loo")
+    with pytest.raises(ValueError, match="needs a dqmq.cost_target"):
+        DqmqSection(budget="lagrangian")
+
+
+def test_lut_surrogate_prices_lut_mvus_like_the_design_pricer():
+    arch = QUICKSTART_ARCH
+    space = SwitchSpace.uniform(arch, [(2, 2), (4, 4), (8, 8)], input_bits=8)
+    sur = build_surrogate("lut", arch, space, board="pynq-z2", fps=10_000.0)
+    assert isinstance(sur, CostSurrogate)
+    assert all(c.impl is Impl.LUT for layer in sur.candidates for c in layer)
+    uniform = [sur.discrete([j] * space.n_layers) for j in range(3)]
+    assert uniform[0] < uniform[1] < uniform[2]
+    pricer = DesignPricer(arch, space, board="pynq-z2", fps=10_000.0, impl=Impl.LUT)
+    assert pricer.version == sur.version
+    for choice in ([0, 0, 0, 0], [2, 1, 0, 1], [1, 2, 2, 0]):
+        price = pricer.price(choice)
+        assert price["dsp"] == 0  # LUT MVUs
+        # the surrogate sums node prices; design_cost adds the calibration's stitching
+        # overhead (a few dozen LUT): close, not equal
+        assert sur.discrete(choice) == pytest.approx(price["lut"] / 53_200, rel=0.05)
+    dsp = build_surrogate("analytic", arch, space, board="pynq-z2", fps=10_000.0)
+    assert all(c.impl is Impl.DSP for layer in dsp.candidates for c in layer)
+
+
+def test_method_filter():
+    section = DqmqSection(candidates=[(2, 2), (4, 4), (8, 8)], methods=["dqmq", "uniform_w4a4"])
+    assert list(method_configs(section, 0, SPACE)) == ["dqmq", "uniform_w4a4"]
+    with pytest.raises(ConfigError, match="unknown uniform_w5a5"):
+        method_configs(DqmqSection(candidates=[(2, 2)], methods=["uniform_w5a5"]), 0, SPACE)
