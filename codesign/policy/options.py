@@ -14,10 +14,12 @@ class Budget(StrEnum):
     """How ``cost_target`` enters the loss.
 
     ``hinge``: ``cost_weight * max(0, mean E[cost] - target)``: pushed back only above the
-    budget (a policy may sit anywhere below it). ``lagrangian``: ``lam * mean E[cost] /
-    target`` with a multiplier ``lam >= 0`` (starting at ``cost_weight``) raised by dual
-    ascent while the policy's *argmax* decisions cost more than the target and lowered
-    while they cost less, so the deployed cost binds at the target from both sides.
+    budget (a policy may sit anywhere below it). ``lagrangian``: the equality constraint
+    ``cost = target``: ``lam * mean E[cost] / target`` with a multiplier ``lam`` (starting
+    at ``cost_weight``) raised by a dual step while the policy's *argmax* decisions cost
+    more than the target and lowered while they cost less, below zero if need be (then
+    bits are rewarded), so the deployed cost binds at the target from both sides and two
+    policies trained to the same target sit at the same cost.
     """
 
     HINGE = "hinge"

@@ -350,12 +350,12 @@ def train_dqmq(
                 m = cfg.baseline_momentum
                 baseline = m * baseline + (1.0 - m) * float(reward.mean())
                 cost = float(hard_cost.mean())
-                if cfg.budget is Budget.LAGRANGIAN:  # dual ascent on the deployed (argmax) cost
+                if cfg.budget is Budget.LAGRANGIAN:  # dual step on the deployed (argmax) cost
                     with torch.no_grad():
                         top = [F.one_hot(lg.argmax(dim=-1), lg.shape[-1]).float()
                                for lg in pol_logits]  # fmt: skip
                         violation = float(surrogate.expected(top).mean()) / target - 1.0
-                    lam = max(0.0, lam + cfg.dual_lr * violation)
+                    lam = lam + cfg.dual_lr * violation  # equality: either sign
 
             if not torch.isfinite(loss):
                 raise ConfigError(
