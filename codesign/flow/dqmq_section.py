@@ -78,6 +78,8 @@ class DqmqSection(Section):
         dual_lr: Dual-ascent step of the Lagrange multiplier (``budget: lagrangian``).
         pg_reward: REINFORCE task reward, ``correct`` or ``nll`` (graded, ``-CE``).
         pg_baseline: REINFORCE baseline, ``ema`` or ``loo`` (a second sample).
+        budget_rho: Augmented-Lagrangian penalty weight (``budget: lagrangian``).
+        st_gate: Task-loss gradient into the policy through the straight-through gate.
         methods: The methods ``codesign evaluate`` trains (``null`` = all): ``dqmq``,
             ``static``, ``dqnet``, ``uniform_wXaX``.
         board: Board of the analytic surrogate and of the LUT/DSP/cycles in evaluations.
@@ -113,6 +115,8 @@ class DqmqSection(Section):
     dual_lr: float = Field(default=0.05, ge=0)
     pg_reward: PgReward = PgReward.CORRECT
     pg_baseline: PgBaseline = PgBaseline.EMA
+    budget_rho: float = Field(default=0.0, ge=0)
+    st_gate: bool = True
     methods: list[str] | None = None
 
     @property
@@ -159,6 +163,8 @@ class DqmqSection(Section):
                 "dual_lr",
                 "pg_reward",
                 "pg_baseline",
+                "budget_rho",
+                "st_gate",
             )
         }
         kwargs.update(overrides)

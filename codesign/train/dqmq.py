@@ -108,6 +108,14 @@ class DqmqConfig:
             violation ``argmax cost / target - 1``.
         pg_reward: Task part of the REINFORCE reward (:class:`PgReward`).
         pg_baseline: REINFORCE baseline (:class:`PgBaseline`).
+        budget_rho: ``lagrangian`` only: weight of the augmented-Lagrangian penalty
+            ``rho / 2 * (mean E[cost] / target - 1) ** 2``, a restoring force without the
+            multiplier's lag (damps its oscillation around the target).
+        st_gate: Pass the task loss's gradient into the policy through the straight-through
+            gate (the first design). False: the policy learns only from the cost and
+            REINFORCE terms (the gate's gradient is "scale this layer's output", which
+            says nothing about precision and, under Adam, moves the policy as much as a
+            real signal).
     """
 
     epochs: int = 4
@@ -130,6 +138,8 @@ class DqmqConfig:
     dual_lr: float = 0.05
     pg_reward: PgReward = PgReward.CORRECT
     pg_baseline: PgBaseline = PgBaseline.EMA
+    budget_rho: float = 0.0
+    st_gate: bool = True
 
     def __post_init__(self) -> None:
         if self.epochs < 1 or not 0 <= self.warmup_epochs <= self.epochs:
@@ -152,6 +162,8 @@ class DqmqConfig:
                 ) from None
         if self.budget is Budget.LAGRANGIAN and self.cost_target is None:
             raise ConfigError("dqmq: budget lagrangian needs a cost_target")
+        if self.budget_rho < 0:
+            raise ConfigError(f"dqmq: budget_rho must be >= 0, got {self.budget_rho:g}")
         if self.dual_lr < 0:
             raise ConfigError(f"dqmq: dual_lr must be >= 0, got {self.dual_lr:g}")
 
@@ -159,14 +171,15 @@ class DqmqConfig:
         """Plain data (for checkpoints and JSON).
 
         The options added after the first checkpoints (``budget``, ``dual_lr``,
-        ``pg_reward``, ``pg_baseline``) are left out at their defaults, so a checkpoint
+        ``pg_reward``, ``pg_baseline``, ``budget_rho``, ``st_gate``) are left out at their
+        defaults, so a checkpoint
         written before they existed still matches its config and resumes.
         """
         out = asdict(self)
         if self.fixed_choice is not None:
             out["fixed_choice"] = list(self.fixed_choice)
         defaults = {"budget": Budget.HINGE, "dual_lr": 0.05, "pg_reward": PgReward.CORRECT,
-                    "pg_baseline": PgBaseline.EMA}  # fmt: skip
+                    "pg_baseline": PgBaseline.EMA, "budget_rho": 0.0, "st_gate": True}  # fmt: skip
         for key, default in defaults.items():
             if out[key] == default:
                 del out[key]
@@ -313,12 +326,14 @@ def train_dqmq(
                 pol_logits = policy(f)  # L x (B, K_i)
                 sample = gumbel_sample(pol_logits, tau, gen)
                 choice = sample.index  # (B, L)
-                logits = net(x, choice, sample.gate)  # (B, classes)
+                gate = sample.gate if cfg.st_gate else sample.gate.detach()  # (B, L)
+                logits = net(x, choice, gate)  # (B, classes)
                 ce = F.cross_entropy(logits, y, reduction="none")  # (B,)
                 probs = [F.softmax(lg, dim=-1) for lg in pol_logits]  # L x (B, K_i)
                 exp_cost = surrogate.expected(probs)  # (B,)
                 if cfg.budget is Budget.LAGRANGIAN:  # lam * relative cost; lam by dual ascent
-                    cost_term = lam * exp_cost.mean() / target
+                    rel = exp_cost.mean() / target - 1.0
+                    cost_term = lam * exp_cost.mean() / target + 0.5 * cfg.budget_rho * rel**2
                     cost_weight, reward_cost = 1.0, lam / target
                 elif cfg.cost_target is None:
                     cost_term = exp_cost.mean()

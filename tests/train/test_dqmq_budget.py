@@ -114,3 +114,16 @@ def test_method_filter():
     assert list(method_configs(section, 0, SPACE)) == ["dqmq", "uniform_w4a4"]
     with pytest.raises(ConfigError, match="unknown uniform_w5a5"):
         method_configs(DqmqSection(candidates=[(2, 2)], methods=["uniform_w5a5"]), 0, SPACE)
+
+
+def test_st_gate_off_leaves_the_policy_to_the_cost_and_reinforce_terms():
+    quiet = dataclasses.replace(BASE, epochs=2, cost_weight=0.0, pg_weight=0.0)
+    _, pol_gate, _, _ = _train(quiet)
+    _, pol_none, _, _ = _train(dataclasses.replace(quiet, st_gate=False))
+    assert pol_gate.heads[0].weight.abs().sum() > 0  # the gate's gradient moved it
+    assert all(float(p.abs().sum()) == 0.0 for p in pol_none.parameters())  # nothing did
+    # the augmented-Lagrangian penalty alone pulls an expensive start to the target
+    rho = dataclasses.replace(BASE, cost_weight=0.0, dual_lr=0.0, budget="lagrangian",
+                              cost_target=0.1, budget_rho=50.0, st_gate=False)  # fmt: skip
+    *_, cost = _train(rho, expensive_start=True)
+    assert cost <= 0.15
