@@ -80,6 +80,7 @@ class DqmqSection(Section):
         pg_baseline: REINFORCE baseline, ``ema`` or ``loo`` (a second sample).
         budget_rho: Augmented-Lagrangian penalty weight (``budget: lagrangian``).
         st_gate: Task-loss gradient into the policy through the straight-through gate.
+        finetune_epochs: Last epochs: weights only, on the policy's argmax decisions.
         methods: The methods ``codesign evaluate`` trains (``null`` = all): ``dqmq``,
             ``static``, ``dqnet``, ``uniform_wXaX``.
         board: Board of the analytic surrogate and of the LUT/DSP/cycles in evaluations.
@@ -117,6 +118,7 @@ class DqmqSection(Section):
     pg_baseline: PgBaseline = PgBaseline.EMA
     budget_rho: float = Field(default=0.0, ge=0)
     st_gate: bool = True
+    finetune_epochs: int = Field(default=0, ge=0)
     methods: list[str] | None = None
 
     @property
@@ -131,6 +133,11 @@ class DqmqSection(Section):
         if self.warmup_epochs > self.epochs:
             raise ValueError(
                 f"dqmq.warmup_epochs ({self.warmup_epochs}) exceeds dqmq.epochs ({self.epochs})"
+            )
+        if self.warmup_epochs + self.finetune_epochs > self.epochs:
+            raise ValueError(
+                f"dqmq.warmup_epochs + dqmq.finetune_epochs ({self.warmup_epochs} + "
+                f"{self.finetune_epochs}) exceed dqmq.epochs ({self.epochs})"
             )
         if not self.candidates:
             raise ValueError("dqmq.candidates is empty; give (weight, act) pairs like [4, 4]")
@@ -165,6 +172,7 @@ class DqmqSection(Section):
                 "pg_baseline",
                 "budget_rho",
                 "st_gate",
+                "finetune_epochs",
             )
         }
         kwargs.update(overrides)

@@ -76,6 +76,7 @@ class Phase(StrEnum):
 
     WARMUP = "warmup"
     JOINT = "joint"
+    FINETUNE = "finetune"
     FIXED = "fixed"
 
 
@@ -116,6 +117,9 @@ class DqmqConfig:
             REINFORCE terms (the gate's gradient is "scale this layer's output", which
             says nothing about precision and, under Adam, moves the policy as much as a
             real signal).
+        finetune_epochs: The last epochs train only the shared weights, on the policy's
+            argmax decisions (what tiers deploy), the policy frozen: the weights stop
+            serving sampled precisions the deployment never uses.
     """
 
     epochs: int = 4
@@ -140,6 +144,7 @@ class DqmqConfig:
     pg_baseline: PgBaseline = PgBaseline.EMA
     budget_rho: float = 0.0
     st_gate: bool = True
+    finetune_epochs: int = 0
 
     def __post_init__(self) -> None:
         if self.epochs < 1 or not 0 <= self.warmup_epochs <= self.epochs:
@@ -162,6 +167,11 @@ class DqmqConfig:
                 ) from None
         if self.budget is Budget.LAGRANGIAN and self.cost_target is None:
             raise ConfigError("dqmq: budget lagrangian needs a cost_target")
+        if self.finetune_epochs < 0 or self.warmup_epochs + self.finetune_epochs > self.epochs:
+            raise ConfigError(
+                f"dqmq: need 0 <= finetune_epochs and warmup_epochs + finetune_epochs <= "
+                f"epochs, got {self.finetune_epochs}, {self.warmup_epochs}, {self.epochs}"
+            )
         if self.budget_rho < 0:
             raise ConfigError(f"dqmq: budget_rho must be >= 0, got {self.budget_rho:g}")
         if self.dual_lr < 0:
@@ -171,15 +181,16 @@ class DqmqConfig:
         """Plain data (for checkpoints and JSON).
 
         The options added after the first checkpoints (``budget``, ``dual_lr``,
-        ``pg_reward``, ``pg_baseline``, ``budget_rho``, ``st_gate``) are left out at their
-        defaults, so a checkpoint
-        written before they existed still matches its config and resumes.
+        ``pg_reward``, ``pg_baseline``, ``budget_rho``, ``st_gate``, ``finetune_epochs``)
+        are left out at their defaults, so a checkpoint written before they existed still
+        matches its config and resumes.
         """
         out = asdict(self)
         if self.fixed_choice is not None:
             out["fixed_choice"] = list(self.fixed_choice)
         defaults = {"budget": Budget.HINGE, "dual_lr": 0.05, "pg_reward": PgReward.CORRECT,
-                    "pg_baseline": PgBaseline.EMA, "budget_rho": 0.0, "st_gate": True}  # fmt: skip
+                    "pg_baseline": PgBaseline.EMA, "budget_rho": 0.0, "st_gate": True,
+                    "finetune_epochs": 0}  # fmt: skip
         for key, default in defaults.items():
             if out[key] == default:
                 del out[key]
@@ -265,7 +276,8 @@ def train_dqmq(
     opt_pol = torch.optim.Adam(policy.parameters(), lr=cfg.policy_lr)
     batches = n // cfg.batch_size  # drop the tail: BN and per-sample subsets need >= 2
     total_steps = cfg.epochs * batches
-    joint_steps = max(1, (cfg.epochs - cfg.warmup_epochs) * batches)
+    joint_end = cfg.epochs - cfg.finetune_epochs  # the first fine-tuning epoch
+    joint_steps = max(1, (joint_end - cfg.warmup_epochs) * batches)
     lowest = torch.tensor(net.space.lowest())  # (L,)
     highest = torch.tensor(net.space.highest())  # (L,)
     sizes = torch.tensor(net.space.sizes)  # (L,)
@@ -295,6 +307,7 @@ def train_dqmq(
             phase = Phase.FIXED
         else:
             phase = Phase.WARMUP if epoch < cfg.warmup_epochs else Phase.JOINT
+            phase = Phase.FINETUNE if epoch >= joint_end else phase
         net.train()
         policy.train()
         sums = {"loss": 0.0, "acc": 0.0, "bits": 0.0, "cost": 0.0}
@@ -311,6 +324,13 @@ def train_dqmq(
                 logits = net(x, choice)  # (B, classes)
                 loss = F.cross_entropy(logits, y)
                 cost = surrogate.discrete(list(cfg.fixed_choice))
+            elif phase is Phase.FINETUNE:  # the deployed decisions, the policy frozen
+                with torch.no_grad():
+                    top = [F.one_hot(lg.argmax(dim=-1), lg.shape[-1]).float() for lg in policy(f)]
+                    choice = torch.stack([t.argmax(dim=-1) for t in top], dim=1)  # (B, L)
+                    cost = float(surrogate.expected(top).mean())
+                logits = net(x, choice)  # (B, classes)
+                loss = F.cross_entropy(logits, y)
             elif phase is Phase.WARMUP:
                 # one random precision per layer for the batch: a static forward, as fast
                 # as the lowest and highest ones (per-sample mixing is the joint phase's)

@@ -249,7 +249,9 @@ def method_configs(
         ]
         out[f"uniform_w{w}a{a}"] = (
             cost,
-            section.train_config(seed, fixed_choice=tuple(choice), warmup_epochs=0),
+            section.train_config(
+                seed, fixed_choice=tuple(choice), warmup_epochs=0, finetune_epochs=0
+            ),
         )
     if section.methods is not None:
         unknown = sorted(set(section.methods) - set(out))

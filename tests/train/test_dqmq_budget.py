@@ -127,3 +127,16 @@ def test_st_gate_off_leaves_the_policy_to_the_cost_and_reinforce_terms():
                               cost_target=0.1, budget_rho=50.0, st_gate=False)  # fmt: skip
     *_, cost = _train(rho, expensive_start=True)
     assert cost <= 0.15
+
+
+def test_finetune_epochs_train_the_deployed_choice_with_the_policy_frozen():
+    cfg = dataclasses.replace(BASE, epochs=4, finetune_epochs=2)
+    snapshots = {}
+    net, policy, stats, _ = _train(cfg, on_epoch=lambda e, s: snapshots.setdefault(e, s))
+    assert [e["phase"] for e in stats.epochs] == ["warmup", "joint", "finetune", "finetune"]
+    for key, value in snapshots[2]["policy"].items():
+        assert torch.equal(value, policy.state_dict()[key])  # frozen after the joint phase
+    moved = [k for k, v in net.state_dict().items() if not torch.equal(v, snapshots[2]["net"][k])]
+    assert moved  # the shared weights still train
+    with pytest.raises(ConfigError, match="finetune_epochs"):
+        DqmqConfig(epochs=2, warmup_epochs=1, finetune_epochs=2)
