@@ -57,6 +57,7 @@ def compare(
         method_predictors,
         test_conditions,
     )
+    from codesign.train.dqmq_finetune import tiered_predictor  # noqa: PLC0415
     from codesign.train.dqmq_run import (  # noqa: PLC0415
         build_surrogate,
         load_dqmq,
@@ -109,11 +110,21 @@ def compare(
                     params = policy.numpy_params()
                     router = Router(tuple(w for w, _ in params), tuple(b for _, b in params), tiers)
                     preds = method_predictors(net, policy, router, uniform)
+                    if sec.tier_finetune_epochs > 0:
+                        routed = router.route(data.features.double().numpy())
+                        models = _finetune(net, router.tiers, routed, data, sec, train_cfg)
+                        preds["tiers_ft"] = tiered_predictor(models, router.tiers, router.route)
                 elif method.startswith("uniform"):
                     choice = torch.tensor(list(train_cfg.fixed_choice))
                     preds = {"fixed": _fixed(net, choice)}
                 else:
                     preds = {"policy_hard": method_predictors(net, policy)["policy_hard"]}
+                    if method == "static" and sec.tier_finetune_epochs > 0:
+                        with torch.no_grad():
+                            one = policy.argmax(data.features[:1]).numpy()  # (1, L)
+                        routed = np.zeros(data.labels.shape[0], dtype=np.int64)
+                        models = _finetune(net, one, routed, data, sec, train_cfg)
+                        preds["ft"] = tiered_predictor(models, one)
                 for variant, predict in preds.items():
                     name = method if variant == "fixed" else f"{method}/{variant}"
                     for row in evaluate_method(
@@ -135,6 +146,15 @@ def compare(
     atomic_write_text(out / "summary.md", summary_markdown(summary, seeds, cfg))
     plot(rows, out)
     return summary
+
+
+def _finetune(net: Any, tiers: Any, routed: Any, data: Any, sec: Any, train_cfg: Any) -> Any:
+    """Per-tier fine-tuned models (``dqmq.tier_finetune_epochs`` at a tenth of ``dqmq.lr``)."""
+    from codesign.train.dqmq_finetune import finetune_tiers  # noqa: PLC0415
+
+    return finetune_tiers(net, tiers, routed, data.images, data.labels,
+                          epochs=sec.tier_finetune_epochs, lr=sec.lr / 10,
+                          batch_size=train_cfg.batch_size, seed=train_cfg.seed)  # fmt: skip
 
 
 def _with_batch(train_cfg: Any, batch_size: int) -> Any:

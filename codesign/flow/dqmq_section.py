@@ -81,6 +81,10 @@ class DqmqSection(Section):
         budget_rho: Augmented-Lagrangian penalty weight (``budget: lagrangian``).
         st_gate: Task-loss gradient into the policy through the straight-through gate.
         finetune_epochs: Last epochs: weights only, on the policy's argmax decisions.
+        tier_finetune_epochs: ``codesign evaluate`` only: also report each policy's tiers
+            (static: its one configuration) with per-tier weights fine-tuned this many
+            epochs on the training images routed to the tier (``dqmq/tiers_ft``,
+            ``static/ft``); 0 = off.
         methods: The methods ``codesign evaluate`` trains (``null`` = all): ``dqmq``,
             ``static``, ``dqnet``, ``uniform_wXaX``.
         board: Board of the analytic surrogate and of the LUT/DSP/cycles in evaluations.
@@ -119,6 +123,7 @@ class DqmqSection(Section):
     budget_rho: float = Field(default=0.0, ge=0)
     st_gate: bool = True
     finetune_epochs: int = Field(default=0, ge=0)
+    tier_finetune_epochs: int = Field(default=0, ge=0)
     methods: list[str] | None = None
 
     @property

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import numpy as np
 import pytest
 import torch
 
@@ -140,3 +141,24 @@ def test_finetune_epochs_train_the_deployed_choice_with_the_policy_frozen():
     assert moved  # the shared weights still train
     with pytest.raises(ConfigError, match="finetune_epochs"):
         DqmqConfig(epochs=2, warmup_epochs=1, finetune_epochs=2)
+
+
+def test_tier_finetune_tunes_each_tier_on_its_routed_images_and_routes_exactly():
+    from codesign.train.dqmq_finetune import finetune_tiers, tiered_predictor
+
+    torch.manual_seed(0)
+    net = SwitchableCNN(ARCH, SPACE).eval()
+    x, y, f = _data()
+    tiers = np.array([[0, 0], [2, 1]])
+    routed = (f[:, 0] > 0).long().numpy()  # about half each
+    before = net.freeze([0, 0])
+    models = finetune_tiers(net, tiers, routed, x, y, epochs=1, lr=1e-3, batch_size=16,
+                            seed=0, min_images=16)  # fmt: skip
+    assert not torch.equal(models[0](x), before(x))  # tuned, and the switchable net is not
+    assert torch.equal(net.freeze([0, 0])(x), before(x))
+    route = lambda feats: (feats[:, 0] > 0).astype(np.int64)  # noqa: E731
+    d = tiered_predictor(models, tiers, route)(x, f)
+    for t in (0, 1):
+        rows = torch.from_numpy(np.flatnonzero(route(f.double().numpy()) == t))
+        assert torch.equal(d.logits[rows], models[t](x[rows]))
+        assert torch.equal(d.choice[rows], torch.tensor(tiers[t]).expand(len(rows), -1))
