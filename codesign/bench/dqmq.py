@@ -6,7 +6,9 @@ mixed quality), batch size and number of epochs:
 * ``fixed``: the family's plain W4A4 model trained by :func:`codesign.train.fixed.train_fixed`;
 * ``dqmq_warmup``: a sandwich warm-up epoch of the switchable net (lowest + highest + random
   precision: three forward/backward passes per batch);
-* ``dqmq_joint``: a joint epoch (policy, per-sample precisions, cost and REINFORCE terms).
+* ``dqmq_joint``: a joint epoch (policy, per-sample precisions, cost and REINFORCE terms);
+* ``dqmq_joint_loo``: a joint epoch with the Lagrangian budget, the graded reward and the
+  leave-one-out baseline (one more forward pass per batch, no backward).
 
 Each figure is images/s and seconds per epoch; ``ratio`` is DQMQ's epoch time over the fixed
 one (goal: <= 4). Runs are interleaved (fixed, DQMQ, fixed, ...) and the best of
@@ -64,11 +66,15 @@ def run(out_dir: Path) -> dict:
         model = build_cnn(QUICKSTART_ARCH, BitConfig.uniform(QUICKSTART_ARCH.n_layers, 4, 4))
         train_fixed(model, data.images, data.labels, epochs=1, lr=2e-3, batch_size=BATCH, seed=0)
 
-    def dqmq(warmup: bool) -> None:
+    loo = dataclasses.replace(base, warmup_epochs=0, budget="lagrangian", cost_target=0.2,
+                              pg_reward="nll", pg_baseline="loo")  # fmt: skip
+
+    def dqmq(warmup: bool, cfg: DqmqConfig | None = None) -> None:
         torch.manual_seed(0)
         net = SwitchableCNN(QUICKSTART_ARCH, space)
         policy = QualityPolicy(data.features.shape[1], space.sizes)
-        cfg = base if warmup else dataclasses.replace(base, warmup_epochs=0)
+        if cfg is None:
+            cfg = base if warmup else dataclasses.replace(base, warmup_epochs=0)
         train_dqmq(net, policy, surrogate, data.images, data.labels, data.features, cfg)
 
     with torch_threads(1):
@@ -76,12 +82,14 @@ def run(out_dir: Path) -> dict:
             timed("fixed", fixed)
             timed("dqmq_warmup", lambda: dqmq(True))
             timed("dqmq_joint", lambda: dqmq(False))
+            timed("dqmq_joint_loo", lambda: dqmq(False, loo))
     out = {
         name: {"seconds_per_epoch": round(s, 3), "images_per_s": round(N_IMAGES / s, 1)}
         for name, s in best.items()
     }
     out["ratio_warmup"] = round(best["dqmq_warmup"] / best["fixed"], 2)
     out["ratio_joint"] = round(best["dqmq_joint"] / best["fixed"], 2)
+    out["ratio_joint_loo"] = round(best["dqmq_joint_loo"] / best["fixed"], 2)
     out["setup"] = {"images": N_IMAGES, "batch": BATCH, "threads": 1, "repeats": REPEATS,
                     "candidates": "W2A2 W3A3 W4A4 W8A8", "fixed": "W4A4"}  # fmt: skip
     return out

@@ -77,7 +77,7 @@ def step_train_dqmq(state: FlowState, cfg: FlowConfig) -> FlowState:
     surrogate = build_surrogate(sec.cost_model.value, arch, space, board=sec.board, fps=sec.fps)
     train_cfg = sec.train_config(seed, batch_size=cfg.data.batch_size)
 
-    pricer = DesignPricer(arch, space, board=sec.board, fps=sec.fps)
+    pricer = DesignPricer(arch, space, board=sec.board, fps=sec.fps, impl=sec.impl)
     every = max(1, (cfg.data.n_train // cfg.data.batch_size) // 4)
 
     def progress(done: int, total: int, metrics: dict[str, float]) -> None:

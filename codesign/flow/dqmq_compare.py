@@ -8,6 +8,10 @@ evaluates on the clean test subset and on every corruption x ``dqmq.eval_severit
   ``dqmq/switchable_wXaX`` (the shared weights at each uniform precision);
 * ``static/policy_hard`` (the same objective without the quality input: the best static
   mixed configuration for that cost), ``dqnet/policy_hard`` (mean-bit budget);
+* with ``dqmq.tier_finetune_epochs``: ``dqmq/tiers_ft`` (per-tier weights tuned on the
+  tier's routed images), ``static/ft`` (its configuration tuned on all images) and
+  ``static/routed_ft`` (the control: its one configuration, one weight copy per dqmq tier
+  tuned on that tier's routed images, routed the same way);
 * ``uniform_wXaX`` (trained at that precision by the same loop for the same epochs).
 
 Each seed's rows go to ``OUT/seed<s>/rows.json`` (a seed with that file is not redone, so
@@ -57,6 +61,7 @@ def compare(
         method_predictors,
         test_conditions,
     )
+    from codesign.train.dqmq_finetune import tiered_predictor  # noqa: PLC0415
     from codesign.train.dqmq_run import (  # noqa: PLC0415
         build_surrogate,
         load_dqmq,
@@ -70,7 +75,7 @@ def compare(
     eval_surrogate = build_surrogate(
         sec.cost_model.value, arch, space, board=sec.board, fps=sec.fps
     )
-    pricer = DesignPricer(arch, space, board=sec.board, fps=sec.fps)
+    pricer = DesignPricer(arch, space, board=sec.board, fps=sec.fps, impl=sec.impl)
     uniform = [(w, a) for w, a in sec.candidates if w == a]
     rows: list[dict[str, Any]] = []
     out = Path(out)
@@ -86,6 +91,7 @@ def compare(
             conds = test_conditions(x_test, y_test, [c.value for c in Corruption],
                                     sec.eval_severities, seed)  # fmt: skip
             methods = method_configs(sec, seed, space)
+            dqmq_router = None  # the dqmq method's router (for static's routed control)
             for m_i, (method, (sur_name, train_cfg)) in enumerate(methods.items()):
                 surrogate = build_surrogate(sur_name, arch, space, board=sec.board, fps=sec.fps)
                 train_cfg = _with_batch(train_cfg, cfg.data.batch_size)
@@ -109,11 +115,27 @@ def compare(
                     params = policy.numpy_params()
                     router = Router(tuple(w for w, _ in params), tuple(b for _, b in params), tiers)
                     preds = method_predictors(net, policy, router, uniform)
+                    dqmq_router = router
+                    if sec.tier_finetune_epochs > 0:
+                        routed = router.route(data.features.double().numpy())
+                        models = _finetune(net, router.tiers, routed, data, sec, train_cfg)
+                        preds["tiers_ft"] = tiered_predictor(models, router.tiers, router.route)
                 elif method.startswith("uniform"):
                     choice = torch.tensor(list(train_cfg.fixed_choice))
                     preds = {"fixed": _fixed(net, choice)}
                 else:
                     preds = {"policy_hard": method_predictors(net, policy)["policy_hard"]}
+                    if method == "static" and sec.tier_finetune_epochs > 0:
+                        with torch.no_grad():
+                            one = policy.argmax(data.features[:1]).numpy()  # (1, L)
+                        routed = np.zeros(data.labels.shape[0], dtype=np.int64)
+                        models = _finetune(net, one, routed, data, sec, train_cfg)
+                        preds["ft"] = tiered_predictor(models, one)
+                        if dqmq_router is not None:  # control: per-tier weights, one precision
+                            same = np.repeat(one, len(dqmq_router.tiers), axis=0)  # (T, L)
+                            routed = dqmq_router.route(data.features.double().numpy())
+                            models = _finetune(net, same, routed, data, sec, train_cfg)
+                            preds["routed_ft"] = tiered_predictor(models, same, dqmq_router.route)
                 for variant, predict in preds.items():
                     name = method if variant == "fixed" else f"{method}/{variant}"
                     for row in evaluate_method(
@@ -135,6 +157,15 @@ def compare(
     atomic_write_text(out / "summary.md", summary_markdown(summary, seeds, cfg))
     plot(rows, out)
     return summary
+
+
+def _finetune(net: Any, tiers: Any, routed: Any, data: Any, sec: Any, train_cfg: Any) -> Any:
+    """Per-tier fine-tuned models (``dqmq.tier_finetune_epochs`` at a tenth of ``dqmq.lr``)."""
+    from codesign.train.dqmq_finetune import finetune_tiers  # noqa: PLC0415
+
+    return finetune_tiers(net, tiers, routed, data.images, data.labels,
+                          epochs=sec.tier_finetune_epochs, lr=sec.lr / 10,
+                          batch_size=train_cfg.batch_size, seed=train_cfg.seed)  # fmt: skip
 
 
 def _with_batch(train_cfg: Any, batch_size: int) -> Any:

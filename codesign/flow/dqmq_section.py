@@ -21,6 +21,7 @@ from typing import Any, Self
 from pydantic import Field, model_validator
 
 from codesign.flow.sections import Section
+from codesign.policy.options import Budget, PgBaseline, PgReward
 
 __all__ = ["CostModelName", "DqmqSection"]
 
@@ -47,6 +48,7 @@ class CostModelName(StrEnum):
 
     BITOPS = "bitops"  # interim: MACs x w x a, normalized to the all-8-bit network
     ANALYTIC = "analytic"  # codesign.cost's calibrated model (engineer #13's surrogate)
+    LUT = "lut"  # the same model with every layer a LUT-based MVU (impl lut): LUTs move
 
 
 class DqmqSection(Section):
@@ -70,7 +72,21 @@ class DqmqSection(Section):
         tau_start: Gumbel temperature at the start of the joint phase.
         tau_end: Gumbel temperature at the end.
         joint_sandwich: Keep the lowest/highest-precision losses in the joint phase.
-        cost_model: ``bitops`` (interim) or ``analytic``.
+        cost_model: ``bitops`` (interim), ``analytic`` (the board family's calibrated
+            cost model, DSP MVUs) or ``lut`` (the same model, LUT-based MVUs).
+        budget: ``hinge`` or ``lagrangian`` (binds the policy's cost at ``cost_target``).
+        dual_lr: Dual-ascent step of the Lagrange multiplier (``budget: lagrangian``).
+        pg_reward: REINFORCE task reward, ``correct`` or ``nll`` (graded, ``-CE``).
+        pg_baseline: REINFORCE baseline, ``ema`` or ``loo`` (a second sample).
+        budget_rho: Augmented-Lagrangian penalty weight (``budget: lagrangian``).
+        st_gate: Task-loss gradient into the policy through the straight-through gate.
+        finetune_epochs: Last epochs: weights only, on the policy's argmax decisions.
+        tier_finetune_epochs: ``codesign evaluate`` only: also report each policy's tiers
+            (static: its one configuration) with per-tier weights fine-tuned this many
+            epochs on the training images routed to the tier (``dqmq/tiers_ft``,
+            ``static/ft``); 0 = off.
+        methods: The methods ``codesign evaluate`` trains (``null`` = all): ``dqmq``,
+            ``static``, ``dqnet``, ``uniform_wXaX``.
         board: Board of the analytic surrogate and of the LUT/DSP/cycles in evaluations.
         fps: Throughput target the designs are folded for.
         bit_target: Mean-bit budget of the DQNet-style baseline.
@@ -100,6 +116,22 @@ class DqmqSection(Section):
     fps: float = Field(default=10_000.0, gt=0)
     bit_target: float = Field(default=4.0, gt=0)
     tiers: int = Field(default=2, ge=1, le=16)
+    budget: Budget = Budget.HINGE
+    dual_lr: float = Field(default=0.05, ge=0)
+    pg_reward: PgReward = PgReward.CORRECT
+    pg_baseline: PgBaseline = PgBaseline.EMA
+    budget_rho: float = Field(default=0.0, ge=0)
+    st_gate: bool = True
+    finetune_epochs: int = Field(default=0, ge=0)
+    tier_finetune_epochs: int = Field(default=0, ge=0)
+    methods: list[str] | None = None
+
+    @property
+    def impl(self) -> Any:
+        """The MVU implementation the cost model prices (``lut`` for ``cost_model: lut``)."""
+        from codesign.cost.protocol import Impl  # noqa: PLC0415
+
+        return Impl.LUT if self.cost_model is CostModelName.LUT else Impl.DSP
 
     @model_validator(mode="after")
     def _check(self) -> Self:
@@ -107,11 +139,18 @@ class DqmqSection(Section):
             raise ValueError(
                 f"dqmq.warmup_epochs ({self.warmup_epochs}) exceeds dqmq.epochs ({self.epochs})"
             )
+        if self.warmup_epochs + self.finetune_epochs > self.epochs:
+            raise ValueError(
+                f"dqmq.warmup_epochs + dqmq.finetune_epochs ({self.warmup_epochs} + "
+                f"{self.finetune_epochs}) exceed dqmq.epochs ({self.epochs})"
+            )
         if not self.candidates:
             raise ValueError("dqmq.candidates is empty; give (weight, act) pairs like [4, 4]")
         total = sum(self.mix.values())
         if abs(total - 1.0) > 1e-6:
             raise ValueError(f"dqmq.mix fractions sum to {total:g}; make them sum to 1")
+        if self.budget is Budget.LAGRANGIAN and self.cost_target is None:
+            raise ValueError("dqmq.budget lagrangian needs a dqmq.cost_target")
         return self
 
     def train_config(self, seed: int, **overrides: Any) -> Any:
@@ -132,6 +171,13 @@ class DqmqSection(Section):
                 "tau_start",
                 "tau_end",
                 "joint_sandwich",
+                "budget",
+                "dual_lr",
+                "pg_reward",
+                "pg_baseline",
+                "budget_rho",
+                "st_gate",
+                "finetune_epochs",
             )
         }
         kwargs.update(overrides)

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 import torch
 from torch import Tensor
 
-from codesign.cost.protocol import Candidate
+from codesign.cost.protocol import Candidate, Impl
 from codesign.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -73,9 +73,11 @@ class TableSurrogate:
         return float(sum(t[int(c)] for t, c in zip(self.table, choice, strict=True)))
 
 
-def candidates_of(space: SwitchSpace) -> tuple[tuple[Candidate, ...], ...]:
-    """The protocol's :class:`Candidate` per layer of a switch space (DSP implementation)."""
-    return tuple(tuple(Candidate(c.weight, c.act) for c in layer) for layer in space.candidates)
+def candidates_of(space: SwitchSpace, impl: Impl = Impl.DSP) -> tuple[tuple[Candidate, ...], ...]:
+    """The protocol's :class:`Candidate` per layer of a switch space, all with ``impl``."""
+    return tuple(
+        tuple(Candidate(c.weight, c.act, impl) for c in layer) for layer in space.candidates
+    )
 
 
 def layer_macs(arch: CnnArch) -> list[int]:
@@ -113,17 +115,22 @@ def mean_bits_surrogate(space: SwitchSpace) -> TableSurrogate:
 
 
 def analytic_surrogate(
-    arch: CnnArch, space: SwitchSpace, board: str = "pynq-z2", fps: float = 10_000.0
+    arch: CnnArch,
+    space: SwitchSpace,
+    board: str = "pynq-z2",
+    fps: float = 10_000.0,
+    impl: Impl = Impl.DSP,
 ) -> CostSurrogate:
     """The cost model's differentiable surrogate (``codesign.cost``) for ``board`` at ``fps``.
 
     Costs are the board-normalized resources of the folded design (1.0 = the whole board),
-    from the best calibration available for the board's family.
+    from the best calibration available for the board's family (``load_cost_model``), with
+    every MVU implemented as ``impl`` (``lut``: LUT-based MVUs, where bits move LUTs).
     """
     from codesign.cost.surrogate import surrogate_for_board  # noqa: PLC0415
 
     return surrogate_for_board(
-        arch, candidates_of(space), board=board, fps=fps, input_bits=space.input_bits
+        arch, candidates_of(space, impl), board=board, fps=fps, input_bits=space.input_bits
     )
 
 
@@ -134,13 +141,18 @@ class DesignPricer:
     """
 
     def __init__(
-        self, arch: CnnArch, space: SwitchSpace, board: str = "pynq-z2", fps: float = 10_000.0
+        self,
+        arch: CnnArch,
+        space: SwitchSpace,
+        board: str = "pynq-z2",
+        fps: float = 10_000.0,
+        impl: Impl = Impl.DSP,
     ) -> None:
-        """Load the board's best cost model."""
+        """Load the board's best cost model; every MVU is priced as ``impl``."""
         from codesign.boards import load_board  # noqa: PLC0415
         from codesign.cost.calibration import load_cost_model  # noqa: PLC0415
 
-        self.arch, self.space, self.fps = arch, space, fps
+        self.arch, self.space, self.fps, self.impl = arch, space, fps, impl
         self.board = load_board(board)
         self.model = load_cost_model(str(self.board.family))
         self.version = self.model.version
@@ -154,7 +166,11 @@ class DesignPricer:
         if key not in self._memo:
             bits = self.space.config(key)
             specs = network_layers(
-                self.arch, bits, fps=self.fps, clock_ns=float(self.board.clock_ns)
+                self.arch,
+                bits,
+                fps=self.fps,
+                clock_ns=float(self.board.clock_ns),
+                impl=[self.impl] * self.arch.n_layers,
             )
             cost = self.model.design_cost(specs)
             r = cost.resources

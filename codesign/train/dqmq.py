@@ -48,9 +48,20 @@ from torch import Tensor
 from codesign.cost.protocol import CostSurrogate
 from codesign.errors import ConfigError
 from codesign.models.switchable import SwitchableCNN
+from codesign.policy.options import Budget, PgBaseline, PgReward
 from codesign.policy.policy import QualityPolicy, anneal_tau, gumbel_sample
 
 log = logging.getLogger(__name__)
+
+__all__ = [
+    "Budget",
+    "DqmqConfig",
+    "DqmqStats",
+    "PgBaseline",
+    "PgReward",
+    "Phase",
+    "train_dqmq",
+]
 
 BatchFn = Callable[[int, int, dict[str, float]], None]
 """``on_batch(done, total, metrics)`` after every optimizer step."""
@@ -65,6 +76,7 @@ class Phase(StrEnum):
 
     WARMUP = "warmup"
     JOINT = "joint"
+    FINETUNE = "finetune"
     FIXED = "fixed"
 
 
@@ -91,6 +103,23 @@ class DqmqConfig:
             precision while the policy concentrates on a few.
         fixed_choice: Train only this static choice (uniform baselines); no policy.
         seed: Seeds everything.
+        budget: How ``cost_target`` enters the loss (:class:`Budget`); ``lagrangian``
+            needs a ``cost_target``.
+        dual_lr: Dual-ascent step of the Lagrange multiplier, per batch, on the relative
+            violation ``argmax cost / target - 1``.
+        pg_reward: Task part of the REINFORCE reward (:class:`PgReward`).
+        pg_baseline: REINFORCE baseline (:class:`PgBaseline`).
+        budget_rho: ``lagrangian`` only: weight of the augmented-Lagrangian penalty
+            ``rho / 2 * (mean E[cost] / target - 1) ** 2``, a restoring force without the
+            multiplier's lag (damps its oscillation around the target).
+        st_gate: Pass the task loss's gradient into the policy through the straight-through
+            gate (the first design). False: the policy learns only from the cost and
+            REINFORCE terms (the gate's gradient is "scale this layer's output", which
+            says nothing about precision and, under Adam, moves the policy as much as a
+            real signal).
+        finetune_epochs: The last epochs train only the shared weights, on the policy's
+            argmax decisions (what tiers deploy), the policy frozen: the weights stop
+            serving sampled precisions the deployment never uses.
     """
 
     epochs: int = 4
@@ -109,6 +138,13 @@ class DqmqConfig:
     joint_sandwich: bool = False
     fixed_choice: tuple[int, ...] | None = None
     seed: int = 0
+    budget: Budget = Budget.HINGE
+    dual_lr: float = 0.05
+    pg_reward: PgReward = PgReward.CORRECT
+    pg_baseline: PgBaseline = PgBaseline.EMA
+    budget_rho: float = 0.0
+    st_gate: bool = True
+    finetune_epochs: int = 0
 
     def __post_init__(self) -> None:
         if self.epochs < 1 or not 0 <= self.warmup_epochs <= self.epochs:
@@ -120,12 +156,46 @@ class DqmqConfig:
             raise ConfigError("dqmq: tau_start and tau_end must be > 0")
         if self.fixed_choice is not None:
             object.__setattr__(self, "fixed_choice", tuple(int(c) for c in self.fixed_choice))
+        for name, kind in (("budget", Budget), ("pg_reward", PgReward),
+                           ("pg_baseline", PgBaseline)):  # fmt: skip
+            try:
+                object.__setattr__(self, name, kind(getattr(self, name)))
+            except ValueError:
+                choices = ", ".join(k.value for k in kind)
+                raise ConfigError(
+                    f"dqmq: {name} {getattr(self, name)!r} is not one of {choices}"
+                ) from None
+        if self.budget is Budget.LAGRANGIAN and self.cost_target is None:
+            raise ConfigError("dqmq: budget lagrangian needs a cost_target")
+        if self.finetune_epochs < 0 or self.warmup_epochs + self.finetune_epochs > self.epochs:
+            raise ConfigError(
+                f"dqmq: need 0 <= finetune_epochs and warmup_epochs + finetune_epochs <= "
+                f"epochs, got {self.finetune_epochs}, {self.warmup_epochs}, {self.epochs}"
+            )
+        if self.budget_rho < 0:
+            raise ConfigError(f"dqmq: budget_rho must be >= 0, got {self.budget_rho:g}")
+        if self.dual_lr < 0:
+            raise ConfigError(f"dqmq: dual_lr must be >= 0, got {self.dual_lr:g}")
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain data (for checkpoints and JSON)."""
+        """Plain data (for checkpoints and JSON).
+
+        The options added after the first checkpoints (``budget``, ``dual_lr``,
+        ``pg_reward``, ``pg_baseline``, ``budget_rho``, ``st_gate``, ``finetune_epochs``)
+        are left out at their defaults, so a checkpoint written before they existed still
+        matches its config and resumes.
+        """
         out = asdict(self)
         if self.fixed_choice is not None:
             out["fixed_choice"] = list(self.fixed_choice)
+        defaults = {"budget": Budget.HINGE, "dual_lr": 0.05, "pg_reward": PgReward.CORRECT,
+                    "pg_baseline": PgBaseline.EMA, "budget_rho": 0.0, "st_gate": True,
+                    "finetune_epochs": 0}  # fmt: skip
+        for key, default in defaults.items():
+            if out[key] == default:
+                del out[key]
+            elif isinstance(out[key], StrEnum):
+                out[key] = out[key].value
         return out
 
 
@@ -206,18 +276,22 @@ def train_dqmq(
     opt_pol = torch.optim.Adam(policy.parameters(), lr=cfg.policy_lr)
     batches = n // cfg.batch_size  # drop the tail: BN and per-sample subsets need >= 2
     total_steps = cfg.epochs * batches
-    joint_steps = max(1, (cfg.epochs - cfg.warmup_epochs) * batches)
+    joint_end = cfg.epochs - cfg.finetune_epochs  # the first fine-tuning epoch
+    joint_steps = max(1, (joint_end - cfg.warmup_epochs) * batches)
     lowest = torch.tensor(net.space.lowest())  # (L,)
     highest = torch.tensor(net.space.highest())  # (L,)
     sizes = torch.tensor(net.space.sizes)  # (L,)
     bits = [torch.tensor([(w + a) / 2.0 for w, a in layer]) for layer in net.space.bits_table()]
     baseline = 0.0
+    lam = float(cfg.cost_weight)  # the Lagrange multiplier (budget lagrangian)
+    target = float(cfg.cost_target or 1.0)
     start_epoch = 0
     stats = DqmqStats()
     if resume is not None:
         opt_net.load_state_dict(copy.deepcopy(resume["opt_net"]))  # it keeps tensors
         opt_pol.load_state_dict(copy.deepcopy(resume["opt_policy"]))
         baseline = float(resume["baseline"])
+        lam = float(resume.get("lam", lam))
         start_epoch = int(resume["epoch"])
         stats.epochs = list(resume.get("history", []))
         log.info("resuming after epoch %d of %d", start_epoch, cfg.epochs)
@@ -233,6 +307,7 @@ def train_dqmq(
             phase = Phase.FIXED
         else:
             phase = Phase.WARMUP if epoch < cfg.warmup_epochs else Phase.JOINT
+            phase = Phase.FINETUNE if epoch >= joint_end else phase
         net.train()
         policy.train()
         sums = {"loss": 0.0, "acc": 0.0, "bits": 0.0, "cost": 0.0}
@@ -249,6 +324,13 @@ def train_dqmq(
                 logits = net(x, choice)  # (B, classes)
                 loss = F.cross_entropy(logits, y)
                 cost = surrogate.discrete(list(cfg.fixed_choice))
+            elif phase is Phase.FINETUNE:  # the deployed decisions, the policy frozen
+                with torch.no_grad():
+                    top = [F.one_hot(lg.argmax(dim=-1), lg.shape[-1]).float() for lg in policy(f)]
+                    choice = torch.stack([t.argmax(dim=-1) for t in top], dim=1)  # (B, L)
+                    cost = float(surrogate.expected(top).mean())
+                logits = net(x, choice)  # (B, classes)
+                loss = F.cross_entropy(logits, y)
             elif phase is Phase.WARMUP:
                 # one random precision per layer for the batch: a static forward, as fast
                 # as the lowest and highest ones (per-sample mixing is the joint phase's)
@@ -264,27 +346,51 @@ def train_dqmq(
                 pol_logits = policy(f)  # L x (B, K_i)
                 sample = gumbel_sample(pol_logits, tau, gen)
                 choice = sample.index  # (B, L)
-                logits = net(x, choice, sample.gate)  # (B, classes)
+                gate = sample.gate if cfg.st_gate else sample.gate.detach()  # (B, L)
+                logits = net(x, choice, gate)  # (B, classes)
                 ce = F.cross_entropy(logits, y, reduction="none")  # (B,)
                 probs = [F.softmax(lg, dim=-1) for lg in pol_logits]  # L x (B, K_i)
                 exp_cost = surrogate.expected(probs)  # (B,)
-                if cfg.cost_target is None:
+                if cfg.budget is Budget.LAGRANGIAN:  # lam * relative cost; lam by dual ascent
+                    rel = exp_cost.mean() / target - 1.0
+                    cost_term = lam * exp_cost.mean() / target + 0.5 * cfg.budget_rho * rel**2
+                    cost_weight, reward_cost = 1.0, lam / target
+                elif cfg.cost_target is None:
                     cost_term = exp_cost.mean()
+                    cost_weight, reward_cost = cfg.cost_weight, cfg.reward_cost
                 else:
                     cost_term = F.relu(exp_cost.mean() - cfg.cost_target)
-                with torch.no_grad():  # the discrete cost of each hard choice
-                    hard_cost = surrogate.expected([h.detach() for h in sample.hard])  # (B,)
-                    correct = (logits.argmax(dim=1) == y).float()  # (B,)
-                    reward = correct - cfg.reward_cost * hard_cost  # (B,)
-                advantage = reward - baseline  # (B,)
-                pg = -(advantage * sample.log_prob).mean()
-                loss = ce.mean() + cfg.cost_weight * cost_term + cfg.pg_weight * pg
+                    cost_weight, reward_cost = cfg.cost_weight, cfg.reward_cost
+
+                with torch.no_grad():
+                    reward, hard_cost = _reward(
+                        logits, y, sample.hard, surrogate, cfg.pg_reward, reward_cost
+                    )  # (B,), (B,)
+                if cfg.pg_baseline is PgBaseline.LOO:  # a second sample: leave-one-out
+                    other = gumbel_sample(pol_logits, tau, gen)
+                    with torch.no_grad():
+                        out2 = net(x, other.index)  # (B, classes)
+                        reward2, _ = _reward(
+                            out2, y, other.hard, surrogate, cfg.pg_reward, reward_cost
+                        )
+                    advantage = 0.5 * (reward - reward2)  # (B,)
+                    pg = -(advantage * (sample.log_prob - other.log_prob)).mean()
+                else:
+                    advantage = reward - baseline  # (B,)
+                    pg = -(advantage * sample.log_prob).mean()
+                loss = ce.mean() + cost_weight * cost_term + cfg.pg_weight * pg
                 if cfg.joint_sandwich:  # keep the extremes trained while the policy picks
                     loss = loss + F.cross_entropy(net(x, lowest), y)
                     loss = loss + F.cross_entropy(net(x, highest), y)
                 m = cfg.baseline_momentum
                 baseline = m * baseline + (1.0 - m) * float(reward.mean())
                 cost = float(hard_cost.mean())
+                if cfg.budget is Budget.LAGRANGIAN:  # dual step on the deployed (argmax) cost
+                    with torch.no_grad():
+                        top = [F.one_hot(lg.argmax(dim=-1), lg.shape[-1]).float()
+                               for lg in pol_logits]  # fmt: skip
+                        violation = float(surrogate.expected(top).mean()) / target - 1.0
+                    lam = lam + cfg.dual_lr * violation  # equality: either sign
 
             if not torch.isfinite(loss):
                 raise ConfigError(
@@ -322,6 +428,8 @@ def train_dqmq(
 
         record = {"epoch": epoch + 1, "phase": phase.value}
         record.update({k: round(v / batches, 5) for k, v in sums.items()})
+        if cfg.budget is Budget.LAGRANGIAN and phase is Phase.JOINT:
+            record["lam"] = round(lam, 5)
         stats.epochs.append(record)
         log.info("epoch %d/%d (%s): %s", epoch + 1, cfg.epochs, phase.value, record)
         if on_epoch is not None:
@@ -335,6 +443,7 @@ def train_dqmq(
                         "opt_net": opt_net.state_dict(),
                         "opt_policy": opt_pol.state_dict(),
                         "baseline": baseline,
+                        "lam": lam,
                         "history": stats.epochs,
                     }
                 ),
@@ -343,3 +452,20 @@ def train_dqmq(
     net.eval()
     policy.eval()
     return stats
+
+
+def _reward(
+    logits: Tensor,
+    labels: Tensor,
+    hard: list[Tensor],
+    surrogate: CostSurrogate,
+    kind: PgReward,
+    reward_cost: float,
+) -> tuple[Tensor, Tensor]:
+    """Per sample: the reward of one hard choice's outcome, and the choice's discrete cost."""
+    hard_cost = surrogate.expected([h.detach() for h in hard])  # (B,)
+    if kind is PgReward.NLL:
+        task = -F.cross_entropy(logits, labels, reduction="none")  # (B,)
+    else:
+        task = (logits.argmax(dim=1) == labels).float()  # (B,)
+    return task - reward_cost * hard_cost, hard_cost

@@ -28,6 +28,7 @@ from codesign.errors import ConfigError
 from codesign.io import atomic_write_bytes
 from codesign.models.arch import CnnArch
 from codesign.models.switchable import SwitchableCNN, SwitchSpace
+from codesign.policy.options import Budget
 from codesign.policy.policy import QualityPolicy
 from codesign.train.dqmq import BatchFn, DqmqConfig, PriceFn, train_dqmq
 
@@ -70,9 +71,10 @@ def mixed_data(
 
 
 def build_surrogate(name: str, arch: CnnArch, space: SwitchSpace, **kwargs: Any) -> CostSurrogate:
-    """The cost surrogate called ``name`` (``bitops``, ``mean_bits`` or ``analytic``).
+    """The cost surrogate called ``name`` (``bitops``, ``mean_bits``, ``analytic``, ``lut``).
 
-    ``kwargs`` (``board``, ``fps``) go to the analytic surrogate only.
+    ``analytic`` prices DSP-based MVUs, ``lut`` LUT-based ones (#12's ``impl lut``), both
+    with the board family's best cost model; ``kwargs`` (``board``, ``fps``) go to them.
 
     Raises:
         ConfigError: Unknown name, or the analytic model is not installed in this tree.
@@ -83,11 +85,13 @@ def build_surrogate(name: str, arch: CnnArch, space: SwitchSpace, **kwargs: Any)
         return bitops_surrogate(arch, space)
     if name == "mean_bits":
         return mean_bits_surrogate(space)
-    if name == "analytic":
+    if name in ("analytic", "lut"):
+        from codesign.cost.protocol import Impl  # noqa: PLC0415
         from codesign.policy.costs import analytic_surrogate  # noqa: PLC0415
 
-        return analytic_surrogate(arch, space, **kwargs)
-    raise ConfigError(f"unknown cost model {name!r}; choose bitops, mean_bits or analytic")
+        impl = Impl.LUT if name == "lut" else Impl.DSP
+        return analytic_surrogate(arch, space, impl=impl, **kwargs)
+    raise ConfigError(f"unknown cost model {name!r}; choose bitops, mean_bits, analytic or lut")
 
 
 def save_dqmq_checkpoint(path: Path, payload: dict[str, Any]) -> Path:
@@ -220,13 +224,19 @@ def method_configs(
     loop for the same epochs at that fixed precision.
     """
     cost = section.cost_model.value
+    lagrangian = section.budget is Budget.LAGRANGIAN
     out: dict[str, tuple[str, DqmqConfig]] = {
         "dqmq": (cost, section.train_config(seed)),
         "static": (cost, section.train_config(seed, use_quality=False)),
         "dqnet": (
             "mean_bits",
             section.train_config(
-                seed, cost_target=section.bit_target, reward_cost=0.0, pg_weight=0.0
+                seed,
+                cost_target=section.bit_target,
+                reward_cost=0.0,
+                pg_weight=0.0,
+                budget=section.budget,
+                cost_weight=section.cost_weight if not lagrangian else 1.0,
             ),
         ),
     }
@@ -239,6 +249,15 @@ def method_configs(
         ]
         out[f"uniform_w{w}a{a}"] = (
             cost,
-            section.train_config(seed, fixed_choice=tuple(choice), warmup_epochs=0),
+            section.train_config(
+                seed, fixed_choice=tuple(choice), warmup_epochs=0, finetune_epochs=0
+            ),
         )
+    if section.methods is not None:
+        unknown = sorted(set(section.methods) - set(out))
+        if unknown:
+            raise ConfigError(
+                f"dqmq.methods: unknown {', '.join(unknown)}; choose from {', '.join(out)}"
+            )
+        out = {k: v for k, v in out.items() if k in section.methods}
     return out

@@ -65,3 +65,50 @@ def test_train_then_tiers(tmp_path, monkeypatch, capsys):
     bad.write_text(FLOW.replace("steps: [train_dqmq, tiers]", "steps: [train]"))
     assert _main(monkeypatch, "train", str(bad)) == 1
     assert "no train_dqmq step" in capsys.readouterr().err
+
+
+EVAL_FLOW = """
+run: {name: tiny-eval, steps: [train_dqmq]}
+data: {dataset: fashion_mnist, n_train: 128, n_test: 32, batch_size: 32}
+model:
+  arch:
+    stages: [{width: 4, stride: 2}, {width: 4, stride: 2}]
+dqmq:
+  candidates: [[2, 2], [4, 4]]
+  mix: {clean: 0.5, gaussian_noise: 0.25, contrast: 0.25}
+  eval_severities: [3]
+  epochs: 3
+  warmup_epochs: 1
+  finetune_epochs: 1
+  cost_model: lut
+  budget: lagrangian
+  cost_target: 0.04
+  budget_rho: 10.0
+  pg_reward: nll
+  pg_baseline: loo
+  st_gate: false
+  tiers: 2
+  tier_finetune_epochs: 1
+  methods: [dqmq, static, uniform_w2a2]
+"""
+
+
+def test_evaluate_with_the_session2_objective(tmp_path, monkeypatch, capsys):
+    from codesign.cost.calibration import load_cost_model
+
+    flow = tmp_path / "flow.yaml"
+    flow.write_text(EVAL_FLOW)
+    out = tmp_path / "cmp"
+    code = _main(monkeypatch, "evaluate", str(flow), "--seeds", "0", "--out", str(out))
+    if code and "dataset" in capsys.readouterr().err.lower():
+        pytest.skip("Fashion-MNIST not installed")
+    assert code == 0
+    rows = json.loads((out / "results.json").read_text())
+    methods = {r["method"] for r in rows}
+    assert {"dqmq/tiers_ft", "static/ft", "static/routed_ft", "uniform_w2a2"} <= methods
+    assert "uniform_w4a4" not in methods and "dqnet/policy_hard" not in methods
+    assert all(r["dsp"] == 0 and r["lut"] > 0 for r in rows if "lut" in r)  # LUT MVUs
+    _, _, ckpt = load_dqmq(out / "seed0" / "dqmq.pt")
+    assert ckpt["cost_version"] == load_cost_model("xc7").version
+    assert [e["phase"] for e in ckpt["state"]["history"]] == ["warmup", "joint", "finetune"]
+    assert "static/routed_ft" in (out / "summary.md").read_text()

@@ -1,0 +1,46 @@
+"""The objective's options, shared by the ``dqmq:`` flow section and the training loop.
+
+Torch-free, so the flow config can name them without importing torch.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+__all__ = ["Budget", "PgBaseline", "PgReward"]
+
+
+class Budget(StrEnum):
+    """How ``cost_target`` enters the loss.
+
+    ``hinge``: ``cost_weight * max(0, mean E[cost] - target)``: pushed back only above the
+    budget (a policy may sit anywhere below it). ``lagrangian``: the equality constraint
+    ``cost = target``: ``lam * mean E[cost] / target`` with a multiplier ``lam`` (starting
+    at ``cost_weight``) raised by a dual step while the policy's *argmax* decisions cost
+    more than the target and lowered while they cost less, below zero if need be (then
+    bits are rewarded), so the deployed cost binds at the target from both sides and two
+    policies trained to the same target sit at the same cost.
+    """
+
+    HINGE = "hinge"
+    LAGRANGIAN = "lagrangian"
+
+
+class PgReward(StrEnum):
+    """The task part of the REINFORCE reward: ``1[correct]`` or ``-CE`` (graded)."""
+
+    CORRECT = "correct"
+    NLL = "nll"
+
+
+class PgBaseline(StrEnum):
+    """The REINFORCE baseline.
+
+    ``ema``: a moving average of the reward. ``loo``: a second Gumbel sample of the same
+    images (forward only, no network gradient) and the leave-one-out baseline of the two,
+    so the image's own difficulty cancels out of the advantage and only the precision
+    choice is left.
+    """
+
+    EMA = "ema"
+    LOO = "loo"
