@@ -198,7 +198,8 @@ def _record(db: Any, row: dict[str, Any], report: dict[str, Any], out_dir: Path,
             **{k: est.get(k) for k in ("lut", "ff", "bram18", "uram", "dsp")},
             "meta": {
                 k: row[k]
-                for k in ("method", "bits", "widths", "predicted_accuracy", "test_accuracy")
+                for k in ("method", "bits", "widths", "impls")
+                + ("predicted_accuracy", "test_accuracy")
             },
         }
     )
@@ -216,13 +217,16 @@ def run_search(
     hardware_for: Sequence[str] = ("joint",),
     results_db: Any = None,  # noqa: ANN401 (a codesign.cost.db.ResultsDB, or None)
     progress: Progress | None = None,
+    search_seed: int | None = None,
 ) -> dict[str, Any]:
     """Run the APQ search of ``cfg`` for ``target``; write and return the report.
 
     Args:
         cfg: A flow config with a ``search`` section.
         target: Board, FPS and optional LUT budget.
-        out_dir: Run folder (resumes the supernet and the samples when present).
+        out_dir: Run folder (resumes the supernet and the samples when present). The
+            report, candidate flows and hardware go to ``out_dir``, or with a ``search_seed``
+            other than ``run.seed`` to ``out_dir/search_seed<N>/``.
         price_fn: Prices a network folded for the FPS target (see
             :mod:`codesign.search.efficiency`; :func:`family_pricer` or ``spec_pricer``).
         cost_version: The cost model's version, for the report.
@@ -231,6 +235,9 @@ def run_search(
         results_db: Where each winner's predicted and measured accuracy and cost go
             (``codesign.cost.db.ResultsDB``), and the hardware winners' run folders.
         progress: ``progress(task, done, total)``.
+        search_seed: Seed of the searches' random generators (default ``run.seed``). The
+            supernet, samples, predictors and finetunes keep ``run.seed``, so two search
+            seeds in one run folder share them and differ only in the evolution.
 
     Raises:
         ConfigError: No ``search`` section.
@@ -240,7 +247,11 @@ def run_search(
         raise ConfigError("the flow has no 'search:' section; see flows/apq.yaml")
     s = cfg.search
     seed = cfg.run.seed
+    sseed = seed if search_seed is None else search_seed
     out_dir.mkdir(parents=True, exist_ok=True)
+    # Another search seed's results (report, candidates, hardware) go in their own folder.
+    res_dir = out_dir if sseed == seed else out_dir / f"search_seed{sseed}"
+    res_dir.mkdir(exist_ok=True)
     board = load_board(target.board)
     budget = Budget.for_board(
         board,
@@ -257,6 +268,7 @@ def run_search(
         "limit": budget.limit.to_dict(),
         "cost_model": cost_version,
         "seed": seed,
+        "search_seed": sseed,
         "space": {"vector_length": space.vector_length, "impls": [i.value for i in space.impls]},
     }
     with torch_threads(cfg.run.torch_threads):
@@ -305,7 +317,7 @@ def run_search(
                 space,
                 score_q,
                 checker.feasible,
-                np.random.default_rng(seed),
+                np.random.default_rng(sseed),
                 ecfg,
                 gen_progress("joint search"),
             )
@@ -317,7 +329,7 @@ def run_search(
                     score_fp32,
                     score_q,
                     checker.feasible,
-                    np.random.default_rng(seed),
+                    np.random.default_rng(sseed),
                     ecfg,
                     gen_progress("sequential search"),
                 )
@@ -327,7 +339,7 @@ def run_search(
                     space,
                     score_q,
                     checker.feasible,
-                    np.random.default_rng(seed),
+                    np.random.default_rng(sseed),
                     outcomes[0].scored,
                     s.max_tries,
                 )
@@ -335,7 +347,7 @@ def run_search(
             for b in (2, 4, 8):
                 if b in space.weight_bits and b in space.act_bits:
                     found = uniform_search(
-                        space, score_q, checker.feasible, np.random.default_rng(seed), ecfg, b
+                        space, score_q, checker.feasible, np.random.default_rng(sseed), ecfg, b
                     )
                     if found is not None:
                         outcomes.append(found)
@@ -344,7 +356,7 @@ def run_search(
         for o in outcomes:
             times[f"search_{o.method}"] = o.seconds
 
-        cand_dir = out_dir / "candidates"
+        cand_dir = res_dir / "candidates"
         cand_dir.mkdir(exist_ok=True)
         results = []
         for i, o in enumerate(outcomes):
@@ -357,8 +369,7 @@ def run_search(
             flow = _write_flow(
                 cand_dir / f"{slug}.yaml",
                 flow_data,
-                f"APQ candidate ({o.method} winner) for {board.name} at {target.fps:g} FPS; "
-                f"impls {[m.value for m in space.to_impls(arch)]}",
+                f"APQ candidate ({o.method} winner) for {board.name} at {target.fps:g} FPS",
             )
             t0 = time.perf_counter()
             model = finetune_subnet(net, o.vector, data, steps=s.finetune_steps, seed=seed)
@@ -369,6 +380,7 @@ def run_search(
                 "arch": space.to_cnn_arch(arch).to_dict(),
                 "bits": space.to_bit_config(arch).describe(),
                 "widths": list(space.to_cnn_arch(arch).widths),
+                "impls": [i.value for i in space.to_impls(arch)],
                 "predicted_accuracy": round(o.predicted, 4),
                 "test_accuracy": round(acc, 4),
                 "n_test": int(y_test.numel()),
@@ -380,7 +392,7 @@ def run_search(
             }
             if o.method in hardware_for:
                 t0 = time.perf_counter()
-                hw = _hardware(flow, model, out_dir / "hw" / slug, progress)
+                hw = _hardware(flow, model, res_dir / "hw" / slug, progress)
                 times[f"hardware_{o.method}"] = time.perf_counter() - t0
                 row["measured"] = {
                     "simulate": hw.get("simulate"),
@@ -389,9 +401,9 @@ def run_search(
                     "seconds": hw.get("seconds"),
                 }
             results.append(row)
-            atomic_write_json(out_dir / REPORT_FILE, {**report, "winners": results})
+            atomic_write_json(res_dir / REPORT_FILE, {**report, "winners": results})
             if results_db is not None:
-                _record(results_db, row, report, out_dir, slug)
+                _record(results_db, row, report, res_dir, slug)
         # The rest of the joint population, for the sweep.
         top = outcomes[0].top if outcomes[0].top is not None else np.empty((0,))
         seen = {space.active_key(space.decode(outcomes[0].vector))}
@@ -419,5 +431,5 @@ def run_search(
             "seconds": {k: round(v, 2) for k, v in times.items()},
         }
     )
-    atomic_write_json(out_dir / REPORT_FILE, report)
+    atomic_write_json(res_dir / REPORT_FILE, report)
     return report

@@ -33,7 +33,7 @@ import numpy as np
 from codesign.cost.protocol import Impl
 from codesign.errors import ConfigError
 from codesign.models.arch import CnnArch, StageSpec
-from codesign.models.bits import ALLOWED_BITS, BitConfig, LayerBits
+from codesign.models.bits import ALLOWED_BITS, BitConfig, ImplChoice, LayerBits
 
 __all__ = ["Arch", "SearchSpace", "StageChoices"]
 
@@ -390,9 +390,17 @@ class SearchSpace:
         )
 
     def to_bit_config(self, arch: Arch) -> BitConfig:
-        """The per-layer bit policy of ``arch``'s active layers, then the classifier."""
-        layers = [LayerBits(arch.weight_bits[k], arch.act_bits[k]) for k in self.active_slots(arch)]
-        layers.append(LayerBits(arch.weight_bits[-1], None))
+        """The per-layer bit policy of ``arch``'s active layers, then the classifier.
+
+        Each layer carries its MVU implementation (``impl``), so a flow built from it
+        compiles every layer the way the search priced it.
+        """
+        impl = [ImplChoice(i.value) for i in arch.impls]
+        layers = [
+            LayerBits(arch.weight_bits[k], arch.act_bits[k], impl[k])
+            for k in self.active_slots(arch)
+        ]
+        layers.append(LayerBits(arch.weight_bits[-1], None, impl[-1]))
         return BitConfig(input_bits=self.input_bits, layers=tuple(layers))
 
     def to_impls(self, arch: Arch) -> tuple[Impl, ...]:

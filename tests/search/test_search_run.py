@@ -66,6 +66,9 @@ def test_search_reports_winners_and_emits_loadable_flows(tmp_path: Path) -> None
         flow = load_flow_config(Path(w["flow"]))
         assert flow.search is None and flow.compile.fps == 20_000
         assert list(flow.model.build_arch().widths) == w["widths"]
+        # Each layer compiles the MVU it was priced as.
+        impls = flow.model.build_bits(flow.model.build_arch()).impls
+        assert [str(i) for i in impls] == w["impls"]
     assert 1 <= len(report["emitted"]) <= 2
     rows = db.query(stage="search")
     assert sorted(r["name"] for r in rows) == sorted(m.replace(" ", "_") for m in methods)
