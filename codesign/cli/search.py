@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from functools import partial
 from pathlib import Path
 
 import click
@@ -67,6 +68,8 @@ def search(
     from codesign.cost.db import ResultsDB  # noqa: PLC0415
     from codesign.errors import ConfigError  # noqa: PLC0415
     from codesign.flow.config import load_flow_config  # noqa: PLC0415
+    from codesign.flow.from_model import model_hardware  # noqa: PLC0415
+    from codesign.flow.steps import STEPS  # noqa: PLC0415 (the flow's step registry)
     from codesign.search.run import SearchTarget, family_pricer, run_search  # noqa: PLC0415
 
     t0 = time.perf_counter()
@@ -95,6 +98,7 @@ def search(
             price_fn=family_pricer(cost_model),
             cost_version=cost_model.version,
             hardware_for=tuple(h for h in hardware if h != "none"),
+            hardware=partial(model_hardware, registry=STEPS),
             results_db=None if db_url == "none" else ResultsDB(db_url),
             progress=ProgressBars(progress),
             search_seed=search_seed,

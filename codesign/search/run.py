@@ -10,25 +10,26 @@ methods) then goes through the flow's own hardware steps, export, compile, simul
 sizing and the bit-exact checks against FINN and Brevitas) and Yosys synth, in
 ``RUN/hw/<method>/``. Everything lands in ``RUN/search_report.json`` (written atomically).
 
-This module sits above ``flow/`` (it loads flow configs and calls flow steps), like the CLI.
+The winners' hardware is an injected ``HardwareFn`` (the CLI passes
+``functools.partial(codesign.flow.from_model.model_hardware, registry=STEPS)``): the search
+loads and writes flow configs but never imports the flow's step registry.
 
 Example::
 
     model = load_cost_model("xc7")
     report = run_search(load_flow_config(path), SearchTarget("pynq-z2", fps=5000), out_dir,
-                        price_fn=family_pricer(model), cost_version=model.version)
+                        price_fn=family_pricer(model), cost_version=model.version,
+                        hardware=partial(model_hardware, registry=STEPS))
 """
 
 from __future__ import annotations
 
-import contextlib
-import io
 import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import torch
@@ -63,10 +64,34 @@ from codesign.train.fixed import evaluate_accuracy, torch_threads
 
 log = logging.getLogger(__name__)
 
-__all__ = ["REPORT_FILE", "SearchTarget", "family_pricer", "network_spec_fn", "run_search"]
+__all__ = [
+    "REPORT_FILE",
+    "HardwareFn",
+    "SearchTarget",
+    "family_pricer",
+    "network_spec_fn",
+    "run_search",
+]
 
 REPORT_FILE = "search_report.json"
 Progress = Callable[[str, int, int], None]
+
+
+class HardwareFn(Protocol):
+    """Builds and measures a trained model with a flow's hardware steps; returns the results.
+
+    ``hardware(flow, model, run_dir, progress=...)`` -> ``{"compile": ..., "simulate": ...,
+    "synth": ..., "seconds": ...}``, as :func:`codesign.flow.from_model.model_hardware`.
+    """
+
+    def __call__(  # noqa: D102
+        self,
+        flow: FlowConfig,
+        model: torch.nn.Module,
+        run_dir: Path,
+        *,
+        progress: Progress | None = None,
+    ) -> dict[str, Any]: ...
 
 
 def network_spec_fn(
@@ -150,39 +175,6 @@ def _write_flow(path: Path, data: dict[str, Any], note: str) -> FlowConfig:
     return load_flow_config(path)  # checks it, as the sweep will
 
 
-def _hardware(
-    flow: FlowConfig, model: torch.nn.Module, run_dir: Path, progress: Progress | None
-) -> dict[str, Any]:
-    """Export, compile, simulate and synthesize ``model`` with the flow's own steps.
-
-    Simulation checks the RTL bit for bit against FINN and the Brevitas model. Everything
-    goes in ``run_dir``; returns the steps' results.
-    """
-    from codesign.flow.core import FlowState  # noqa: PLC0415
-    from codesign.flow.hardware import step_compile, step_simulate, step_synth  # noqa: PLC0415
-    from codesign.flow.steps import CHECKPOINT_FILE, step_export  # noqa: PLC0415
-    from codesign.train.checkpoint import save_checkpoint  # noqa: PLC0415
-
-    run_dir.mkdir(parents=True, exist_ok=True)
-    state = FlowState(
-        run_dir=run_dir,
-        progress=progress,
-    )
-    path = save_checkpoint(
-        run_dir / CHECKPOINT_FILE, model, model.arch, model.bits, config=flow.to_yaml_dict()
-    )
-    state.add_artifact("checkpoint", path)
-    chatter = io.StringIO()
-    with contextlib.redirect_stdout(chatter):
-        for step in (step_export, step_compile, step_simulate, step_synth):
-            t0 = time.perf_counter()
-            state = step(state, flow)
-            state.results.setdefault("seconds", {})[step.__name__] = round(
-                time.perf_counter() - t0, 1
-            )
-    return state.results
-
-
 def _record(db: Any, row: dict[str, Any], report: dict[str, Any], out_dir: Path, slug: str) -> None:  # noqa: ANN401
     """Store a winner (predicted vs measured accuracy, estimated cost) and its hardware."""
     est = row["estimated"] or {}
@@ -215,6 +207,7 @@ def run_search(
     price_fn: PriceFn,
     cost_version: str,
     hardware_for: Sequence[str] = ("joint",),
+    hardware: HardwareFn | None = None,
     results_db: Any = None,  # noqa: ANN401 (a codesign.cost.db.ResultsDB, or None)
     progress: Progress | None = None,
     search_seed: int | None = None,
@@ -232,6 +225,7 @@ def run_search(
         cost_version: The cost model's version, for the report.
         hardware_for: Methods whose winner is compiled, simulated and synthesized
             (``joint``, ``sequential``, ``random``, ``uniform W4A4``...); empty for none.
+        hardware: Builds and measures a winner (needed when ``hardware_for`` names one).
         results_db: Where each winner's predicted and measured accuracy and cost go
             (``codesign.cost.db.ResultsDB``), and the hardware winners' run folders.
         progress: ``progress(task, done, total)``.
@@ -240,11 +234,16 @@ def run_search(
             seeds in one run folder share them and differ only in the evolution.
 
     Raises:
-        ConfigError: No ``search`` section.
+        ConfigError: No ``search`` section, or ``hardware_for`` without ``hardware``.
         InfeasibleError: The joint search finds nothing within budget.
     """
     if cfg.search is None:
         raise ConfigError("the flow has no 'search:' section; see flows/apq.yaml")
+    if hardware_for and hardware is None:
+        raise ConfigError(
+            f"hardware for {', '.join(hardware_for)} needs a hardware function "
+            "(codesign.flow.from_model.model_hardware with the flow's step registry)"
+        )
     s = cfg.search
     seed = cfg.run.seed
     sseed = seed if search_seed is None else search_seed
@@ -392,7 +391,7 @@ def run_search(
             }
             if o.method in hardware_for:
                 t0 = time.perf_counter()
-                hw = _hardware(flow, model, res_dir / "hw" / slug, progress)
+                hw = hardware(flow, model, res_dir / "hw" / slug, progress=progress)
                 times[f"hardware_{o.method}"] = time.perf_counter() - t0
                 row["measured"] = {
                     "simulate": hw.get("simulate"),
