@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from functools import partial
 from pathlib import Path
 
 import click
@@ -46,6 +47,12 @@ from codesign.cli.progress import ProgressBars
     default=None,
     help="Results database URL (default: sqlite runs/results.sqlite); 'none' to skip.",
 )
+@click.option(
+    "--search-seed",
+    type=int,
+    default=None,
+    help="Seed of the evolution only (default run.seed); results go to OUT/search_seed<N>/.",
+)
 def search(
     flow_file: Path,
     board: str | None,
@@ -54,12 +61,15 @@ def search(
     out_dir: Path | None,
     hardware: tuple[str, ...],
     db_url: str | None,
+    search_seed: int | None,
 ) -> None:
     """APQ: search architecture, pruning and bits jointly under BOARD's budget at FPS."""
     from codesign.cost.calibration import load_cost_model  # noqa: PLC0415
     from codesign.cost.db import ResultsDB  # noqa: PLC0415
     from codesign.errors import ConfigError  # noqa: PLC0415
     from codesign.flow.config import load_flow_config  # noqa: PLC0415
+    from codesign.flow.from_model import model_hardware  # noqa: PLC0415
+    from codesign.flow.steps import STEPS  # noqa: PLC0415 (the flow's step registry)
     from codesign.search.run import SearchTarget, family_pricer, run_search  # noqa: PLC0415
 
     t0 = time.perf_counter()
@@ -88,8 +98,10 @@ def search(
             price_fn=family_pricer(cost_model),
             cost_version=cost_model.version,
             hardware_for=tuple(h for h in hardware if h != "none"),
+            hardware=partial(model_hardware, registry=STEPS),
             results_db=None if db_url == "none" else ResultsDB(db_url),
             progress=ProgressBars(progress),
+            search_seed=search_seed,
         )
     table = Table(title=f"APQ on {report['board']} at {fps:g} FPS ({report['cost_model']})")
     for col in ("method", "bits", "widths", "pred.", "test acc", "est. LUT", "meas. LUT", "s"):
@@ -109,4 +121,6 @@ def search(
         )
     out = Console()
     out.print(table)
-    out.print(f"report: {out_dir / 'search_report.json'}  ({time.perf_counter() - t0:.1f} s)")
+    seed_dir = out_dir / f"search_seed{report['search_seed']}"
+    report_dir = out_dir if report["search_seed"] == report["seed"] else seed_dir
+    out.print(f"report: {report_dir / 'search_report.json'}  ({time.perf_counter() - t0:.1f} s)")

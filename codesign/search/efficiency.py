@@ -156,6 +156,7 @@ class CostChecker:
         self.price_fn = price_fn
         self.budget = budget
         self._cache: dict[bytes, Price | None] = {}
+        self._verdicts: dict[bytes, bool] = {}
         self.priced = 0  # designs priced by ``price_fn`` (cache misses)
 
     def cost_of(self, arch: Arch) -> Price | None:
@@ -186,7 +187,18 @@ class CostChecker:
         return [self._cost(row) for row in canonical_vectors(self.space, vectors)]
 
     def feasible(self, vectors: np.ndarray) -> np.ndarray:
-        """``(N,)`` bool: which rows of ``vectors`` meet the budget."""
-        return np.array(
-            [c is not None and self.budget.admits(c) for c in self.costs(vectors)], dtype=bool
-        )
+        """``(N,)`` bool: which rows of ``vectors`` meet the budget.
+
+        The verdict is cached with the price, so a repeat costs one look-up.
+        """
+        canon = canonical_vectors(self.space, vectors)
+        out = np.empty(len(canon), dtype=bool)
+        verdicts = self._verdicts
+        for i, row in enumerate(canon):
+            key = row.tobytes()
+            ok = verdicts.get(key)
+            if ok is None:
+                cost = self._cost(row)
+                ok = verdicts[key] = cost is not None and self.budget.admits(cost)
+            out[i] = ok
+        return out

@@ -6,8 +6,11 @@ predictor has the same input plus the per-layer bits, is *initialised from* the 
 predictor and finetuned on a few expensive quantized measurements (short QAT finetunes).
 Here the encoding has one block per vector entry of :class:`~codesign.search.space.SearchSpace`
 (depth, width, kernel, weight bits, act bits, impl); entries of inactive slots are all-zero
-(the layer does not exist), and an fp32 sample has all bit and impl blocks zero (no
-quantization), so one network reads both kinds of sample.
+(the layer does not exist), and an fp32 sample has all bit blocks zero (no quantization), so
+one network reads both kinds of sample. The impl blocks are always zero: a layer's MVU
+implementation (DSP or LUT) computes the same integers bit for bit (docs/lowbit.md), so it
+cannot change the accuracy, and a predictor that saw it would only fit noise; the search
+chooses it by cost alone.
 
 Example::
 
@@ -84,6 +87,7 @@ def encode_features(space: SearchSpace, vectors: np.ndarray, *, quantized: bool)
     keep[:, has_slot] = mask[:, slot[has_slot]]
     if not quantized:
         keep[:, quant] = False
+    keep[:, -(space.n_slots + 1) :] = False  # impl: same function, bit for bit (see above)
     rows, cols = np.nonzero(keep)
     out[rows, offsets[cols] + vectors[rows, cols]] = 1.0
     return out

@@ -10,25 +10,26 @@ methods) then goes through the flow's own hardware steps, export, compile, simul
 sizing and the bit-exact checks against FINN and Brevitas) and Yosys synth, in
 ``RUN/hw/<method>/``. Everything lands in ``RUN/search_report.json`` (written atomically).
 
-This module sits above ``flow/`` (it loads flow configs and calls flow steps), like the CLI.
+The winners' hardware is an injected ``HardwareFn`` (the CLI passes
+``functools.partial(codesign.flow.from_model.model_hardware, registry=STEPS)``): the search
+loads and writes flow configs but never imports the flow's step registry.
 
 Example::
 
     model = load_cost_model("xc7")
     report = run_search(load_flow_config(path), SearchTarget("pynq-z2", fps=5000), out_dir,
-                        price_fn=family_pricer(model), cost_version=model.version)
+                        price_fn=family_pricer(model), cost_version=model.version,
+                        hardware=partial(model_hardware, registry=STEPS))
 """
 
 from __future__ import annotations
 
-import contextlib
-import io
 import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import torch
@@ -63,10 +64,34 @@ from codesign.train.fixed import evaluate_accuracy, torch_threads
 
 log = logging.getLogger(__name__)
 
-__all__ = ["REPORT_FILE", "SearchTarget", "family_pricer", "network_spec_fn", "run_search"]
+__all__ = [
+    "REPORT_FILE",
+    "HardwareFn",
+    "SearchTarget",
+    "family_pricer",
+    "network_spec_fn",
+    "run_search",
+]
 
 REPORT_FILE = "search_report.json"
 Progress = Callable[[str, int, int], None]
+
+
+class HardwareFn(Protocol):
+    """Builds and measures a trained model with a flow's hardware steps; returns the results.
+
+    ``hardware(flow, model, run_dir, progress=...)`` -> ``{"compile": ..., "simulate": ...,
+    "synth": ..., "seconds": ...}``, as :func:`codesign.flow.from_model.model_hardware`.
+    """
+
+    def __call__(  # noqa: D102
+        self,
+        flow: FlowConfig,
+        model: torch.nn.Module,
+        run_dir: Path,
+        *,
+        progress: Progress | None = None,
+    ) -> dict[str, Any]: ...
 
 
 def network_spec_fn(
@@ -150,39 +175,6 @@ def _write_flow(path: Path, data: dict[str, Any], note: str) -> FlowConfig:
     return load_flow_config(path)  # checks it, as the sweep will
 
 
-def _hardware(
-    flow: FlowConfig, model: torch.nn.Module, run_dir: Path, progress: Progress | None
-) -> dict[str, Any]:
-    """Export, compile, simulate and synthesize ``model`` with the flow's own steps.
-
-    Simulation checks the RTL bit for bit against FINN and the Brevitas model. Everything
-    goes in ``run_dir``; returns the steps' results.
-    """
-    from codesign.flow.core import FlowState  # noqa: PLC0415
-    from codesign.flow.hardware import step_compile, step_simulate, step_synth  # noqa: PLC0415
-    from codesign.flow.steps import CHECKPOINT_FILE, step_export  # noqa: PLC0415
-    from codesign.train.checkpoint import save_checkpoint  # noqa: PLC0415
-
-    run_dir.mkdir(parents=True, exist_ok=True)
-    state = FlowState(
-        run_dir=run_dir,
-        progress=progress,
-    )
-    path = save_checkpoint(
-        run_dir / CHECKPOINT_FILE, model, model.arch, model.bits, config=flow.to_yaml_dict()
-    )
-    state.add_artifact("checkpoint", path)
-    chatter = io.StringIO()
-    with contextlib.redirect_stdout(chatter):
-        for step in (step_export, step_compile, step_simulate, step_synth):
-            t0 = time.perf_counter()
-            state = step(state, flow)
-            state.results.setdefault("seconds", {})[step.__name__] = round(
-                time.perf_counter() - t0, 1
-            )
-    return state.results
-
-
 def _record(db: Any, row: dict[str, Any], report: dict[str, Any], out_dir: Path, slug: str) -> None:  # noqa: ANN401
     """Store a winner (predicted vs measured accuracy, estimated cost) and its hardware."""
     est = row["estimated"] or {}
@@ -198,7 +190,8 @@ def _record(db: Any, row: dict[str, Any], report: dict[str, Any], out_dir: Path,
             **{k: est.get(k) for k in ("lut", "ff", "bram18", "uram", "dsp")},
             "meta": {
                 k: row[k]
-                for k in ("method", "bits", "widths", "predicted_accuracy", "test_accuracy")
+                for k in ("method", "bits", "widths", "impls")
+                + ("predicted_accuracy", "test_accuracy")
             },
         }
     )
@@ -214,33 +207,50 @@ def run_search(
     price_fn: PriceFn,
     cost_version: str,
     hardware_for: Sequence[str] = ("joint",),
+    hardware: HardwareFn | None = None,
     results_db: Any = None,  # noqa: ANN401 (a codesign.cost.db.ResultsDB, or None)
     progress: Progress | None = None,
+    search_seed: int | None = None,
 ) -> dict[str, Any]:
     """Run the APQ search of ``cfg`` for ``target``; write and return the report.
 
     Args:
         cfg: A flow config with a ``search`` section.
         target: Board, FPS and optional LUT budget.
-        out_dir: Run folder (resumes the supernet and the samples when present).
+        out_dir: Run folder (resumes the supernet and the samples when present). The
+            report, candidate flows and hardware go to ``out_dir``, or with a ``search_seed``
+            other than ``run.seed`` to ``out_dir/search_seed<N>/``.
         price_fn: Prices a network folded for the FPS target (see
             :mod:`codesign.search.efficiency`; :func:`family_pricer` or ``spec_pricer``).
         cost_version: The cost model's version, for the report.
         hardware_for: Methods whose winner is compiled, simulated and synthesized
             (``joint``, ``sequential``, ``random``, ``uniform W4A4``...); empty for none.
+        hardware: Builds and measures a winner (needed when ``hardware_for`` names one).
         results_db: Where each winner's predicted and measured accuracy and cost go
             (``codesign.cost.db.ResultsDB``), and the hardware winners' run folders.
         progress: ``progress(task, done, total)``.
+        search_seed: Seed of the searches' random generators (default ``run.seed``). The
+            supernet, samples, predictors and finetunes keep ``run.seed``, so two search
+            seeds in one run folder share them and differ only in the evolution.
 
     Raises:
-        ConfigError: No ``search`` section.
+        ConfigError: No ``search`` section, or ``hardware_for`` without ``hardware``.
         InfeasibleError: The joint search finds nothing within budget.
     """
     if cfg.search is None:
         raise ConfigError("the flow has no 'search:' section; see flows/apq.yaml")
+    if hardware_for and hardware is None:
+        raise ConfigError(
+            f"hardware for {', '.join(hardware_for)} needs a hardware function "
+            "(codesign.flow.from_model.model_hardware with the flow's step registry)"
+        )
     s = cfg.search
     seed = cfg.run.seed
+    sseed = seed if search_seed is None else search_seed
     out_dir.mkdir(parents=True, exist_ok=True)
+    # Another search seed's results (report, candidates, hardware) go in their own folder.
+    res_dir = out_dir if sseed == seed else out_dir / f"search_seed{sseed}"
+    res_dir.mkdir(exist_ok=True)
     board = load_board(target.board)
     budget = Budget.for_board(
         board,
@@ -257,6 +267,7 @@ def run_search(
         "limit": budget.limit.to_dict(),
         "cost_model": cost_version,
         "seed": seed,
+        "search_seed": sseed,
         "space": {"vector_length": space.vector_length, "impls": [i.value for i in space.impls]},
     }
     with torch_threads(cfg.run.torch_threads):
@@ -305,7 +316,7 @@ def run_search(
                 space,
                 score_q,
                 checker.feasible,
-                np.random.default_rng(seed),
+                np.random.default_rng(sseed),
                 ecfg,
                 gen_progress("joint search"),
             )
@@ -317,7 +328,7 @@ def run_search(
                     score_fp32,
                     score_q,
                     checker.feasible,
-                    np.random.default_rng(seed),
+                    np.random.default_rng(sseed),
                     ecfg,
                     gen_progress("sequential search"),
                 )
@@ -327,7 +338,7 @@ def run_search(
                     space,
                     score_q,
                     checker.feasible,
-                    np.random.default_rng(seed),
+                    np.random.default_rng(sseed),
                     outcomes[0].scored,
                     s.max_tries,
                 )
@@ -335,7 +346,7 @@ def run_search(
             for b in (2, 4, 8):
                 if b in space.weight_bits and b in space.act_bits:
                     found = uniform_search(
-                        space, score_q, checker.feasible, np.random.default_rng(seed), ecfg, b
+                        space, score_q, checker.feasible, np.random.default_rng(sseed), ecfg, b
                     )
                     if found is not None:
                         outcomes.append(found)
@@ -344,7 +355,7 @@ def run_search(
         for o in outcomes:
             times[f"search_{o.method}"] = o.seconds
 
-        cand_dir = out_dir / "candidates"
+        cand_dir = res_dir / "candidates"
         cand_dir.mkdir(exist_ok=True)
         results = []
         for i, o in enumerate(outcomes):
@@ -357,8 +368,7 @@ def run_search(
             flow = _write_flow(
                 cand_dir / f"{slug}.yaml",
                 flow_data,
-                f"APQ candidate ({o.method} winner) for {board.name} at {target.fps:g} FPS; "
-                f"impls {[m.value for m in space.to_impls(arch)]}",
+                f"APQ candidate ({o.method} winner) for {board.name} at {target.fps:g} FPS",
             )
             t0 = time.perf_counter()
             model = finetune_subnet(net, o.vector, data, steps=s.finetune_steps, seed=seed)
@@ -369,6 +379,7 @@ def run_search(
                 "arch": space.to_cnn_arch(arch).to_dict(),
                 "bits": space.to_bit_config(arch).describe(),
                 "widths": list(space.to_cnn_arch(arch).widths),
+                "impls": [i.value for i in space.to_impls(arch)],
                 "predicted_accuracy": round(o.predicted, 4),
                 "test_accuracy": round(acc, 4),
                 "n_test": int(y_test.numel()),
@@ -380,7 +391,7 @@ def run_search(
             }
             if o.method in hardware_for:
                 t0 = time.perf_counter()
-                hw = _hardware(flow, model, out_dir / "hw" / slug, progress)
+                hw = hardware(flow, model, res_dir / "hw" / slug, progress=progress)
                 times[f"hardware_{o.method}"] = time.perf_counter() - t0
                 row["measured"] = {
                     "simulate": hw.get("simulate"),
@@ -389,9 +400,9 @@ def run_search(
                     "seconds": hw.get("seconds"),
                 }
             results.append(row)
-            atomic_write_json(out_dir / REPORT_FILE, {**report, "winners": results})
+            atomic_write_json(res_dir / REPORT_FILE, {**report, "winners": results})
             if results_db is not None:
-                _record(results_db, row, report, out_dir, slug)
+                _record(results_db, row, report, res_dir, slug)
         # The rest of the joint population, for the sweep.
         top = outcomes[0].top if outcomes[0].top is not None else np.empty((0,))
         seen = {space.active_key(space.decode(outcomes[0].vector))}
@@ -419,5 +430,5 @@ def run_search(
             "seconds": {k: round(v, 2) for k, v in times.items()},
         }
     )
-    atomic_write_json(out_dir / REPORT_FILE, report)
+    atomic_write_json(res_dir / REPORT_FILE, report)
     return report

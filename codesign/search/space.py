@@ -33,7 +33,7 @@ import numpy as np
 from codesign.cost.protocol import Impl
 from codesign.errors import ConfigError
 from codesign.models.arch import CnnArch, StageSpec
-from codesign.models.bits import ALLOWED_BITS, BitConfig, LayerBits
+from codesign.models.bits import ALLOWED_BITS, BitConfig, ImplChoice, LayerBits
 
 __all__ = ["Arch", "SearchSpace", "StageChoices"]
 
@@ -160,6 +160,11 @@ class SearchSpace:
     in_channels: int = 1
     input_size: int = 28
     _offsets: tuple[int, ...] = field(init=False, repr=False, compare=False)
+    # Derived once (the search decodes thousands of vectors a second): entry choices, their
+    # counts, and a (entries, max choices) value table for a vectorised decode.
+    _choices: tuple[tuple[int, ...], ...] = field(init=False, repr=False, compare=False)
+    _card: np.ndarray = field(init=False, repr=False, compare=False)
+    _table: np.ndarray = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "stages", tuple(self.stages))
@@ -191,6 +196,16 @@ class SearchSpace:
             offsets.append(start)
             start += stage.max_depth
         object.__setattr__(self, "_offsets", tuple(offsets))
+        choices = tuple(self._slot_choices())
+        card = np.array([len(c) for c in choices], dtype=np.int64)
+        card.setflags(write=False)
+        table = np.zeros((len(choices), int(card.max())), dtype=np.int64)
+        for k, c in enumerate(choices):
+            table[k, : len(c)] = c
+        table.setflags(write=False)
+        object.__setattr__(self, "_choices", choices)
+        object.__setattr__(self, "_card", card)
+        object.__setattr__(self, "_table", table)
         # The smallest network must still reach the classifier with a non-empty feature map.
         self.to_cnn_arch(self.smallest())
 
@@ -199,7 +214,7 @@ class SearchSpace:
     @property
     def n_slots(self) -> int:
         """Conv layer slots (sum of the stages' largest depths)."""
-        return sum(s.max_depth for s in self.stages)
+        return self._offsets[-1] + self.stages[-1].max_depth
 
     def slot_stage(self, slot: int) -> int:
         """Stage index of ``slot``."""
@@ -231,6 +246,9 @@ class SearchSpace:
 
     def slot_choices(self) -> list[tuple[int, ...]]:
         """Choices of every vector entry, in :meth:`encode` order (values, not indices)."""
+        return list(self._choices)
+
+    def _slot_choices(self) -> list[tuple[int, ...]]:
         out: list[tuple[int, ...]] = [st.depths for st in self.stages]
         slot_stages = [self.slot_stage(k) for k in range(self.n_slots)]
         out += [self.stages[s].widths for s in slot_stages]
@@ -260,7 +278,7 @@ class SearchSpace:
     @property
     def cardinalities(self) -> np.ndarray:
         """Number of choices of every vector entry (``int64``, length :attr:`vector_length`)."""
-        return np.array([len(c) for c in self.slot_choices()], dtype=np.int64)
+        return self._card
 
     @property
     def vector_length(self) -> int:
@@ -294,21 +312,19 @@ class SearchSpace:
             raise ConfigError(
                 f"arch vector has shape {vec.shape}, this space needs ({self.vector_length},)"
             )
-        card = self.cardinalities
+        card = self._card
         if not np.issubdtype(vec.dtype, np.integer) or (vec < 0).any() or (vec >= card).any():
             raise ConfigError("arch vector holds an index outside its entry's choices")
-        choices = self.slot_choices()
-        vals = [choices[k][int(i)] for k, i in enumerate(vec)]
+        vals = self._table[np.arange(len(card)), vec].tolist()  # choice values, in order
         n_st, n = len(self.stages), self.n_slots
-        cut = np.cumsum([n_st, n, n, n + 1, n, n + 1])
-        parts = np.split(np.array(vals, dtype=np.int64), cut[:-1])
+        a, b, c, d, e = n_st, n_st + n, n_st + 2 * n, n_st + 3 * n + 1, n_st + 4 * n + 1
         return Arch(
-            depths=tuple(int(v) for v in parts[0]),
-            widths=tuple(int(v) for v in parts[1]),
-            kernels=tuple(int(v) for v in parts[2]),
-            weight_bits=tuple(int(v) for v in parts[3]),
-            act_bits=tuple(int(v) for v in parts[4]),
-            impls=tuple(self.impls[int(v)] for v in parts[5]),
+            depths=tuple(vals[:a]),
+            widths=tuple(vals[a:b]),
+            kernels=tuple(vals[b:c]),
+            weight_bits=tuple(vals[c:d]),
+            act_bits=tuple(vals[d:e]),
+            impls=tuple(self.impls[v] for v in vals[e:]),
         )
 
     def check(self, arch: Arch) -> None:
@@ -390,9 +406,17 @@ class SearchSpace:
         )
 
     def to_bit_config(self, arch: Arch) -> BitConfig:
-        """The per-layer bit policy of ``arch``'s active layers, then the classifier."""
-        layers = [LayerBits(arch.weight_bits[k], arch.act_bits[k]) for k in self.active_slots(arch)]
-        layers.append(LayerBits(arch.weight_bits[-1], None))
+        """The per-layer bit policy of ``arch``'s active layers, then the classifier.
+
+        Each layer carries its MVU implementation (``impl``), so a flow built from it
+        compiles every layer the way the search priced it.
+        """
+        impl = [ImplChoice(i.value) for i in arch.impls]
+        layers = [
+            LayerBits(arch.weight_bits[k], arch.act_bits[k], impl[k])
+            for k in self.active_slots(arch)
+        ]
+        layers.append(LayerBits(arch.weight_bits[-1], None, impl[-1]))
         return BitConfig(input_bits=self.input_bits, layers=tuple(layers))
 
     def to_impls(self, arch: Arch) -> tuple[Impl, ...]:

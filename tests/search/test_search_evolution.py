@@ -8,6 +8,7 @@ import torch
 from cost_double import ToyCostModel, toy_specs
 
 from codesign.boards import load_board
+from codesign.cost.protocol import Impl
 from codesign.errors import InfeasibleError
 from codesign.search.efficiency import Budget, CostChecker, canonical_vectors, spec_pricer
 from codesign.search.evolution import EvolutionConfig, EvolutionSearch, sample_feasible
@@ -27,6 +28,7 @@ SPACE = SearchSpace(
     ),
     weight_bits=(2, 4, 8),
     act_bits=(2, 4, 8),
+    impls=(Impl.DSP, Impl.LUT),
 )
 
 
@@ -53,9 +55,14 @@ def test_features_zero_inactive_layers_and_fp32_bits() -> None:
     fq = encode_features(SPACE, vecs, quantized=True)
     f32 = encode_features(SPACE, vecs, quantized=False)
     n_active = SPACE.active_mask(vecs).sum(1) - 1  # conv layers
-    # depth one-hot per stage + (width, kernel, wbits, abits, impl) per active conv + fc wbits, impl
-    np.testing.assert_array_equal(fq.sum(1), len(SPACE.stages) + 5 * n_active + 2)
+    # depth one-hot per stage + (width, kernel, wbits, abits) per active conv + fc wbits
+    np.testing.assert_array_equal(fq.sum(1), len(SPACE.stages) + 4 * n_active + 1)
     np.testing.assert_array_equal(f32.sum(1), len(SPACE.stages) + 2 * n_active)
+    # The MVU implementation computes the same integers: it is not a feature.
+    flipped = vecs.copy()
+    flipped[:, -(SPACE.n_slots + 1) :] = 1 - flipped[:, -(SPACE.n_slots + 1) :]
+    assert SPACE.impls == (Impl.DSP, Impl.LUT)
+    np.testing.assert_array_equal(encode_features(SPACE, flipped, quantized=True), fq)
     # Archs differing only in inactive slots have equal features.
     canon = canonical_vectors(SPACE, vecs)
     np.testing.assert_array_equal(encode_features(SPACE, canon, quantized=True), fq)

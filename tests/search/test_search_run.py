@@ -66,6 +66,9 @@ def test_search_reports_winners_and_emits_loadable_flows(tmp_path: Path) -> None
         flow = load_flow_config(Path(w["flow"]))
         assert flow.search is None and flow.compile.fps == 20_000
         assert list(flow.model.build_arch().widths) == w["widths"]
+        # Each layer compiles the MVU it was priced as.
+        impls = flow.model.build_bits(flow.model.build_arch()).impls
+        assert [str(i) for i in impls] == w["impls"]
     assert 1 <= len(report["emitted"]) <= 2
     rows = db.query(stage="search")
     assert sorted(r["name"] for r in rows) == sorted(m.replace(" ", "_") for m in methods)
@@ -89,3 +92,21 @@ def test_cli_rejects_a_flow_without_search_in_one_line() -> None:
     result = CliRunner().invoke(cli, ["search", str(FLOWS / "quickstart.yaml"), "--fps", "1000"])
     assert result.exit_code != 0
     assert "no 'search:' section" in str(result.exception) + result.output
+
+
+def test_hardware_for_a_winner_needs_an_injected_hardware_function(tmp_path: Path) -> None:
+    import pytest
+
+    from codesign.errors import ConfigError
+
+    cfg = load_flow_config(_tiny_flow(tmp_path))
+    with pytest.raises(ConfigError, match="hardware for joint needs a hardware function"):
+        run_search(
+            cfg,
+            SearchTarget("pynq-z2", fps=20_000),
+            tmp_path / "run",
+            price_fn=spec_pricer(ToyCostModel(), toy_specs),
+            cost_version="toy-1",
+            hardware_for=("joint",),
+        )
+    assert not (tmp_path / "run").exists()  # refused before any work

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from codesign.cost.protocol import Impl
 from codesign.errors import ConfigError
 from codesign.flow.config import load_flow_config
-from codesign.models.bits import ALLOWED_BITS
+from codesign.models.bits import ALLOWED_BITS, BitConfig
 from codesign.search.space import Arch, SearchSpace, StageChoices
 
 SPACE = SearchSpace(
@@ -67,6 +67,9 @@ def test_encode_inverts_decode_and_every_point_builds(vec: np.ndarray) -> None:
     assert cnn.n_layers == sum(arch.depths) + 1
     assert all(b in ALLOWED_BITS for b in bits.weight_bits)
     assert len(SPACE.to_impls(arch)) == cnn.n_layers
+    # The bit config carries each layer's impl, so its flow compiles what was priced.
+    assert [str(i) for i in bits.impls] == [i.value for i in SPACE.to_impls(arch)]
+    assert BitConfig.from_dict(bits.to_dict()) == bits
     # Stride 2 opens each stage, stride 1 inside it: the stage count sets the resolution.
     assert [s.stride for s in cnn.stages].count(2) == len(SPACE.stages)
     assert all(s.kernel % 2 == 1 for s in cnn.stages)
@@ -109,7 +112,7 @@ def test_flow_yaml_declares_the_space(tmp_path: Path) -> None:
     cfg = load_flow_config(FLOWS / "apq.yaml")
     space = cfg.search.build_space()
     assert len(space.stages) == 3
-    assert space.impls == (Impl.DSP,)
+    assert space.impls == (Impl.DSP, Impl.LUT)
     bad = (FLOWS / "apq.yaml").read_text().replace("weight_bits: [2, 3,", "weight_bits: [1, 3,")
     (tmp_path / "bad.yaml").write_text(bad)
     with pytest.raises(ConfigError, match="weight_bits 1 is not buildable all-RTL"):

@@ -3,12 +3,16 @@ that matches the supernet and compiles all-RTL like any other."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+import yaml
 
+from codesign.cost.protocol import Impl
+from codesign.errors import ConfigError
 from codesign.models.cnn import QuantCNN
 from codesign.models.prune import channel_ranking
 from codesign.search.space import Arch, SearchSpace, StageChoices
@@ -20,6 +24,7 @@ from codesign.search.supernet import (
     train_supernet,
 )
 
+FLOWS = Path(__file__).resolve().parents[2] / "flows"
 SPACE = SearchSpace(
     stages=(
         StageChoices(depths=(1, 2), widths=(4, 6, 8), kernels=(3, 5)),
@@ -90,11 +95,18 @@ def test_subnets_learn_and_extraction_matches_the_supernet(trained: tuple) -> No
 
 
 @pytest.mark.slow
-def test_an_extracted_mixed_precision_subnet_compiles_all_rtl(
+def test_an_extracted_mixed_precision_subnet_compiles_all_rtl_with_its_impls(
     trained: tuple, tmp_path: Path
 ) -> None:
-    from codesign.finn import CompileConfig, compile_model
-    from codesign.models.export import export_qonnx
+    """The search's hardware path: candidate flow + flow/from_model with the step registry.
+
+    Each layer compiles to the MVU the arch chose (the flow's per-layer ``impl``).
+    """
+    from codesign.flow.config import load_flow_config
+    from codesign.flow.from_model import model_hardware
+    from codesign.flow.steps import STEPS
+    from codesign.runfolder import RunFolder
+    from codesign.search.run import SearchTarget, candidate_flow
 
     net, x, _ = trained
     arch = Arch(
@@ -103,12 +115,28 @@ def test_an_extracted_mixed_precision_subnet_compiles_all_rtl(
         kernels=(5, 3, 3, 3),
         weight_bits=(4, 3, 8, 4, 3),
         act_bits=(3, 4, 4, 8),
-        impls=("dsp",) * 5,
+        impls=("lut", "dsp", "dsp", "dsp", "lut"),  # slot 1 is inactive (stage 1 has depth 1)
     )
-    model = extract_subnet(net, arch, x[:256])
-    qonnx = export_qonnx(model, tmp_path / "qonnx")
-    result = compile_model(qonnx, CompileConfig(board="pynq-z2", fps=20_000), tmp_path / "run")
-    assert result.estimates is not None
-    ops = [layer.op_type for layer in result.estimates.layers]
-    assert ops.count("MVAU_rtl") == 4  # three convs and the classifier
-    assert all(op.endswith("_rtl") or op.startswith("StreamingFIFO") for op in ops), ops
+    space = replace(SPACE, impls=(Impl.DSP, Impl.LUT))
+    model = extract_subnet(net, replace(arch, impls=("dsp",) * 5), x[:256])
+    data = candidate_flow(
+        load_flow_config(FLOWS / "apq.yaml"),
+        space,
+        space.encode(arch),
+        SearchTarget("pynq-z2", fps=20_000),
+        "subnet",
+    )
+    (tmp_path / "flow.yaml").write_text(yaml.safe_dump(data))
+    flow = load_flow_config(tmp_path / "flow.yaml")
+    with pytest.raises(ConfigError, match="reads 'compile_run'"):
+        model_hardware(flow, model, tmp_path / "x", registry=STEPS, steps=("synth",))
+    result = model_hardware(
+        flow, model, tmp_path / "hw", registry=STEPS, steps=("export", "compile")
+    )
+    assert set(result["seconds"]) == {"export", "compile"}
+    layers = RunFolder(tmp_path / "hw" / "compile").estimates().layers
+    mvus = [layer for layer in layers if layer.op_type == "MVAU_rtl"]
+    assert [m.impl for m in mvus] == ["lut", "dsp", "dsp", "lut"]  # three convs, classifier
+    assert all(
+        lay.op_type.endswith("_rtl") or lay.op_type.startswith("StreamingFIFO") for lay in layers
+    )
