@@ -49,8 +49,12 @@ chromium:
 test: setup
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# The quickstart story: DQMQ training with the calibrated cost, K = 2 tiers deployed
+# (compile, bit-exact Verilator, Yosys), one cost-model feedback round; then the sweep of
+# the tiers against uniform W2A2/W4A4/W8A8, ending with sweeps/demo/report.html.
 demo: setup
 	$(BIN)/codesign run flows/quickstart.yaml
+	$(BIN)/codesign sweep flows/sweep-demo.yaml
 
 bench: setup
 	$(BIN)/python -m codesign.bench --out runs/bench
