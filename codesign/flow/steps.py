@@ -41,7 +41,13 @@ simulate    ``design``                      ``compile/sized.onnx`` (FIFOs sized)
             ``fifo_sizing``                 ``compile/sim/fifo_sizing.json`` (when sized)
             ``sim_result``                  ``compile/sim/result.json``
 synth       ``synth_report``                ``compile/synth/report.json``
+freeze_tier ``checkpoint``                  ``train/model.pt`` (one DQMQ tier, frozen:
+                                            :mod:`codesign.flow.tier_points`)
 ==========  ==============================  ===============================================
+
+The DQMQ steps (``train_dqmq``, ``tiers``, ``deploy_tiers``) are documented in
+:mod:`codesign.flow.dqmq`, ``feedback`` in :mod:`codesign.flow.feedback` and
+``feedback_tiers`` in :mod:`codesign.flow.tier_points`.
 """
 
 from __future__ import annotations
