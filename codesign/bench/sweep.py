@@ -83,10 +83,10 @@ def figures(sweep_dir: Path, wall_s: float, jobs: int, name: str = FLOW.name) ->
     for rec in done:
         # The flow runner's records keep the seconds of the run that made each step's
         # outputs; a step shared between points (same digest) is counted once.
-        for name, step in load_records(Path(rec.run_dir)).items():
-            if step.status == "done" and step.seconds and (name, step.digest) not in seen:
-                seen.add((name, step.digest))
-                per_step[name] += step.seconds
+        for step_name, step in load_records(Path(rec.run_dir)).items():
+            if step.status == "done" and step.seconds and (step_name, step.digest) not in seen:
+                seen.add((step_name, step.digest))
+                per_step[step_name] += step.seconds
     total = sum(per_step.values())
     return {
         "sweep": name,
