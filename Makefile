@@ -49,8 +49,17 @@ chromium:
 test: setup
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# The quickstart story: DQMQ training with the calibrated cost, K = 2 tiers deployed
+# (compile, bit-exact Verilator, Yosys), one cost-model feedback round; then the sweep of
+# the tiers against uniform W2A2/W4A4/W8A8, ending with sweeps/demo/report.html. Where
+# Vivado is installed, each tier's bitstream is built too (docs/bitstreams.md).
 demo: setup
 	$(BIN)/codesign run flows/quickstart.yaml
+	$(BIN)/codesign sweep flows/sweep-demo.yaml
+	@if command -v vivado >/dev/null 2>&1; then \
+	  for t in 0 1; do $(BIN)/codesign build runs/quickstart/dqmq/tier$$t/compile \
+	    --board pynq-z2 --unsized-fifos || exit 1; done; \
+	else echo "vivado not found: bitstream builds skipped (codesign build, docs/bitstreams.md)"; fi
 
 bench: setup
 	$(BIN)/python -m codesign.bench --out runs/bench

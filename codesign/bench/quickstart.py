@@ -1,6 +1,6 @@
-"""Benchmark: the whole quickstart flow (``make demo``), cold.
+"""Benchmark: the hardware-only flow (the first quickstart, ``flows/hardware.yaml``), cold.
 
-Runs ``codesign run flows/quickstart.yaml`` as a child process into a fresh run folder with
+Runs ``codesign run flows/hardware.yaml`` as a child process into a fresh run folder with
 an empty tool cache, so every Verilator build and Yosys run is real. The runner measures the
 wall time and the peak RSS of the whole process tree (Python, Verilator's g++, Yosys), the
 figure the quickstart's 4 GB memory goal is about. The figures are the time per step and
@@ -16,7 +16,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-FLOW = Path(__file__).resolve().parents[2] / "flows" / "quickstart.yaml"
+FLOW = Path(__file__).resolve().parents[2] / "flows" / "hardware.yaml"
 TIMEOUT_S = 1800
 
 

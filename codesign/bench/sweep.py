@@ -34,6 +34,7 @@ def run(out_dir: Path) -> dict:
     codesign = Path(sys.executable).parent / "codesign"
     env = {**os.environ, "CODESIGN_CACHE": str(cache)}
     t0 = time.perf_counter()
+    cpu0 = _children_cpu()
     with (out_dir / "sweep.log").open("w") as log:
         subprocess.run(
             [str(codesign), "sweep", str(FLOW), "--out", str(sweep_dir), "-j", str(JOBS)],
@@ -43,11 +44,38 @@ def run(out_dir: Path) -> dict:
             check=True,
             timeout=TIMEOUT_S,
         )
-    return figures(sweep_dir, time.perf_counter() - t0, jobs=JOBS)
+    wall = time.perf_counter() - t0
+    out = figures(sweep_dir, wall, jobs=JOBS)
+    # CPU time of the whole process tree (sweep, point processes, Verilator's g++, Yosys):
+    # on a shared machine the wall time says more about the load than about the sweep.
+    cpu = _children_cpu() - cpu0
+    out["cpu_s"] = round(cpu, 1)
+    out["load_average_1min_end"] = round(os.getloadavg()[0], 2)
+    if out["done"]:
+        per_point = cpu / out["done"]
+        out["cpu_s_per_done_point"] = round(per_point, 1)
+        # What the same CPU work gives on an otherwise idle machine with JOBS cores busy.
+        out["points_per_hour_idle_estimate"] = round(JOBS * 3600 / per_point, 2)
+    return out
 
 
-def figures(sweep_dir: Path, wall_s: float, jobs: int) -> dict[str, Any]:
-    """Points per hour and per-step time shares of the finished sweep in ``sweep_dir``."""
+def _children_cpu() -> float:
+    """User + system CPU seconds of this process's finished children (and theirs)."""
+    import resource  # noqa: PLC0415
+
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def figures(sweep_dir: Path, wall_s: float, jobs: int, name: str = FLOW.name) -> dict[str, Any]:
+    """Points per hour and per-step time shares of the finished sweep in ``sweep_dir``.
+
+    Args:
+        sweep_dir: The sweep folder.
+        wall_s: The sweep's wall time.
+        jobs: Points it ran at once.
+        name: The sweep file's name, for the record.
+    """
     records = list(PointStore(sweep_dir))
     done = [r for r in records if r.status is PointStatus.DONE]
     per_step: dict[str, float] = defaultdict(float)
@@ -55,13 +83,13 @@ def figures(sweep_dir: Path, wall_s: float, jobs: int) -> dict[str, Any]:
     for rec in done:
         # The flow runner's records keep the seconds of the run that made each step's
         # outputs; a step shared between points (same digest) is counted once.
-        for name, step in load_records(Path(rec.run_dir)).items():
-            if step.status == "done" and step.seconds and (name, step.digest) not in seen:
-                seen.add((name, step.digest))
-                per_step[name] += step.seconds
+        for step_name, step in load_records(Path(rec.run_dir)).items():
+            if step.status == "done" and step.seconds and (step_name, step.digest) not in seen:
+                seen.add((step_name, step.digest))
+                per_step[step_name] += step.seconds
     total = sum(per_step.values())
     return {
-        "sweep": FLOW.name,
+        "sweep": name,
         "jobs": jobs,
         "cores": len(os.sched_getaffinity(0)),
         "points": len(records),

@@ -79,7 +79,18 @@ def run(
     hardware = hardware_report(result.state.results)
     if hardware is not None:
         out.print(_hardware_table(hardware, result.state.results))
+    _print_dqmq(out, result.state.results)
     out.print(f"run folder: {result.run_dir}  ({time.perf_counter() - t0:.1f} s in all)")
+
+
+def _print_dqmq(out: Console, results: dict[str, Any]) -> None:
+    from codesign.cli.story import feedback_table, tier_table  # noqa: PLC0415
+
+    if results.get("deploy_tiers"):
+        out.print(tier_table(results["deploy_tiers"]))
+    feedback = results.get("feedback_tiers") or results.get("feedback")
+    if feedback:
+        out.print(feedback_table(feedback))
 
 
 def _steps_table(result: FlowResult) -> Table:

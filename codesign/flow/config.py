@@ -67,6 +67,7 @@ from codesign.flow.sections import (
     TrainSection,
     step_registry,
 )
+from codesign.flow.tier_points import TierSection
 from codesign.io import atomic_write_text
 
 log = logging.getLogger(__name__)
@@ -86,6 +87,7 @@ class FlowConfig(Section):
     search: SearchSection | None = None
     feedback: FeedbackSection | None = None
     dqmq: DqmqSection | None = None
+    tier: TierSection | None = None
 
     _source: Path | None = PrivateAttr(default=None)
 

@@ -41,7 +41,13 @@ simulate    ``design``                      ``compile/sized.onnx`` (FIFOs sized)
             ``fifo_sizing``                 ``compile/sim/fifo_sizing.json`` (when sized)
             ``sim_result``                  ``compile/sim/result.json``
 synth       ``synth_report``                ``compile/synth/report.json``
+freeze_tier ``checkpoint``                  ``train/model.pt`` (one DQMQ tier, frozen:
+                                            :mod:`codesign.flow.tier_points`)
 ==========  ==============================  ===============================================
+
+The DQMQ steps (``train_dqmq``, ``tiers``, ``deploy_tiers``) are documented in
+:mod:`codesign.flow.dqmq`, ``feedback`` in :mod:`codesign.flow.feedback` and
+``feedback_tiers`` in :mod:`codesign.flow.tier_points`.
 """
 
 from __future__ import annotations
@@ -59,6 +65,7 @@ from codesign.flow.core import FlowState, Step
 from codesign.flow.dqmq import step_deploy_tiers, step_tiers, step_train_dqmq
 from codesign.flow.feedback import step_feedback
 from codesign.flow.hardware import step_compile, step_simulate, step_synth
+from codesign.flow.tier_points import step_feedback_tiers, step_freeze_tier
 from codesign.io import atomic_write_json
 
 if TYPE_CHECKING:
@@ -300,6 +307,21 @@ STEPS: dict[str, Step] = {
             sections=("feedback",),
             writes=("cost_model",),
             description="measure proposed designs, record them, refit the cost model",
+        ),
+        Step(
+            "freeze_tier",
+            step_freeze_tier,
+            sections=("model", "tier"),
+            writes=("checkpoint",),
+            description="freeze one DQMQ tier into a fixed-precision checkpoint",
+        ),
+        Step(
+            "feedback_tiers",
+            step_feedback_tiers,
+            sections=("feedback", "model", "compile"),
+            reads=("tiers",),
+            writes=("proposals", "cost_model"),
+            description="one cost-model feedback round on the DQMQ tiers",
         ),
     )
 }

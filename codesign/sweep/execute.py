@@ -123,6 +123,7 @@ def execute_point(task: dict[str, Any], *_after: object) -> dict[str, Any]:
         record.report = outcome.get("report")
         record.layers = outcome.get("layers") or []
         record.steps = outcome.get("steps") or {}
+        record.bits = outcome.get("bits")
     if record.status is PointStatus.FAILED:
         record.log_tail = _tail(log_path)
     if task.get("db"):

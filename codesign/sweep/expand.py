@@ -211,6 +211,8 @@ def _bits_values(axis: BitsAxis, base: FlowConfig) -> list[AxisValue]:
     ]
     for i, bits in enumerate(axis.per_layer):
         out.append(AxisValue("bits", _describe(bits) or f"per-layer {i}", _per_layer(bits)))
+    for run_dir in axis.tiers:
+        out.extend(_tier_values(run_dir, base))
     if axis.generate is not None:
         gen = axis.generate
         arch = base.model.build_arch()
@@ -235,6 +237,49 @@ def _bits_values(axis: BitsAxis, base: FlowConfig) -> list[AxisValue]:
                 bits["layers"][names.index(name)] = {"weight": w, "act": a}
             out.append(AxisValue("bits", _describe(bits), _per_layer(bits)))
     return out
+
+
+def _tier_values(run_dir: Path, base: FlowConfig) -> list[AxisValue]:
+    """One bits value per tier of a DQMQ run folder (see :class:`BitsAxis`)."""
+    from codesign.flow.dqmq import CHECKPOINT_FILE, TIERS_FILE  # noqa: PLC0415
+    from codesign.flow.tier_points import file_sha256  # noqa: PLC0415
+
+    tiers_path = run_dir / TIERS_FILE
+    if not tiers_path.is_file():
+        raise ConfigError(
+            f"axes.bits.tiers: {tiers_path} does not exist; run the DQMQ flow (its 'tiers' "
+            f"step) into {run_dir} first"
+        )
+    try:
+        data = json.loads(tiers_path.read_text())
+        tiers, choices = data["tiers"], data["choices"]
+    except (OSError, json.JSONDecodeError, KeyError, TypeError) as err:
+        raise ConfigError(f"axes.bits.tiers: {tiers_path} is not a tiers file: {err}") from None
+    checkpoint = run_dir / CHECKPOINT_FILE
+    if not checkpoint.is_file():
+        raise ConfigError(f"axes.bits.tiers: {checkpoint} does not exist; train the DQMQ flow")
+    sha = file_sha256(checkpoint)
+    if "train" not in base.run.steps:
+        raise ConfigError("axes.bits.tiers: the base flow has no 'train' step to replace")
+    out = []
+    for index, (bits, choice) in enumerate(zip(tiers, choices, strict=True)):
+        tier = {"checkpoint": str(checkpoint), "choice": list(choice), "index": index}
+        tier["sha256"] = sha
+        label = f"tier{index} {_describe(bits)}".strip()
+        out.append(AxisValue("bits", label, _tier(bits, tier)))
+    return out
+
+
+def _tier(bits: dict[str, Any], tier: dict[str, Any]) -> Patch:
+    per_layer = _per_layer(bits)
+
+    def patch(raw: dict[str, Any]) -> None:
+        per_layer(raw)
+        run = raw.setdefault("run", {})
+        run["steps"] = ["freeze_tier" if s == "train" else s for s in run.get("steps", [])]
+        raw["tier"] = copy.deepcopy(tier)
+
+    return patch
 
 
 def _describe(bits: dict[str, Any]) -> str:

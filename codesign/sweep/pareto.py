@@ -56,6 +56,8 @@ class Row:
     fps_source: str | None  # "verilator" (measured) or "finn" (estimate)
     latency_us: float | None
     run_dir: str
+    bit_exact: bool | None = None  # Verilator == FINN == Brevitas on the simulated frames
+    sim_frames: int | None = None
     on_front: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -90,6 +92,18 @@ def compact_bits(bits: str | None) -> str:
     return bits
 
 
+def is_tier(row: Row) -> bool:
+    """Whether the row is a DQMQ tier (a point of ``axes.bits.tiers``)."""
+    return row.labels.get("bits", "").startswith("tier")
+
+
+def short_label(row: Row) -> str:
+    """``tier0`` for a DQMQ tier, ``W4A4`` for a uniform point, else its bits or digest."""
+    if is_tier(row):
+        return row.labels["bits"].split()[0]
+    return compact_bits(row.bits) or row.digest[:6]
+
+
 def point_rows(records: Iterable[PointRecord]) -> list[Row]:
     """One :class:`Row` per done point and quality (points without accuracy are left out)."""
     rows = []
@@ -102,6 +116,8 @@ def point_rows(records: Iterable[PointRecord]) -> list[Row]:
         yosys, finn = res.get("yosys"), res.get("finn")
         source, counts = ("yosys", yosys) if yosys else ("finn", finn) if finn else (None, {})
         fps = (hw.get("fps") or {}).get("measured")
+        exact = hw.get("bit_exact") or {}
+        bit_exact = bool(exact.get("finn") and exact.get("brevitas")) if exact else None
         fps_source = "verilator" if fps is not None else None
         if fps is None and hw.get("fps"):
             fps, fps_source = hw["fps"].get("estimated"), "finn"
@@ -113,7 +129,7 @@ def point_rows(records: Iterable[PointRecord]) -> list[Row]:
                     quality=quality,
                     accuracy=round(acc, 5),
                     board=hw.get("board"),
-                    bits=(report.get("train") or {}).get("bits"),
+                    bits=(report.get("train") or {}).get("bits") or rec.bits,
                     lut=counts.get("lut"),
                     lut_source=source,
                     dsp=counts.get("dsp"),
@@ -123,6 +139,8 @@ def point_rows(records: Iterable[PointRecord]) -> list[Row]:
                     fps_source=fps_source,
                     latency_us=(hw.get("latency") or {}).get("us"),
                     run_dir=rec.run_dir,
+                    bit_exact=bit_exact,
+                    sim_frames=exact.get("frames"),
                 )
             )
     return rows
@@ -164,7 +182,8 @@ def analyse(
 
 CSV_COLUMNS = (
     "digest", "label", "board", "quality", "accuracy", "lut", "lut_source", "dsp", "bram18",
-    "ff", "fps", "fps_source", "latency_us", "bits", "on_front", "run_dir",
+    "ff", "fps", "fps_source", "latency_us", "bit_exact", "sim_frames", "bits", "on_front",
+    "run_dir",
 )  # fmt: skip
 
 
@@ -233,9 +252,21 @@ def plot_fronts(rows: list[Row], path: Path | None = None) -> bytes:
                 color=colors[key],
                 lw=1.5,
             )
-            for r in front:
+            tiers = [r for r in pts if is_tier(r)]
+            if tiers:  # DQMQ tiers: stars, each named, on the front or not
+                ax.scatter(
+                    [r.lut for r in tiers],
+                    [r.accuracy for r in tiers],
+                    color=colors[key],
+                    marker="*",
+                    s=90,
+                    edgecolors="black",
+                    linewidths=0.5,
+                    label="DQMQ tiers",
+                )
+            for r in {id(r): r for r in [*front, *tiers]}.values():
                 ax.annotate(
-                    compact_bits(r.bits) or r.digest[:6],
+                    short_label(r),
                     (r.lut, r.accuracy),
                     fontsize=6,
                     xytext=(3, -8),

@@ -192,6 +192,14 @@ def _read_json(path: Path) -> dict[str, Any] | None:
         return None
 
 
+def _bits(cfg: FlowConfig) -> str | None:
+    """The point's bit config in one line (``model:``), for points that do not train."""
+    try:
+        return cfg.model.build_bits(cfg.model.build_arch()).describe()
+    except CodesignError:
+        return None
+
+
 def run_point(task: dict[str, Any]) -> dict[str, Any]:
     """Run one point's flow; return (and write) its outcome. Never raises for a step error.
 
@@ -240,6 +248,7 @@ def run_point(task: dict[str, Any]) -> dict[str, Any]:
             "point failed in step %s: %s", failed, err, exc_info=not isinstance(err, CodesignError)
         )
     outcome["report"] = _read_json(run_dir / "report.json")
+    outcome["bits"] = _bits(cfg)
     outcome["layers"] = layer_resources(run_dir)
     outcome["seconds"] = round(time.perf_counter() - t0, 3)
     atomic_write_json(run_dir / OUTCOME_FILE, outcome)

@@ -128,6 +128,7 @@ def write_report(sweep_dir: Path) -> WrittenReport:
         points=points,
         png_uri="data:image/png;base64," + base64.b64encode(png).decode(),
         qualities=list(dict.fromkeys(r.quality for r in rows)),
+        dqmq=dqmq_sections(plan, sweep_dir),
         spec_json=json.dumps(spec, indent=2),
     )
     html_path = atomic_write_text(sweep_dir / HTML_FILE, html)
@@ -152,7 +153,17 @@ def summary_tables(rows: list[Row]) -> list[TextTable]:
         table = TextTable(
             title=f"{board if board != '-' else 'no hardware steps'}: accuracy per test-data "
             f"quality (* on that quality's front)",
-            columns=["point", "bits", lut_name, "DSP", "BRAM18", "FPS", "latency us", *quals],
+            columns=[
+                "point",
+                "bits",
+                lut_name,
+                "DSP",
+                "BRAM18",
+                "FPS",
+                "latency us",
+                "bit-exact",
+                *quals,
+            ],  # fmt: skip
         )
         digests = list(dict.fromkeys(r.digest for r in sorted(mine, key=lambda r: r.lut or 0)))
         for digest in digests:
@@ -167,6 +178,7 @@ def summary_tables(rows: list[Row]) -> list[TextTable]:
                     _num(first.bram18),
                     _num(first.fps),
                     _num(first.latency_us, "{:,.1f}"),
+                    _exact(first.bit_exact, first.sim_frames),
                     *(
                         f"{per[q].accuracy:.2%}{'*' if per[q].on_front else ''}" if q in per else ""
                         for q in quals
@@ -175,6 +187,99 @@ def summary_tables(rows: list[Row]) -> list[TextTable]:
             )
         out.append(table)
     return out
+
+
+def _exact(ok: bool | None, frames: int | None) -> str:
+    if ok is None:
+        return "-"
+    return f"yes ({frames} frames)" if ok else f"NO ({frames} frames)"
+
+
+def dqmq_sections(plan: list[dict[str, Any]], sweep_dir: Path) -> list[dict[str, Any]]:
+    """The DQMQ runs whose tiers are points of the sweep: tiers, deployment, feedback.
+
+    For each run folder a tier point names (``tier.checkpoint`` is ``RUN/dqmq/...``):
+    ``deploy.json`` (per tier: bits, routed share and accuracy, FINN estimate, Verilator
+    FPS and bit-exactness, Yosys resources; the stream's accuracy and cost), the training
+    summary and the last feedback round (LUT error of the cost model before and after).
+    Missing files leave their part out.
+    """
+    runs = []
+    for p in plan:
+        ckpt = (p["config"].get("tier") or {}).get("checkpoint")
+        if ckpt:
+            runs.append(Path(ckpt).parent.parent)
+    out = []
+    for run in dict.fromkeys(runs):
+        deploy = _read_json(run / "dqmq" / "deploy.json")
+        rounds = sorted((run / "feedback").glob("round*.json"), key=lambda f: int(f.stem[5:] or 0))
+        feedback = _read_json(rounds[-1]) if rounds else None
+        steps = _read_json(run / "steps.json") or {}
+        train = next(
+            (s.get("results") for s in steps.get("steps", []) if s.get("name") == "train_dqmq"),
+            None,
+        )
+        tiers = []
+        for t in (deploy or {}).get("tiers", []):
+            sim, synth, est = t.get("sim") or {}, t.get("synth") or {}, t.get("estimate") or {}
+            tiers.append(
+                {
+                    "tier": t.get("tier"),
+                    "bits": t.get("bits", ""),
+                    "share": t.get("share"),
+                    "accuracy": t.get("accuracy"),
+                    "cost": t.get("cost"),
+                    "finn_lut": est.get("lut"),
+                    "fps": sim.get("fps"),
+                    "frames": sim.get("frames"),
+                    "exact_finn": sim.get("bit_exact_vs_finn"),
+                    "exact_switchable": sim.get("bit_exact_vs_switchable"),
+                    "lut": synth.get("lut"),
+                    "ff": synth.get("ff"),
+                    "dsp": synth.get("dsp"),
+                    "bram18": synth.get("bram18"),
+                }
+            )
+        out.append(
+            {
+                "run": str(run),
+                "run_link": _rel(run, sweep_dir),
+                "tiers": tiers,
+                "stream_accuracy": (deploy or {}).get("stream_accuracy"),
+                "stream_cost": (deploy or {}).get("stream_cost"),
+                "cost_version": (train or {}).get("cost_version"),
+                "feedback": _feedback_rows(feedback),
+            }
+        )
+    return out
+
+
+def _feedback_rows(summary: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A feedback round's summary as one row per node kind, before and after the refit."""
+    if not summary:
+        return None
+    before = {r["kind"]: r for r in summary.get("before") or []}
+    rows = []
+    for a in summary.get("after") or []:
+        b = before.get(a["kind"], {})
+        rows.append(
+            {
+                "kind": a["kind"],
+                "n": a.get("n"),
+                "lut_before": b.get("lut_mape"),
+                "lut_after": a.get("lut_mape"),
+                "ff_before": b.get("ff_mape"),
+                "ff_after": a.get("ff_mape"),
+            }
+        )
+    return {"round": summary.get("round"), "calibration": summary.get("calibration"), "rows": rows}
+
+
+def _read_json(path: Path) -> Any:  # noqa: ANN401 (JSON)
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
 
 
 def _num(value: float | None, fmt: str = "{:,.0f}") -> str:

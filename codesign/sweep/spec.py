@@ -77,11 +77,22 @@ class BitsGenerator(_Model):
 
 
 class BitsAxis(_Model):
-    """Bit configurations: uniform ones, explicit per-layer ones, and generated ones."""
+    """Bit configurations: uniform ones, explicit per-layer ones, generated ones, DQMQ tiers.
+
+    Attributes:
+        uniform: Uniform ``{weight, act}`` (optionally ``input``) bit-widths; each point
+            trains its own model.
+        per_layer: ``BitConfig`` mappings; each point trains its own model.
+        generate: Every per-layer choice for the named layers.
+        tiers: DQMQ run folders (relative to the sweep file): each tier in their
+            ``dqmq/tiers.json`` is a point that freezes the trained switchable network at
+            that tier (step ``freeze_tier`` in place of ``train``) instead of training.
+    """
 
     uniform: list[UniformBits] = Field(default_factory=list)
     per_layer: list[dict[str, Any]] = Field(default_factory=list)
     generate: BitsGenerator | None = None
+    tiers: list[Path] = Field(default_factory=list)
 
 
 class Axes(_Model):
@@ -234,6 +245,9 @@ def load_sweep_spec(path: Path) -> SweepSpec:
     axes = raw.get("axes")
     if isinstance(axes, dict) and isinstance(axes.get("flows"), list):
         axes["flows"] = [str(_resolve(f, base)) if isinstance(f, str) else f for f in axes["flows"]]
+    bits = axes.get("bits") if isinstance(axes, dict) else None
+    if isinstance(bits, dict) and isinstance(bits.get("tiers"), list):
+        bits["tiers"] = [str(_resolve(f, base)) if isinstance(f, str) else f for f in bits["tiers"]]
     try:
         spec = SweepSpec.model_validate(raw)
     except ValidationError as err:

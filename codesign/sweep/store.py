@@ -64,6 +64,7 @@ class PointRecord:
         report: The flow report (``RUN/report.json``) of a done point.
         layers: Per-layer resources: FINN's estimate and, where synthesized, Yosys'.
         steps: Step -> ``{"status", "seconds", "reused"}``.
+        bits: The point's bit config in one line (its ``model:`` section).
     """
 
     digest: str
@@ -81,6 +82,7 @@ class PointRecord:
     report: dict[str, Any] | None = None
     layers: list[dict[str, Any]] = field(default_factory=list)
     steps: dict[str, Any] = field(default_factory=dict)
+    bits: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data (enums as values)."""

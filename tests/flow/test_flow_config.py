@@ -26,8 +26,8 @@ def write(tmp_path: Path, text: str, name: str = "flow.yaml") -> Path:
     return path
 
 
-def test_quickstart_flow_loads() -> None:
-    cfg = load_flow_config(REPO / "flows" / "quickstart.yaml")
+def test_hardware_flow_loads() -> None:
+    cfg = load_flow_config(REPO / "flows" / "hardware.yaml")
     assert cfg.data.dataset is DatasetName.FASHION_MNIST
     assert cfg.run.steps[:3] == ["train", "evaluate", "export"]
     assert cfg.train.epochs == 1

@@ -29,8 +29,8 @@ def load_error(tmp_path: Path, text: str) -> tuple[Path, str]:
     return path, str(err.value)
 
 
-def test_quickstart_runs_the_hardware_steps() -> None:
-    cfg = load_flow_config(REPO / "flows" / "quickstart.yaml")
+def test_hardware_flow_runs_the_hardware_steps() -> None:
+    cfg = load_flow_config(REPO / "flows" / "hardware.yaml")
     assert cfg.run.steps == ["train", "evaluate", "export", "compile", "simulate", "synth"]
     assert cfg.compile is not None and cfg.compile.board == "pynq-z2" and cfg.compile.fps
     assert cfg.simulate is not None and cfg.simulate.size_fifos and cfg.simulate.frames >= 100

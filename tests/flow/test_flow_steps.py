@@ -51,7 +51,14 @@ def test_every_artifact_a_registered_step_reads_has_one_writer() -> None:
     for step in STEPS.values():
         for art in step.writes:
             writers.setdefault(art, []).append(step.name)
-    assert all(len(w) == 1 for w in writers.values()), writers
+    # Alternatives that replace each other in a flow (order_steps rejects both in one flow):
+    # a DQMQ tier frozen in place of training, the feedback round on the flow's own tiers.
+    alternatives = {
+        "checkpoint": ["train", "freeze_tier"],
+        "cost_model": ["feedback", "feedback_tiers"],
+    }
+    for art, names in writers.items():
+        assert len(names) == 1 or sorted(names) == sorted(alternatives.get(art, [])), (art, names)
     for step in STEPS.values():
         assert set(step.reads) <= set(writers), (step.name, step.reads)
         assert not set(step.reads) & set(step.writes), step.name

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -91,3 +93,54 @@ def test_example_sweep_expands() -> None:
     points = expand(spec)
     assert [p.labels["bits"] for p in points] == ["W2A2", "W4A4", "W8A8"]
     assert all(p.config["data"]["n_train"] == 4000 for p in points)
+
+
+def _fake_dqmq_run(run: Path, checkpoint: bytes = b"weights") -> None:
+    """A DQMQ run folder as the sweep reads it: tiers.json and the checkpoint's bytes."""
+    (run / "dqmq").mkdir(parents=True)
+    (run / "dqmq" / "checkpoint.pt").write_bytes(checkpoint)
+    tiers = [
+        {"input_bits": 8, "layers": [{"weight": w, "act": a} for w, a in layers]}
+        for layers in ([(2, 2), (2, 2), (4, 4), (4, None)], [(4, 4), (4, 4), (4, 4), (4, None)])
+    ]
+    text = json.dumps({"tiers": tiers, "choices": [[0, 0, 1, 1], [1, 1, 1, 1]]})
+    (run / "dqmq" / "tiers.json").write_text(text)
+
+
+def test_dqmq_tiers_are_points_that_freeze_instead_of_training(tmp_path, tiny_sweep) -> None:
+    base = "model:\n  arch: quickstart\n"
+    _fake_dqmq_run(tmp_path / "dq")
+    path = tiny_sweep(
+        "  bits:\n    uniform: [{weight: 2, act: 2}]\n    tiers: [dq]\n",
+        steps="train, evaluate",
+        extra=base,
+    )
+    points = {p.labels["bits"]: p for p in expand(load_sweep_spec(path))}
+    assert set(points) == {"W2A2", "tier0 in8 W2A2 W2A2 W4A4 W4", "tier1 in8 W4A4 W4A4 W4A4 W4"}
+    tier = points["tier0 in8 W2A2 W2A2 W4A4 W4"]
+    cfg = FlowConfig.model_validate(tier.config)
+    assert cfg.run.steps == ["freeze_tier", "evaluate"]
+    assert cfg.tier is not None and cfg.tier.choice == [0, 0, 1, 1] and cfg.tier.index == 0
+    assert cfg.tier.checkpoint == tmp_path / "dq" / "dqmq" / "checkpoint.pt"
+    assert cfg.model.build_bits(cfg.model.build_arch()).describe() == "in8 W2A2 W2A2 W4A4 W4"
+    assert tier.train_digest is None  # nothing to share: the tier is not trained
+    assert points["W2A2"].config["run"]["steps"] == ["train", "evaluate"]
+    # A retrained DQMQ run (other checkpoint bytes) makes other points.
+    shutil.rmtree(tmp_path / "dq")
+    _fake_dqmq_run(tmp_path / "dq", b"other weights")
+    again = {p.labels["bits"]: p.digest for p in expand(load_sweep_spec(path))}
+    assert again["tier0 in8 W2A2 W2A2 W4A4 W4"] != tier.digest
+    assert again["W2A2"] == points["W2A2"].digest
+
+
+def test_missing_dqmq_run_is_one_line(tiny_sweep) -> None:
+    path = tiny_sweep("  bits:\n    tiers: [nowhere]\n")
+    with pytest.raises(ConfigError, match=r"axes.bits.tiers: .*nowhere/dqmq/tiers.json does not "
+                       r"exist; run the DQMQ flow"):  # fmt: skip
+        expand(load_sweep_spec(path))
+
+
+def test_demo_sweep_file_loads() -> None:
+    spec = load_sweep_spec(Path(__file__).parents[2] / "flows" / "sweep-demo.yaml")
+    assert spec.axes.bits is not None and len(spec.axes.bits.uniform) == 3
+    assert spec.axes.bits.tiers == [Path(__file__).parents[2] / "runs" / "quickstart"]

@@ -1,0 +1,182 @@
+"""DQMQ tiers as ordinary design points, and as proposals for the cost model's feedback.
+
+Two steps join the DQMQ flow (``train_dqmq -> tiers -> deploy_tiers``) to the rest:
+
+``freeze_tier``
+    Writes the ``checkpoint`` artifact (``train/model.pt``) from one tier of a trained
+    switchable network (``SwitchableCNN.freeze``), in place of ``train``. The steps that
+    read a checkpoint (evaluate, export, compile, simulate, synth) then treat the tier like
+    any fixed-precision model: a sweep puts the tiers next to uniform baselines, evaluated
+    on the same clean and corrupted test data and measured by the same tools. The
+    ``tier:`` section names the DQMQ checkpoint, the tier's choice and the checkpoint's
+    SHA-256, so a point's config (and digest) changes when the checkpoint does.
+``feedback_tiers``
+    Writes the tiers as ``{arch, bits, fps}`` proposals (``dqmq/proposals.yaml``, the
+    ``proposals`` artifact) and runs the cost model's feedback round on them
+    (:func:`codesign.flow.feedback.step_feedback`), so the designs DQMQ chose recalibrate
+    the model the next round of training loads (the ``cost_model`` artifact). Unlike the
+    plain ``feedback`` step it reads the ``tiers`` artifact, so new tiers re-run it.
+
+Example (a flow's steps)::
+
+    run: {steps: [train_dqmq, tiers, deploy_tiers, feedback_tiers]}
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import yaml
+from pydantic import Field
+
+from codesign.errors import ConfigError
+from codesign.flow.sections import Section
+from codesign.io import atomic_write_text
+
+if TYPE_CHECKING:
+    from codesign.flow.config import FlowConfig
+    from codesign.flow.core import FlowState
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "TierSection",
+    "file_sha256",
+    "step_feedback_tiers",
+    "step_freeze_tier",
+    "tier_proposals",
+]
+
+CHECKPOINT_FILE = "train/model.pt"  # where ``train`` writes its checkpoint, too
+PROPOSALS_FILE = "dqmq/proposals.yaml"
+
+
+class TierSection(Section):
+    """The ``tier:`` section: which tier of which DQMQ checkpoint ``freeze_tier`` takes.
+
+    Attributes:
+        checkpoint: The DQMQ checkpoint (``RUN/dqmq/checkpoint.pt`` of a DQMQ flow).
+        choice: The tier's candidate index per layer (``tiers.json``'s ``choices``).
+        index: The tier's number in its ``tiers.json`` (a label; tiers are cheapest first).
+        sha256: The checkpoint file's SHA-256; when given, the step refuses another file.
+    """
+
+    checkpoint: Path
+    choice: list[int] = Field(min_length=1)
+    index: int = Field(default=0, ge=0)
+    sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
+
+
+def file_sha256(path: Path) -> str:
+    """SHA-256 of a file's bytes (hex)."""
+    h = hashlib.sha256()
+    with Path(path).open("rb") as fh:
+        while chunk := fh.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def step_freeze_tier(state: FlowState, cfg: FlowConfig) -> FlowState:
+    """Freeze the ``tier:`` section's tier into a plain checkpoint (``train/model.pt``).
+
+    Raises:
+        ConfigError: No ``tier:`` section, a missing or changed checkpoint, or a tier whose
+            architecture or bits differ from the flow's ``model:`` section.
+    """
+    from codesign.models.checkpoint import save_checkpoint  # noqa: PLC0415
+    from codesign.train.dqmq_run import load_dqmq  # noqa: PLC0415
+
+    sec: TierSection | None = getattr(cfg, "tier", None)
+    if sec is None:
+        raise ConfigError("step 'freeze_tier' needs a 'tier:' section")
+    path = Path(sec.checkpoint)
+    if not path.is_file():
+        raise ConfigError(f"tier.checkpoint {path} does not exist; run the DQMQ flow first")
+    if sec.sha256 is not None and file_sha256(path) != sec.sha256:
+        raise ConfigError(
+            f"tier.checkpoint {path} changed since this point was made (SHA-256 differs); "
+            f"expand the sweep again"
+        )
+    net, _, _ = load_dqmq(path)
+    arch = cfg.model.build_arch()
+    if net.arch != arch:
+        raise ConfigError(
+            f"tier.checkpoint {path} holds a network of another architecture than model.arch"
+        )
+    if len(sec.choice) != len(net.space.sizes):
+        raise ConfigError(
+            f"tier.choice has {len(sec.choice)} entries; the network has "
+            f"{len(net.space.sizes)} layers"
+        )
+    bad = [i for i, (c, n) in enumerate(zip(sec.choice, net.space.sizes, strict=True)) if c >= n]
+    if bad:
+        raise ConfigError(f"tier.choice[{bad[0]}] is out of range for that layer's candidates")
+    plain = net.freeze(sec.choice)
+    bits = cfg.model.build_bits(arch)
+    if plain.bits.to_dict() != bits.to_dict():
+        raise ConfigError(
+            f"tier {sec.index} is {plain.bits.describe()} but model.bits says "
+            f"{bits.describe()}; set model.bits to the tier's bits"
+        )
+    metrics = {"source": str(path), "tier": sec.index, "choice": list(sec.choice)}
+    out = save_checkpoint(
+        state.run_dir / CHECKPOINT_FILE,
+        plain,
+        arch,
+        plain.bits,
+        config=cfg.to_yaml_dict(),
+        metrics=metrics,
+    )
+    state.add_artifact("checkpoint", out)
+    state.results["freeze_tier"] = {"bits": plain.bits.describe(), **metrics}
+    log.info("tier %d (%s) of %s frozen", sec.index, plain.bits.describe(), path)
+    return state
+
+
+def tier_proposals(tiers_json: Path, cfg: FlowConfig, out: Path) -> list[dict[str, Any]]:
+    """Write the tiers of ``tiers_json`` as ``{arch, bits, fps}`` designs (YAML) to ``out``.
+
+    The FPS target is the flow's ``compile.fps`` (the target ``deploy_tiers`` folded the
+    tiers for), else ``dqmq.fps``.
+    """
+    data = json.loads(Path(tiers_json).read_text())
+    arch = cfg.model.build_arch()
+    fps = cfg.compile.fps if cfg.compile is not None and cfg.compile.fps else None
+    if fps is None:
+        fps = cfg.dqmq.fps if cfg.dqmq is not None else None
+    if fps is None:
+        raise ConfigError("step 'feedback_tiers' needs compile.fps (or dqmq.fps)")
+    designs = [
+        {"arch": arch.to_dict(), "bits": bits, "fps": float(fps), "seed": cfg.run.seed}
+        for bits in data["tiers"]
+    ]
+    atomic_write_text(out, yaml.safe_dump(designs, sort_keys=False))
+    return designs
+
+
+def step_feedback_tiers(state: FlowState, cfg: FlowConfig) -> FlowState:
+    """One feedback round of the cost model on the flow's DQMQ tiers.
+
+    Writes ``dqmq/proposals.yaml`` (``proposals``) and, through the feedback step,
+    ``feedback/<calibration>.json`` (``cost_model``) and ``feedback/round<N>.json``.
+    """
+    from codesign.flow.feedback import step_feedback  # noqa: PLC0415
+
+    section = getattr(cfg, "feedback", None)
+    if section is None:
+        raise ConfigError("step 'feedback_tiers' needs a 'feedback:' section")
+    if section.proposals is not None:
+        raise ConfigError(
+            "feedback.proposals is set, but step 'feedback_tiers' proposes the flow's tiers; "
+            "drop feedback.proposals, or run the 'feedback' step instead"
+        )
+    designs = tier_proposals(state.path("tiers"), cfg, state.run_dir / PROPOSALS_FILE)
+    state.add_artifact("proposals", state.run_dir / PROPOSALS_FILE)
+    log.info("feedback on %d tier designs", len(designs))
+    state = step_feedback(state, cfg)
+    state.results["feedback_tiers"] = state.results["feedback"]
+    return state
