@@ -1,7 +1,8 @@
 """LUT MVU: Verilator vs FINN execution vs Brevitas, bit for bit, and cycles vs exp_cycles.
 
-Each design is one Verilator build: the precision chain holds ten single layers (W8A8,
-W4A4, W3A3, W2A2, W2A4, each with signed and with unsigned activations, narrow and
+Each design is one Verilator build: the precision chain holds twelve single layers (W8A8,
+W4A4, W3A3, W2A2, W2A4, each with signed and with unsigned activations, and W4A2 and
+W8A2, whose partial products run over the activation bits; narrow and
 full-range weights), the XNOR MLP three W1A1 layers, and the quickstart CNN mixes LUT and
 DSP MVUs in one design.
 """
