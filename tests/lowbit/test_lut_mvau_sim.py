@@ -101,6 +101,15 @@ def test_xnor_w1a1_mlp_compiles_with_auto_and_is_bit_exact(
     assert run.estimates.total.dsp == 0
     _check(model, run.run_dir, frames)
 
+    # measured cycles = exp_cycles within 2% once the FIFOs are sized (three equal-rate LUT
+    # MVUs back to back may run slower with the compile's shallow ones), still bit-exact
+    from codesign.sim import simulate, size_fifos
+
+    assert size_fifos(run.run_dir, frames).reached
+    sized = simulate(run.run_dir, frames, name="sized")
+    assert sized.bit_exact
+    assert abs(sized.interval_cycles / sized.bottleneck_cycles - 1) <= 0.02
+
     # `codesign simulate --inputs FILE.npy`: the model's own shape and range (same build)
     from click.testing import CliRunner
 
