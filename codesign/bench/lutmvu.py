@@ -54,7 +54,13 @@ def measure(out_dir: Path, w: int, a: int, impl: Impl, settings: Any) -> dict[st
     }
 
 
-def measure_core(out_dir: Path, w: int, a: int, settings: Any) -> dict[str, Any]:  # noqa: ANN401
+def measure_core(
+    out_dir: Path,
+    w: int,
+    a: int,
+    settings: Any,  # noqa: ANN401
+    shape: Any = None,  # noqa: ANN401 - a MvuShape; the bench's by default
+) -> dict[str, Any]:
     """Synthesize the LUT kernel's compute core alone at the bench's PE/SIMD; return counts."""
     from codesign.finn.lut_mvau import KERNEL_DIR
     from codesign.finn.single_mvau import MvuShape
@@ -62,7 +68,7 @@ def measure_core(out_dir: Path, w: int, a: int, settings: Any) -> dict[str, Any]
     from codesign.synth.plan import SCRIPT, STAT_FILE, Family, SynthPlan, render
     from codesign.synth.yosys import run_plan
 
-    shape = MvuShape()
+    shape = shape or MvuShape()
     xnor, bipolar = w == 1 and a == 1, w == 1 and a > 1
     params = {
         "pe": shape.pe,
