@@ -137,12 +137,19 @@ module codesign_mvu_lut_core #(
 			V2 <= V1;
 			L2 <= L1;
 		end
-		for(int unsigned  pe = 0; pe < PE; pe++) begin
-			for(int unsigned  s = 0; s < N2; s++) begin
-				P2[pe][s] <= (s < SIMD)? lane(W1[pe][s], A1[s]) : lane_t'(0);
-			end
-		end
 	end
+	// one process per lane (generate, not a procedural loop): the lanes' loops then stay
+	// below the elaborators' unroll limits at any PE x SIMD (Yosys's read_slang: 4000)
+	for(genvar  pe = 0; pe < PE; pe++) begin : genLanePE
+		for(genvar  s = 0; s < N2; s++) begin : genLane
+			if(s < SIMD) begin : genUsed
+				always_ff @(posedge clk)  P2[pe][s] <= lane(W1[pe][s], A1[s]);
+			end : genUsed
+			else begin : genPad
+				assign	P2[pe][s] = lane_t'(0);
+			end : genPad
+		end : genLane
+	end : genLanePE
 
 	// Adder tree (unsigned): level l has N2 >> l nodes of UW + l bits
 	logic  Vt[TREE_LEVELS+1];
