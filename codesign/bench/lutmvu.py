@@ -4,9 +4,12 @@ One MVU at fixed folding (:class:`~codesign.finn.single_mvau.MvuShape`: MW 64, M
 SIMD 8, weights in LUTRAM via its memstream) for w in {1,2,3,4,6,8} x a in {1,2,4,8}, as
 codesign's LUT kernel and as finn-plus's DSP kernel (which takes only >= 2-bit operands),
 synthesized by Yosys for xc7 (Pynq-Z2). Next to each point: the FINN-R LUT estimate of
-the HLS MVAU the LUT kernel's estimate starts from. Writes ``lutmvu.json`` and
-``lutmvu.png`` (heat maps) into ``out_dir``; ``python -m codesign.bench.lutmvu OUT``
-runs it on its own.
+the HLS MVAU the LUT kernel's estimate starts from. The LUT kernel's compute core
+(``codesign_mvu_lut_core``: multipliers, adder trees, accumulators; no weight memory, no
+input replay, no output queue) is also synthesized alone at the same PE/SIMD, since the
+node's count includes finn-plus's weight memstream, whose cost grows with the weight bits
+only. Writes ``lutmvu.json`` and ``lutmvu.png`` (heat maps) into ``out_dir``;
+``python -m codesign.bench.lutmvu OUT`` runs it on its own.
 """
 
 from __future__ import annotations
@@ -51,6 +54,63 @@ def measure(out_dir: Path, w: int, a: int, impl: Impl, settings: Any) -> dict[st
     }
 
 
+def measure_core(
+    out_dir: Path,
+    w: int,
+    a: int,
+    settings: Any,  # noqa: ANN401
+    shape: Any = None,  # noqa: ANN401 - a MvuShape; the bench's by default
+) -> dict[str, Any]:
+    """Synthesize the LUT kernel's compute core alone at the bench's PE/SIMD; return counts."""
+    from codesign.finn.lut_mvau import KERNEL_DIR
+    from codesign.finn.single_mvau import MvuShape
+    from codesign.synth.blackbox import PRIMITIVES, primitive_stubs
+    from codesign.synth.plan import SCRIPT, STAT_FILE, Family, SynthPlan, render
+    from codesign.synth.yosys import run_plan
+
+    shape = shape or MvuShape()
+    xnor, bipolar = w == 1 and a == 1, w == 1 and a > 1
+    params = {
+        "pe": shape.pe,
+        "simd": shape.simd,
+        "sf": shape.mw // shape.simd,
+        "w": w,
+        "a": a,
+        "accu": w + a + (shape.mw - 1).bit_length() + 1,
+        "signed_act": 0,  # the node's activations are UINTa / BINARY
+        "signed_weights": int(w > 1),  # INTw; 1-bit weights are bipolar
+        "mode": 2 if xnor else 1 if bipolar else 0,
+    }
+    top = "codesign_core_top"
+    core = "codesign_mvu_lut_core.sv"
+    files = {
+        "primitives.sv": primitive_stubs().encode(),
+        core: (KERNEL_DIR / core).read_bytes(),
+        "top.sv": render("mvu_lut_core_top.sv.j2", top=top, **params).encode(),
+    }
+    files[SCRIPT] = render(
+        "synth.ys.j2",
+        name=f"core_w{w}a{a}",
+        top=top,
+        sources=["primitives.sv", core, "top.sv"],
+        blackboxes=PRIMITIVES,
+        family=Family.XC7.value,
+        stat_file=STAT_FILE,
+    ).encode()
+    plan = SynthPlan(name=f"core_w{w}a{a}", nodes=(), family=Family.XC7, files=files)
+    outcome = run_plan(plan, out_dir / f"core_w{w}a{a}", settings=settings)
+    return {
+        "w": w,
+        "a": a,
+        "impl": "lut_core",
+        "lut": outcome.resources.lut,
+        "ff": outcome.resources.ff,
+        "carry": outcome.cells.get("CARRY4", 0),
+        "dsp": outcome.resources.dsp,
+        "yosys_s": round(outcome.seconds, 1),
+    }
+
+
 def monotone_violations(points: list[dict[str, Any]]) -> list[tuple[str, str]]:
     """Pairs (p, q) of one kernel with w*a of p < w*a of q but LUT of p >= LUT of q."""
     bad = []
@@ -63,7 +123,7 @@ def monotone_violations(points: list[dict[str, Any]]) -> list[tuple[str, str]]:
 
 
 def plot(points: list[dict[str, Any]], path: Path) -> None:
-    """Heat maps: Yosys LUT (LUT kernel), FINN-R estimate, Yosys LUT (DSP kernel)."""
+    """Heat maps: Yosys LUT (LUT core; LUT kernel), FINN-R estimate, Yosys LUT (DSP kernel)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -71,11 +131,12 @@ def plot(points: list[dict[str, Any]], path: Path) -> None:
     import numpy as np
 
     panels = (
+        ("LUT kernel, compute core alone: Yosys LUT", "lut_core", "lut"),
         ("LUT kernel: Yosys LUT", "lut", "lut"),
         ("LUT kernel: FINN-R estimate", "lut", "finn_lut"),
         ("DSP kernel (finn-plus): Yosys LUT [DSP]", "dsp", "lut"),
     )
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4.2), constrained_layout=True)
+    fig, axes = plt.subplots(1, len(panels), figsize=(20, 4.2), constrained_layout=True)
     for ax, (title, impl, key) in zip(axes, panels, strict=True):
         grid = np.full((len(ACT_BITS), len(WEIGHT_BITS)), np.nan)
         for p in points:
@@ -103,6 +164,12 @@ def run(out_dir: Path) -> dict[str, Any]:
     out_dir = Path(out_dir)
     settings = dataclasses.replace(get_settings(), cache_dir=out_dir / "cache")
     points = []
+    for w in WEIGHT_BITS:
+        for a in ACT_BITS:
+            point = measure_core(out_dir / "cores", w, a, settings)
+            log.info("%s", point)
+            points.append(point)
+            atomic_write_json(out_dir / "lutmvu.json", {"points": points})
     for impl in (Impl.LUT, Impl.DSP):
         for w in WEIGHT_BITS:
             for a in ACT_BITS:
@@ -117,6 +184,10 @@ def run(out_dir: Path) -> dict[str, Any]:
         "family": "xc7",
         "points": points,
         "monotone_violations": monotone_violations(points),
+        "violations_per_kernel": {
+            kind: len(monotone_violations([p for p in points if p["impl"] == kind]))
+            for kind in ("lut_core", "lut", "dsp")
+        },
     }
     atomic_write_json(out_dir / "lutmvu.json", result)
     plot(points, out_dir / "lutmvu.png")

@@ -29,6 +29,7 @@ BENCHMARKS = (
     "apq_transfer",
     "sweep",
     "lutmvu",
+    "cnv",
 )
 _SAMPLE_S = 0.05
 

@@ -59,7 +59,7 @@ class CompileResult:
 
 
 def resolve_config(cfg: CompileConfig) -> tuple[CompileConfig, Resources]:
-    """Fill ``part`` and ``clock_ns`` from the board and return its capacity.
+    """Fill ``part`` and ``clock_ns`` from the board; return its capacity x ``utilization``.
 
     Raises:
         ConfigError: Unknown board (from ``codesign.boards``).
@@ -70,7 +70,11 @@ def resolve_config(cfg: CompileConfig) -> tuple[CompileConfig, Resources]:
     resolved = cfg.model_copy(
         update={"part": cfg.part or board.part, "clock_ns": cfg.clock_ns or board.clock_ns}
     )
-    return resolved, board.capacity
+    capacity = board.capacity
+    if cfg.utilization < 1:
+        scaled = ("lut", "ff", "bram18", "uram", "dsp")
+        capacity = Resources(**{k: getattr(capacity, k) * cfg.utilization for k in scaled})
+    return resolved, capacity
 
 
 def load_qonnx(path: Path) -> onnx.ModelProto:

@@ -36,6 +36,8 @@ class CompileConfig(BaseModel):
             (``dsp``, the default, is finn-plus's DSP kernel as before).
         layer_impl: Per-MVAU choice in graph order (the bit config's ``impl`` per layer);
             ``None`` entries, or a missing list, use ``impl``.
+        utilization: Fraction of the board's resources the design may use (the capacity
+            the folding, and ``impl: auto``'s LUT budget, are checked against).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -51,6 +53,7 @@ class CompileConfig(BaseModel):
     prepare_ip: bool = True
     impl: ImplChoice = ImplChoice.DSP  # type: ignore[valid-type]
     layer_impl: tuple[ImplChoice | None, ...] | None = None  # type: ignore[valid-type]
+    utilization: float = Field(default=1.0, gt=0, le=1)
 
     def impl_of(self, index: int) -> ImplChoice:  # type: ignore[valid-type]
         """The implementation choice for the ``index``-th MVAU (graph order)."""

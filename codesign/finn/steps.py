@@ -9,6 +9,7 @@ specialization, and folding with feasibility checks and the MVAU_rtl SIMD guard.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -81,6 +82,7 @@ from codesign.finn.folding import (
     fold_to_fps,
     fold_to_lut_budget,
 )
+from codesign.finn.impl_budget import fit_auto_impl_to_luts
 from codesign.finn.lut_mvau import SpecializeLutMVAU, register
 from codesign.finn.pool_rtl import SpecializeMaxPool
 from codesign.finn.transforms import MoveLeadingFlattenToHost, PreferRTL, SelectMvauImpl
@@ -310,7 +312,11 @@ def step_specialize_layers(model: ModelWrapper, ctx: StepContext) -> ModelWrappe
 
 
 def step_set_folding(model: ModelWrapper, ctx: StepContext) -> ModelWrapper:
-    """PE/SIMD to the FPS target or the LUT budget; raises InfeasibleError if impossible."""
+    """PE/SIMD to the FPS target or the LUT budget; raises InfeasibleError if impossible.
+
+    With an FPS target, ``auto`` layers first move from LUT to DSP MVUs where the LUT MVUs
+    would exceed the board's LUTs (:func:`~codesign.finn.impl_budget.fit_auto_impl_to_luts`).
+    """
     target = FoldTarget(
         part=ctx.part,
         clock_ns=ctx.clock_ns,
@@ -318,6 +324,11 @@ def step_set_folding(model: ModelWrapper, ctx: StepContext) -> ModelWrapper:
         mvau_wwidth_max=ctx.cfg.mvau_wwidth_max,
     )
     if ctx.cfg.fps is not None:
+        n_mvau = len(model.get_nodes_by_op_type("MVAU_rtl"))
+        auto = [i for i in range(n_mvau) if str(ctx.cfg.impl_of(i)) == "auto"]
+        target_cycles = math.floor(target.f_clk / ctx.cfg.fps)
+        if auto and target_cycles >= 1:
+            fit_auto_impl_to_luts(model, auto, target, target_cycles, ctx.estimate)
         return fold_to_fps(model, ctx.cfg.fps, target, ctx.estimate)
     assert ctx.cfg.lut_budget is not None  # CompileConfig guarantees one of the two
     return fold_to_lut_budget(model, ctx.cfg.lut_budget, target, ctx.estimate)

@@ -28,6 +28,8 @@ CHAIN_LAYERS: tuple[tuple[int, int, bool, bool], ...] = (
     (2, 2, False, False),
     (2, 4, True, True),
     (2, 4, False, True),
+    (4, 2, True, False),
+    (8, 2, False, True),
 )
 CHAIN_WIDTH = 12
 FRAME = (32,)

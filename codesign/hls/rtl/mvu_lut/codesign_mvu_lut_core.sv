@@ -1,18 +1,28 @@
 // codesign LUT-based matrix-vector compute core (no DSP).
 //
-// PE x SIMD small multipliers built from partial products (shift-and-add, never a `*`
-// operator, so no synthesis tool can infer a DSP from it), one balanced adder tree per PE
-// and an accumulator. MODE selects the arithmetic:
+// PE x SIMD small multipliers built from partial-product bits (never a `*` operator, so no
+// synthesis tool can infer a DSP from it), one balanced adder tree per PE and an
+// accumulator. MODE selects the arithmetic:
 //   0: integer weights x integer activations (1..8 bits each, signed or unsigned),
 //   1: bipolar weights (stored 0/1 for -1/+1) x integer activations,
 //   2: XNOR-popcount (FINN's W1A1 binaryXnorMode: weights and activations 0/1).
-// Pipeline: operand registers, product registers, adder tree with a register every
+//
+// Each lane yields an UNSIGNED value U of UW bits with product = U - OFF, OFF a constant of
+// the operand types. In MODE 0, U is the sum of exactly WEIGHT_WIDTH x ACTIVATION_WIDTH
+// AND-ed partial-product bits (Baugh-Wooley: a bit of negative weight, w_i a_j with exactly
+// one of them a sign bit, enters inverted and its -2^(i+j) goes into OFF), added as rows over
+// the narrower operand; no sign extension, so the cost tracks w x a. MODE 1 offsets its
+// (A+1)-bit two's-complement product by 2^A; MODE 2 is one bit. The adder tree therefore
+// adds unsigned values only, and the accumulator starts each row at -SF*SIMD*OFF (mod
+// 2^ACCU_WIDTH) instead of 0, which removes every lane's offset at no cost.
+// Pipeline: operand registers, lane registers, adder tree with a register every
 // LEVELS_PER_STAGE levels (and at its root), accumulator. PIPELINE_DEPTH is the latency
 // from an accepted input to the output register (the AXI wrapper sizes its queue by it).
 (* use_dsp = "no" *)
 module codesign_mvu_lut_core #(
 	int unsigned  PE,
 	int unsigned  SIMD,
+	int unsigned  SF,	// inputs per output row (MW/SIMD)
 	int unsigned  ACTIVATION_WIDTH,
 	int unsigned  WEIGHT_WIDTH,
 	int unsigned  ACCU_WIDTH,
@@ -34,15 +44,42 @@ module codesign_mvu_lut_core #(
 	output	logic  ovld,
 	output	logic [PE-1:0][ACCU_WIDTH-1:0]  odat
 );
-	// Product width: exact for the operand ranges of each mode.
-	localparam int unsigned  PW =
-		MODE == 2? 2 :
-		MODE == 1? ACTIVATION_WIDTH + 1 :
-		/* else */ WEIGHT_WIDTH + ACTIVATION_WIDTH + (!SIGNED_WEIGHTS && !SIGNED_ACTIVATIONS);
+	localparam int unsigned  WW = WEIGHT_WIDTH;
+	localparam int unsigned  AW = ACTIVATION_WIDTH;
+	// Lane width: U < 2^UW for the operand ranges of each mode.
+	localparam int unsigned  UW =
+		MODE == 2? 1 :
+		MODE == 1? AW + 1 :
+		/* else */ WW + AW;
 	localparam int unsigned  N2 = 2**TREE_LEVELS;	// tree leaves (SIMD padded with zeros)
-	localparam int unsigned  AE = ACTIVATION_WIDTH + 1;	// activation, sign-extended
+	localparam int unsigned  AE = AW + 1;	// activation, sign-extended
 
-	typedef logic signed [PW-1:0]  prod_t;
+	// Partial-product bit w_i a_j has negative weight (exactly one of them is a sign bit).
+	function automatic bit negative(input int unsigned  i, input int unsigned  j);
+		return  (SIGNED_WEIGHTS && (i == WW-1)) != (SIGNED_ACTIVATIONS && (j == AW-1));
+	endfunction : negative
+
+	// OFF: product = U - OFF for every lane
+	function automatic longint unsigned  lane_offset();
+		automatic longint unsigned  off = 0;
+		if(MODE == 1)  off = 64'd1 << AW;
+		else if(MODE == 0) begin
+			for(int unsigned  i = 0; i < WW; i++) begin
+				for(int unsigned  j = 0; j < AW; j++) begin
+					if(negative(i, j))  off += 64'd1 << (i+j);
+				end
+			end
+		end
+		return  off;
+	endfunction : lane_offset
+	localparam longint unsigned  OFF = lane_offset();
+	// Row start value: minus the offsets of the SF*SIMD lanes a row adds up
+	localparam logic [ACCU_WIDTH-1:0]  INIT = ACCU_WIDTH'(-(longint'(SF) * longint'(SIMD) * longint'(OFF)));
+
+	typedef logic [UW-1:0]  lane_t;
+	localparam bit  ROWS_W = WW <= AW;	// partial-product rows over the weight bits
+	localparam int unsigned  NR = ROWS_W? WW : AW;	// rows
+	localparam int unsigned  NC = ROWS_W? AW : WW;	// bits per row
 
 	// Stage 1: operand registers
 	logic  V1 = 0;
@@ -62,31 +99,35 @@ module codesign_mvu_lut_core #(
 		A1 <= a;
 	end
 
-	// Stage 2: products (registered)
-	function automatic prod_t mul(input logic [WEIGHT_WIDTH-1:0] wv, input logic [ACTIVATION_WIDTH-1:0] av);
-		automatic logic signed [AE-1:0]  ax = SIGNED_ACTIVATIONS? $signed({av[ACTIVATION_WIDTH-1], av}) : $signed({1'b0, av});
-		automatic prod_t  acc = 0;
+	// Stage 2: lane values U (registered)
+	function automatic lane_t  lane(input logic [WEIGHT_WIDTH-1:0] wv, input logic [ACTIVATION_WIDTH-1:0] av);
+		automatic lane_t  acc = 0;
 		if(MODE == 2) begin
-			acc = prod_t'({1'b0, ~(wv[0] ^ av[0])});
+			acc = lane_t'(~(wv[0] ^ av[0]));
 		end
 		else if(MODE == 1) begin
-			acc = wv[0]? prod_t'(ax) : -prod_t'(ax);
+			automatic logic signed [AE-1:0]  ax = SIGNED_ACTIVATIONS? $signed({av[AW-1], av}) : $signed({1'b0, av});
+			automatic logic [AE-1:0]  p = wv[0]? ax : -ax;
+			acc = {~p[AE-1], p[AE-2:0]};	// p + 2^AW
 		end
 		else begin
-			// shift-and-add over the weight bits; the top bit of a signed weight has weight -2^(W-1)
-			for(int unsigned  j = 0; j < WEIGHT_WIDTH; j++) begin
-				if(wv[j]) begin
-					if(SIGNED_WEIGHTS && (j == WEIGHT_WIDTH-1))  acc = acc - (prod_t'(ax) <<< j);
-					else                                         acc = acc + (prod_t'(ax) <<< j);
+			// rows over the narrower operand, each row the wider operand AND-ed with one bit
+			for(int unsigned  r = 0; r < NR; r++) begin
+				automatic logic [NC-1:0]  row;
+				for(int unsigned  c = 0; c < NC; c++) begin
+					automatic int unsigned  i = ROWS_W? r : c;
+					automatic int unsigned  j = ROWS_W? c : r;
+					row[c] = (wv[i] & av[j]) ^ negative(i, j);
 				end
+				acc = acc + (lane_t'(row) << r);
 			end
 		end
 		return  acc;
-	endfunction : mul
+	endfunction : lane
 
 	logic  V2 = 0;
 	logic  L2 = 0;
-	prod_t  P2[PE][N2];
+	lane_t  P2[PE][N2];
 	always_ff @(posedge clk) begin
 		if(rst) begin
 			V2 <= 0;
@@ -96,25 +137,31 @@ module codesign_mvu_lut_core #(
 			V2 <= V1;
 			L2 <= L1;
 		end
-		for(int unsigned  pe = 0; pe < PE; pe++) begin
-			for(int unsigned  s = 0; s < N2; s++) begin
-				P2[pe][s] <= (s < SIMD)? mul(W1[pe][s], A1[s]) : prod_t'(0);
-			end
-		end
 	end
+	// one process per lane (generate, not a procedural loop): the lanes' loops then stay
+	// below the elaborators' unroll limits at any PE x SIMD (Yosys's read_slang: 4000)
+	for(genvar  pe = 0; pe < PE; pe++) begin : genLanePE
+		for(genvar  s = 0; s < N2; s++) begin : genLane
+			if(s < SIMD) begin : genUsed
+				always_ff @(posedge clk)  P2[pe][s] <= lane(W1[pe][s], A1[s]);
+			end : genUsed
+			else begin : genPad
+				assign	P2[pe][s] = lane_t'(0);
+			end : genPad
+		end : genLane
+	end : genLanePE
 
-	// Adder tree: level l has N2 >> l nodes of PW + l bits
-	localparam int unsigned  SW = PW + TREE_LEVELS;	// width of the tree's root
+	// Adder tree (unsigned): level l has N2 >> l nodes of UW + l bits
 	logic  Vt[TREE_LEVELS+1];
 	logic  Lt[TREE_LEVELS+1];
 	assign	Vt[0] = V2;
 	assign	Lt[0] = L2;
 	for(genvar  l = 0; l <= TREE_LEVELS; l++) begin : genLvl
 		localparam int unsigned  N = N2 >> l;
-		localparam int unsigned  WL = PW + l;
+		localparam int unsigned  WL = UW + l;
 		// register after every LEVELS_PER_STAGE levels, and always at the root
 		localparam bit  REG = (l > 0) && ((l % LEVELS_PER_STAGE == 0) || (l == TREE_LEVELS));
-		logic signed [WL-1:0]  s[PE][N];
+		logic [WL-1:0]  s[PE][N];
 		if(l == 0) begin : genLeaves
 			for(genvar  pe = 0; pe < PE; pe++) begin : genPE
 				for(genvar  i = 0; i < N; i++) begin : genI
@@ -123,7 +170,7 @@ module codesign_mvu_lut_core #(
 			end : genPE
 		end : genLeaves
 		else begin : genAdd
-			logic signed [WL-1:0]  sum[PE][N];
+			logic [WL-1:0]  sum[PE][N];
 			for(genvar  pe = 0; pe < PE; pe++) begin : genPE
 				for(genvar  i = 0; i < N; i++) begin : genI
 					assign	sum[pe][i] = WL'(genLvl[l-1].s[pe][2*i]) + WL'(genLvl[l-1].s[pe][2*i+1]);
@@ -155,7 +202,7 @@ module codesign_mvu_lut_core #(
 	end : genLvl
 
 	// Accumulator: modulo 2^ACCU_WIDTH, exact whenever the row's result fits (FINN sizes
-	// ACCU_WIDTH for that).
+	// ACCU_WIDTH for that); each row starts at INIT, which cancels the lanes' offsets.
 	logic  Fresh = 1;	// the next valid input starts a new row
 	logic  OVld = 0;
 	logic [PE-1:0][ACCU_WIDTH-1:0]  Acc;
@@ -172,7 +219,7 @@ module codesign_mvu_lut_core #(
 		if(Vt[TREE_LEVELS]) begin
 			for(int unsigned  pe = 0; pe < PE; pe++) begin
 				automatic logic [ACCU_WIDTH-1:0]  root = ACCU_WIDTH'(genLvl[TREE_LEVELS].s[pe][0]);
-				automatic logic [ACCU_WIDTH-1:0]  nxt = (Fresh? '0 : Acc[pe]) + root;
+				automatic logic [ACCU_WIDTH-1:0]  nxt = (Fresh? INIT : Acc[pe]) + root;
 				Acc[pe] <= nxt;
 				if(Lt[TREE_LEVELS])  ODat[pe] <= nxt;
 			end
