@@ -19,10 +19,13 @@ pytestmark = pytest.mark.verilator
 
 def _brevitas_integers(model: object, run_dir: Path, frames: np.ndarray) -> np.ndarray:
     import torch
+    from qonnx.core.modelwrapper import ModelWrapper
 
-    from codesign.finn.golden import integer_outputs, run_tail_affine
+    from codesign.finn.golden import host_tail_affine, integer_outputs
 
-    scale, offset = run_tail_affine(run_dir / "parent.onnx")
+    parent = ModelWrapper(str(run_dir / "parent.onnx"))
+    sdp = parent.get_nodes_by_op_type("StreamingDataflowPartition")[0]
+    scale, offset = host_tail_affine(parent, sdp.output[0])
     with torch.no_grad():
         y = model(torch.from_numpy(frames)).numpy()  # type: ignore[operator]
     return integer_outputs(y, scale, offset)
