@@ -43,6 +43,7 @@ def test_wheel_installs_and_compiles_and_simulates_outside_the_tree(
     from codesign.data.datasets import load_dataset
     from codesign.errors import DatasetMissingError
     from codesign.models.bits import BitConfig, LayerBits
+    from codesign.models.bn_stats import randomize_batchnorm
     from codesign.models.cnn import CnnArch, StageSpec, build_cnn
     from codesign.models.export import export_qonnx
 
@@ -99,14 +100,7 @@ def test_wheel_installs_and_compiles_and_simulates_outside_the_tree(
     torch.manual_seed(0)
     arch = CnnArch(stages=(StageSpec(width=4, kernel=3, stride=2),), input_size=28)
     model = build_cnn(arch, BitConfig(input_bits=8, layers=(LayerBits(4, 4), LayerBits(4, None))))
-    g = torch.Generator().manual_seed(1)
-    for mod in model.modules():
-        if isinstance(mod, torch.nn.BatchNorm2d):
-            n = mod.num_features
-            mod.running_mean.data = torch.rand(n, generator=g) * 0.2
-            mod.running_var.data = torch.rand(n, generator=g) * 0.5 + 0.5
-            mod.weight.data = torch.rand(n, generator=g) + 0.5
-            mod.bias.data = torch.rand(n, generator=g) * 0.2
+    randomize_batchnorm(model)
     qonnx = export_qonnx(model.eval(), tmp_path / "export")
     run = tmp_path / "run"
     _run(

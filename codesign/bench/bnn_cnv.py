@@ -21,6 +21,8 @@ from brevitas.quant import (
 )
 from torch import nn
 
+from codesign.models.bn_stats import randomize_batchnorm
+
 CONV_CHANNELS = (64, 64, 128, 128, 256, 256)
 POOL_AFTER = (1, 3)  # max-pool after the 2nd and the 4th conv
 FC_FEATURES = (512, 512)
@@ -91,25 +93,13 @@ class BnnCnv(nn.Module):
         return self.classifier(self.features(x))  # (B, 3, 32, 32) -> (B, 10)
 
 
-def randomize_bn(model: nn.Module, seed: int = 1) -> None:
-    """BatchNorm statistics that spread the activations (an untrained net's are all one)."""
-    g = torch.Generator().manual_seed(seed)
-    for mod in model.modules():
-        if isinstance(mod, nn.BatchNorm1d | nn.BatchNorm2d):
-            n = mod.num_features
-            mod.running_mean.data = torch.randn(n, generator=g) * 0.3
-            mod.running_var.data = torch.rand(n, generator=g) * 2 + 0.5
-            mod.weight.data = torch.rand(n, generator=g) + 0.5
-            mod.bias.data = torch.randn(n, generator=g) * 0.2
-
-
 def export_cnv(w: int, a: int, out_dir: Path, seed: int = 0) -> tuple[BnnCnv, Path]:
     """Build CNV-wWaA with seeded weights and BN statistics, export it to QONNX."""
     from brevitas.export import export_qonnx
 
     torch.manual_seed(seed)
     model = BnnCnv(w, a)
-    randomize_bn(model, seed + 1)
+    randomize_batchnorm(model, seed + 1, mean_std=0.3)
     model.eval()
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / "model.onnx"

@@ -74,16 +74,13 @@ def _simulate(model: Any, run_dir: Path, frames: int = 2) -> dict[str, Any]:  # 
     """Random 32x32x3 frames in [-1, 1) through Verilator; compare with FINN and Brevitas."""
     import numpy as np
     import torch
-    from qonnx.core.modelwrapper import ModelWrapper
 
-    from codesign.finn.golden import host_tail_affine, integer_outputs
+    from codesign.finn.golden import integer_outputs, run_tail_affine
     from codesign.sim import simulate
 
     images = np.random.default_rng(0).uniform(-1, 1, (frames, 3, 32, 32)).astype(np.float32)
     res = simulate(run_dir, images, timeout_s=7200)
-    parent = ModelWrapper(str(run_dir / "parent.onnx"))
-    sdp = parent.get_nodes_by_op_type("StreamingDataflowPartition")[0]
-    scale, offset = host_tail_affine(parent, sdp.output[0])
+    scale, offset = run_tail_affine(run_dir / "parent.onnx")
     with torch.no_grad():
         y = model(torch.from_numpy(images)).numpy()
     brevitas = integer_outputs(y, scale, offset).reshape(res.outputs.shape)

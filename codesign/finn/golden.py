@@ -123,6 +123,20 @@ def host_tail_affine(parent: ModelWrapper, sdp_output: str) -> tuple[np.ndarray,
     return np.asarray(scale, dtype=np.float64), np.asarray(offset, dtype=np.float64)
 
 
+def run_tail_affine(parent_path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`host_tail_affine` after the one dataflow partition of ``RUN/parent.onnx``.
+
+    Raises:
+        UnsupportedModelError: The model has not exactly one partition, or its tail holds
+            something other than Mul/Add by constants.
+    """
+    parent = ModelWrapper(str(parent_path))
+    sdp = parent.get_nodes_by_op_type("StreamingDataflowPartition")
+    if len(sdp) != 1:
+        raise UnsupportedModelError(f"{parent_path} has {len(sdp)} dataflow partitions")
+    return host_tail_affine(parent, sdp[0].output[0])
+
+
 def integer_outputs(
     y: np.ndarray, scale: np.ndarray, offset: np.ndarray, tol: float = 1e-3
 ) -> np.ndarray:

@@ -59,8 +59,8 @@ def deploy_tier(
     import torch  # noqa: PLC0415
 
     from codesign.finn.compile import compile_model  # noqa: PLC0415
-    from codesign.finn.golden import integer_outputs  # noqa: PLC0415
-    from codesign.flow.hardware import _host_tail, check_against_brevitas  # noqa: PLC0415
+    from codesign.finn.golden import integer_outputs, run_tail_affine  # noqa: PLC0415
+    from codesign.flow.hardware import check_against_brevitas  # noqa: PLC0415
     from codesign.models.export import export_qonnx  # noqa: PLC0415
     from codesign.sim import simulate  # noqa: PLC0415
 
@@ -71,7 +71,7 @@ def deploy_tier(
     est = result.estimates
     images = frames.numpy().astype(np.float32)
     sim = simulate(result.run_dir, images)
-    scale, offset = _host_tail(result.run_dir / "parent.onnx")
+    scale, offset = run_tail_affine(result.run_dir / "parent.onnx")
     with torch.no_grad():
         y = net(frames, torch.tensor(choice)).numpy()  # the switchable net at this tier
     want = integer_outputs(y, scale.reshape(1, -1), offset.reshape(1, -1))

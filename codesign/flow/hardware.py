@@ -137,7 +137,9 @@ def step_simulate(state: FlowState, cfg: FlowConfig) -> FlowState:
     state.report("simulate", total - 1, total)
 
     rtl = np.asarray(result.outputs).reshape(len(frames), -1).astype(np.int64)  # (N, classes)
-    scale, offset = _host_tail(run_dir / "parent.onnx")
+    from codesign.finn.golden import run_tail_affine  # noqa: PLC0415
+
+    scale, offset = run_tail_affine(run_dir / "parent.onnx")
     expected = brevitas_integers(
         state.path("checkpoint"), images, scale, offset, cfg.run.torch_threads
     )
@@ -325,18 +327,6 @@ def _section(cfg: FlowConfig, name: str) -> Any:  # noqa: ANN401 (the section's 
 
 def _log_phase(message: str) -> None:
     log.debug("%s", message)
-
-
-def _host_tail(parent_path: Path) -> tuple[np.ndarray, np.ndarray]:
-    """``(scale, offset)`` of the host-side ops after the dataflow partition, float64."""
-    from qonnx.core.modelwrapper import ModelWrapper  # noqa: PLC0415
-
-    from codesign.finn.golden import host_tail_affine  # noqa: PLC0415
-
-    parent = ModelWrapper(str(parent_path))
-    [sdp] = parent.get_nodes_by_op_type("StreamingDataflowPartition")
-    scale, offset = host_tail_affine(parent, sdp.output[0])
-    return np.asarray(scale, dtype=np.float64), np.asarray(offset, dtype=np.float64)
 
 
 def _node_count(model_path: Path) -> int:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from tiny_models import randomize_bn
 
 from codesign.models.bits import BitConfig, LayerBits
+from codesign.models.bn_stats import randomize_batchnorm
 from codesign.models.cnn import QUICKSTART_ARCH, QuantCNN, build_cnn
 
 N = QUICKSTART_ARCH.n_layers
@@ -36,7 +36,7 @@ def build_quickstart(bits: BitConfig, calib: np.ndarray, seed: int = 0) -> Quant
     """
     torch.manual_seed(seed)
     model = build_cnn(QUICKSTART_ARCH, bits)
-    randomize_bn(model, seed=seed + 1)
+    randomize_batchnorm(model, seed=seed + 1)
     model.train()
     with torch.no_grad():
         for batch in np.array_split(calib, 8):

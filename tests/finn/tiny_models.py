@@ -13,6 +13,8 @@ import torch
 from brevitas.export import export_qonnx
 from torch import nn
 
+from codesign.models.bn_stats import randomize_batchnorm
+
 
 class TinyCnn(nn.Module):
     """conv(s2, pad1) -> BN -> ReLU -> conv(s2) -> BN -> ReLU -> [maxpool] -> FC.
@@ -44,25 +46,13 @@ class TinyCnn(nn.Module):
         return self.head(x.flatten(1))  # (B, 10)
 
 
-def randomize_bn(model: nn.Module, seed: int = 1) -> None:
-    """Give BatchNorm non-trivial statistics so thresholds differ per channel."""
-    g = torch.Generator().manual_seed(seed)
-    for mod in model.modules():
-        if isinstance(mod, nn.BatchNorm2d | nn.BatchNorm1d):
-            n = mod.num_features
-            mod.running_mean.data = torch.rand(n, generator=g) * 0.2
-            mod.running_var.data = torch.rand(n, generator=g) * 0.5 + 0.5
-            mod.weight.data = torch.rand(n, generator=g) + 0.5
-            mod.bias.data = torch.rand(n, generator=g) * 0.2
-
-
 def export_tiny(
     out_dir: Path, bits: tuple = (8, (4, 4), (4, 4), 4), pool: bool | str = False, seed: int = 0
 ) -> tuple[TinyCnn, Path]:
     """Build, randomize and export a :class:`TinyCnn`; returns the model and its QONNX path."""
     torch.manual_seed(seed)
     model = TinyCnn(bits, pool=pool)
-    randomize_bn(model)
+    randomize_batchnorm(model)
     model.eval()
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / "model.onnx"
@@ -99,7 +89,7 @@ def export_binary_mlp(out_dir: Path) -> Path:
     """Export a :class:`BinaryMlp` to QONNX; returns its path."""
     torch.manual_seed(0)
     model = BinaryMlp()
-    randomize_bn(model)
+    randomize_batchnorm(model)
     model.eval()
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / "model.onnx"
@@ -127,7 +117,7 @@ def export_bias_cnn(out_dir: Path) -> Path:
     """Export a :class:`BiasCnn` to QONNX; returns its path."""
     torch.manual_seed(0)
     model = BiasCnn()
-    randomize_bn(model)
+    randomize_batchnorm(model)
     model.eval()
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / "model.onnx"

@@ -48,7 +48,7 @@ def run_hardware(
     from qonnx.core.modelwrapper import ModelWrapper
 
     from codesign.finn import CompileConfig, compile_model
-    from codesign.finn.golden import host_tail_affine, integer_outputs
+    from codesign.finn.golden import integer_outputs, run_tail_affine
     from codesign.settings import Settings
     from codesign.sim import simulate
     from codesign.synth import synthesize
@@ -60,9 +60,7 @@ def run_hardware(
     sim = simulate(run.run_dir, images, ready_pct=ready_pct)
     assert sim.bit_exact
     np.testing.assert_array_equal(sim.outputs, sim.expected)
-    parent = ModelWrapper(str(run.run_dir / "parent.onnx"))
-    sdp = parent.get_nodes_by_op_type("StreamingDataflowPartition")[0]
-    scale, offset = host_tail_affine(parent, sdp.output[0])
+    scale, offset = run_tail_affine(run.run_dir / "parent.onnx")
     with torch.no_grad():
         logits = model(torch.from_numpy(images)).numpy()
     brevitas = integer_outputs(logits, scale, offset).reshape(sim.outputs.shape)

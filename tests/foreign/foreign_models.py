@@ -14,6 +14,8 @@ from brevitas.export import export_qonnx
 from brevitas.quant import Int8ActPerTensorFloat, Int8WeightPerTensorFloat, Uint8ActPerTensorFloat
 from torch import nn
 
+from codesign.models.bn_stats import randomize_batchnorm
+
 
 class UserWeightQuant(Int8WeightPerTensorFloat):
     """The user's weight quantizer: per-tensor float scale, narrow signed range."""
@@ -75,21 +77,9 @@ class TfcMlp(nn.Module):
         return self.layers(self.features(x))  # (B, 1, 28, 28) -> (B, 10)
 
 
-def randomize_bn(model: nn.Module, seed: int = 1) -> None:
-    """Give BatchNorm non-trivial statistics so thresholds differ per channel."""
-    g = torch.Generator().manual_seed(seed)
-    for mod in model.modules():
-        if isinstance(mod, nn.BatchNorm2d | nn.BatchNorm1d):
-            n = mod.num_features
-            mod.running_mean.data = torch.rand(n, generator=g) * 0.2
-            mod.running_var.data = torch.rand(n, generator=g) * 0.5 + 0.5
-            mod.weight.data = torch.rand(n, generator=g) + 0.5
-            mod.bias.data = torch.rand(n, generator=g) * 0.2
-
-
 def export(model: nn.Module, shape: tuple[int, ...], out_dir: Path, seed: int = 0) -> Path:
     """Randomize BatchNorm, switch to eval and export QONNX; returns the file."""
-    randomize_bn(model, seed + 1)
+    randomize_batchnorm(model, seed + 1)
     model.eval()
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / "model.onnx"

@@ -16,6 +16,8 @@ import torch
 from brevitas.export import export_qonnx
 from torch import nn
 
+from codesign.models.bn_stats import randomize_batchnorm
+
 #: (weight bits, input-activation bits, signed activations, narrow-range weights) per layer
 CHAIN_LAYERS: tuple[tuple[int, int, bool, bool], ...] = (
     (8, 8, True, True),
@@ -93,21 +95,9 @@ class XnorMlp(nn.Module):
         return self.body(x)  # (B, 32) -> (B, 10)
 
 
-def randomize_bn(model: nn.Module, seed: int = 1) -> None:
-    """Non-trivial BatchNorm statistics, so thresholds differ per channel."""
-    g = torch.Generator().manual_seed(seed)
-    for mod in model.modules():
-        if isinstance(mod, nn.BatchNorm1d):
-            n = mod.num_features
-            mod.running_mean.data = torch.randn(n, generator=g) * 0.5
-            mod.running_var.data = torch.rand(n, generator=g) * 2 + 0.5
-            mod.weight.data = torch.rand(n, generator=g) + 0.5
-            mod.bias.data = torch.randn(n, generator=g) * 0.2
-
-
 def export(model: nn.Module, out_dir: Path, seed: int = 0) -> Path:
     """Randomize BN, switch to eval and export ``model`` to ``out_dir/model.onnx``."""
-    randomize_bn(model, seed + 1)
+    randomize_batchnorm(model, seed + 1, mean_std=0.5)
     model.eval()
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / "model.onnx"

@@ -19,13 +19,10 @@ pytestmark = pytest.mark.verilator
 
 def _brevitas_integers(model: object, run_dir: Path, frames: np.ndarray) -> np.ndarray:
     import torch
-    from qonnx.core.modelwrapper import ModelWrapper
 
-    from codesign.finn.golden import host_tail_affine, integer_outputs
+    from codesign.finn.golden import integer_outputs, run_tail_affine
 
-    parent = ModelWrapper(str(run_dir / "parent.onnx"))
-    sdp = parent.get_nodes_by_op_type("StreamingDataflowPartition")[0]
-    scale, offset = host_tail_affine(parent, sdp.output[0])
+    scale, offset = run_tail_affine(run_dir / "parent.onnx")
     with torch.no_grad():
         y = model(torch.from_numpy(frames)).numpy()  # type: ignore[operator]
     return integer_outputs(y, scale, offset)
@@ -153,6 +150,7 @@ def _quickstart(tmp_path: Path, bits: list[tuple[int, int | None]], impls: tuple
     from codesign.finn import CompileConfig, compile_model
     from codesign.models.arch import QUICKSTART_ARCH
     from codesign.models.bits import BitConfig, LayerBits
+    from codesign.models.bn_stats import randomize_batchnorm
     from codesign.models.cnn import build_cnn
     from codesign.models.export import export_qonnx
 
@@ -160,14 +158,7 @@ def _quickstart(tmp_path: Path, bits: list[tuple[int, int | None]], impls: tuple
     model = build_cnn(
         QUICKSTART_ARCH, BitConfig(input_bits=8, layers=tuple(LayerBits(w, a) for w, a in bits))
     )
-    g = torch.Generator().manual_seed(1)
-    for mod in model.modules():
-        if isinstance(mod, torch.nn.BatchNorm2d):
-            n = mod.num_features
-            mod.running_mean.data = torch.rand(n, generator=g) * 0.2
-            mod.running_var.data = torch.rand(n, generator=g) * 0.5 + 0.5
-            mod.weight.data = torch.rand(n, generator=g) + 0.5
-            mod.bias.data = torch.rand(n, generator=g) * 0.2
+    randomize_batchnorm(model)
     model.eval()
     qonnx = export_qonnx(model, tmp_path / "export")
     cfg = CompileConfig(board="pynq-z2", fps=20_000, layer_impl=impls)

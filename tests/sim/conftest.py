@@ -34,6 +34,7 @@ def _build(root: Path, name: str, layers: list[tuple[int, int | None]]) -> Desig
 
     from codesign.finn import CompileConfig, compile_model
     from codesign.models.bits import BitConfig, LayerBits
+    from codesign.models.bn_stats import randomize_batchnorm
     from codesign.models.cnn import CnnArch, StageSpec, build_cnn
     from codesign.models.export import export_qonnx
 
@@ -41,25 +42,11 @@ def _build(root: Path, name: str, layers: list[tuple[int, int | None]]) -> Desig
     bits = BitConfig(input_bits=8, layers=tuple(LayerBits(w, a) for w, a in layers))
     torch.manual_seed(0)
     model = build_cnn(arch, bits)
-    _randomize_bn(model)
+    randomize_batchnorm(model)
     model.eval()
     qonnx = export_qonnx(model, root / name / "export")
     result = compile_model(qonnx, CompileConfig(board="pynq-z2", fps=_FPS), root / name / "run")
     return Design(result.run_dir, model)
-
-
-def _randomize_bn(model: object) -> None:
-    """Non-trivial BatchNorm statistics, so thresholds differ per channel."""
-    import torch
-
-    g = torch.Generator().manual_seed(1)
-    for mod in model.modules():  # type: ignore[attr-defined]
-        if isinstance(mod, torch.nn.BatchNorm2d):
-            n = mod.num_features
-            mod.running_mean.data = torch.rand(n, generator=g) * 0.2
-            mod.running_var.data = torch.rand(n, generator=g) * 0.5 + 0.5
-            mod.weight.data = torch.rand(n, generator=g) + 0.5
-            mod.bias.data = torch.rand(n, generator=g) * 0.2
 
 
 @pytest.fixture(scope="session")

@@ -18,13 +18,10 @@ pytestmark = pytest.mark.verilator
 def _brevitas_integers(design, images: np.ndarray, result) -> np.ndarray:
     """Brevitas forward, mapped back to the integers the dataflow graph outputs."""
     import torch
-    from qonnx.core.modelwrapper import ModelWrapper
 
-    from codesign.finn.golden import host_tail_affine, integer_outputs
+    from codesign.finn.golden import integer_outputs, run_tail_affine
 
-    parent = ModelWrapper(str(design.run_dir / "parent.onnx"))
-    sdp = parent.get_nodes_by_op_type("StreamingDataflowPartition")[0]
-    scale, offset = host_tail_affine(parent, sdp.output[0])
+    scale, offset = run_tail_affine(design.run_dir / "parent.onnx")
     with torch.no_grad():
         y = design.model(torch.from_numpy(images)).numpy()
     return integer_outputs(y, scale, offset).reshape(result.outputs.shape)
