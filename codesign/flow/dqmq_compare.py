@@ -160,12 +160,12 @@ def compare(
 
 
 def _finetune(net: Any, tiers: Any, routed: Any, data: Any, sec: Any, train_cfg: Any) -> Any:
-    """Per-tier fine-tuned models (``dqmq.tier_finetune_epochs`` at a tenth of ``dqmq.lr``)."""
+    """Per-tier fine-tuned models (the flow's recipe: ``tier_finetune_recipe``)."""
+    from codesign.flow.dqmq import tier_finetune_recipe  # noqa: PLC0415
     from codesign.train.dqmq_finetune import finetune_tiers  # noqa: PLC0415
 
-    return finetune_tiers(net, tiers, routed, data.images, data.labels,
-                          epochs=sec.tier_finetune_epochs, lr=sec.lr / 10,
-                          batch_size=train_cfg.batch_size, seed=train_cfg.seed)  # fmt: skip
+    recipe = tier_finetune_recipe(sec, train_cfg.batch_size, train_cfg.seed)
+    return finetune_tiers(net, tiers, routed, data.images, data.labels, **recipe)
 
 
 def _with_batch(train_cfg: Any, batch_size: int) -> Any:

@@ -112,3 +112,39 @@ def test_evaluate_with_the_session2_objective(tmp_path, monkeypatch, capsys):
     assert ckpt["cost_version"] == load_cost_model("xc7").version
     assert [e["phase"] for e in ckpt["state"]["history"]] == ["warmup", "joint", "finetune"]
     assert "static/routed_ft" in (out / "summary.md").read_text()
+
+    # Deploy what was evaluated: the flow's train_dqmq -> tiers (same flow, seed 0) writes
+    # the same network and per-tier fine-tuned models that scored dqmq/tiers_ft above.
+    from codesign.data.splits import load_split
+    from codesign.flow.config import load_flow_config
+    from codesign.flow.runner import run_flow
+    from codesign.flow.steps import STEPS
+    from codesign.policy.tiers import Router
+    from codesign.quality import Corruption
+    from codesign.train.dqmq_eval import evaluate_method, test_conditions
+    from codesign.train.dqmq_finetune import load_tier_models, tiered_predictor
+    from codesign.train.dqmq_run import build_surrogate
+
+    flow.write_text(EVAL_FLOW.replace("steps: [train_dqmq]", "steps: [train_dqmq, tiers]"))
+    cfg = load_flow_config(flow, STEPS).with_overrides(out_dir=tmp_path / "run")
+    result = run_flow(cfg, STEPS)
+    assert result.state.results["tiers"]["fine_tuned"]
+    run = tmp_path / "run"
+    net, _, _ = load_dqmq(run / CHECKPOINT_FILE)
+    evaluated, _, _ = load_dqmq(out / "seed0" / "dqmq.pt")
+    for a, b in zip(net.state_dict().values(), evaluated.state_dict().values(), strict=True):
+        assert torch.equal(a, b)
+    tiers_json = json.loads((run / TIERS_FILE).read_text())
+    router = Router.from_dict(tiers_json["router"])
+    models = load_tier_models(run / "dqmq" / tiers_json["tier_models"], net.arch, router.tiers)
+    x, y = load_split("fashion_mnist", "test", 32, 0)
+    conds = test_conditions(x, y, [c.value for c in Corruption], [3], 0)
+    sur = build_surrogate("lut", net.arch, net.space, board="pynq-z2", fps=10_000.0)
+    mine = evaluate_method(tiered_predictor(models, router.tiers, router.route), conds, sur,
+                           net.space.bits_table())  # fmt: skip
+    theirs = [r for r in rows if r["method"] == "dqmq/tiers_ft"]
+    assert len(mine) == len(theirs) == len(conds)
+    for m, t in zip(mine, theirs, strict=True):
+        assert (m["condition"], m["severity"], m["accuracy"]) == (
+            t["condition"], t["severity"], t["accuracy"]
+        )  # fmt: skip
