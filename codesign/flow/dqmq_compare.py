@@ -120,9 +120,24 @@ def compare(
                         routed = router.route(data.features.double().numpy())
                         models = _finetune(net, router.tiers, routed, data, sec, train_cfg)
                         preds["tiers_ft"] = tiered_predictor(models, router.tiers, router.route)
+                        if sec.tier_train_epochs > 0:  # the tiers trained apart, then tuned
+                            nets = [
+                                _train_apart(choice, out / f"seed{seed}", sec, seed, data, cfg)
+                                for choice in router.tiers
+                            ]
+                            models = _finetune(net, router.tiers, routed, data, sec, train_cfg,
+                                               nets=nets)  # fmt: skip
+                            preds["tiers_scratch"] = tiered_predictor(
+                                models, router.tiers, router.route
+                            )
                 elif method.startswith("uniform"):
                     choice = torch.tensor(list(train_cfg.fixed_choice))
                     preds = {"fixed": _fixed(net, choice)}
+                    if sec.tier_finetune_epochs > 0:  # the same extra epochs as static/ft
+                        one = choice.numpy()[None, :]  # (1, L)
+                        routed = np.zeros(data.labels.shape[0], dtype=np.int64)
+                        models = _finetune(net, one, routed, data, sec, train_cfg)
+                        preds["ft"] = tiered_predictor(models, one)
                 else:
                     preds = {"policy_hard": method_predictors(net, policy)["policy_hard"]}
                     if method == "static" and sec.tier_finetune_epochs > 0:
@@ -159,13 +174,40 @@ def compare(
     return summary
 
 
-def _finetune(net: Any, tiers: Any, routed: Any, data: Any, sec: Any, train_cfg: Any) -> Any:
+def _finetune(
+    net: Any, tiers: Any, routed: Any, data: Any, sec: Any, train_cfg: Any, nets: Any = None
+) -> Any:
     """Per-tier fine-tuned models (the flow's recipe: ``tier_finetune_recipe``)."""
     from codesign.flow.dqmq import tier_finetune_recipe  # noqa: PLC0415
     from codesign.train.dqmq_finetune import finetune_tiers  # noqa: PLC0415
 
     recipe = tier_finetune_recipe(sec, train_cfg.batch_size, train_cfg.seed)
-    return finetune_tiers(net, tiers, routed, data.images, data.labels, **recipe)
+    return finetune_tiers(net, tiers, routed, data.images, data.labels, nets=nets, **recipe)
+
+
+def _train_apart(choice: Any, folder: Path, sec: Any, seed: int, data: Any, cfg: Any) -> Any:
+    """A tier's static configuration trained from scratch like a uniform baseline.
+
+    ``dqmq.tier_train_epochs`` epochs of the same loop at the fixed choice (no warm-up),
+    checkpointed (resumable) as ``tier_<choice>.pt``; returns the trained switchable net.
+    """
+    from codesign.train.dqmq_run import build_surrogate, load_dqmq, train_method  # noqa: PLC0415
+
+    arch, space = space_of(cfg)
+    fixed = tuple(int(c) for c in choice)
+    train_cfg = sec.train_config(
+        seed,
+        fixed_choice=fixed,
+        warmup_epochs=0,
+        finetune_epochs=0,
+        epochs=sec.tier_train_epochs,
+        batch_size=cfg.data.batch_size,
+    )
+    surrogate = build_surrogate(sec.cost_model.value, arch, space, board=sec.board, fps=sec.fps)
+    path = folder / f"tier_{'-'.join(str(c) for c in fixed)}.pt"
+    train_method(path, "tier", arch, space, surrogate, data, train_cfg,
+                 flow_config=cfg.to_yaml_dict())  # fmt: skip
+    return load_dqmq(path)[0]
 
 
 def _with_batch(train_cfg: Any, batch_size: int) -> Any:

@@ -89,6 +89,7 @@ dqmq:
   st_gate: false
   tiers: 2
   tier_finetune_epochs: 1
+  tier_train_epochs: 1
   methods: [dqmq, static, uniform_w2a2]
 """
 
@@ -106,6 +107,9 @@ def test_evaluate_with_the_session2_objective(tmp_path, monkeypatch, capsys):
     rows = json.loads((out / "results.json").read_text())
     methods = {r["method"] for r in rows}
     assert {"dqmq/tiers_ft", "static/ft", "static/routed_ft", "uniform_w2a2"} <= methods
+    assert {"dqmq/tiers_scratch", "uniform_w2a2/ft"} <= methods  # (b): tiers trained apart
+    apart = sorted((out / "seed0").glob("tier_*.pt"))
+    assert apart and all(load_dqmq(p)[2]["config"]["epochs"] == 1 for p in apart)
     assert "uniform_w4a4" not in methods and "dqnet/policy_hard" not in methods
     assert all(r["dsp"] == 0 and r["lut"] > 0 for r in rows if "lut" in r)  # LUT MVUs
     _, _, ckpt = load_dqmq(out / "seed0" / "dqmq.pt")
