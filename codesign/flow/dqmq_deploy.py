@@ -57,9 +57,9 @@ def deploy_tier(
     Returns:
         ``bits``, ``weights`` (``shared`` or ``tier``), ``estimated_fps``, ``estimate``
         (FINN LUT/DSP/BRAM), ``sim`` (bit-exactness against FINN and against the Brevitas
-        model deployed: ``bit_exact_vs_switchable`` for the shared weights,
-        ``bit_exact_vs_tier_model`` for a tier's own), ``synth`` (Yosys LUT/FF/BRAM18/DSP)
-        when asked.
+        model deployed, ``bit_exact_vs_brevitas``, also named by kind:
+        ``bit_exact_vs_switchable`` for the shared weights, ``bit_exact_vs_tier_model`` for a
+        tier's own), ``synth`` (Yosys LUT/FF/BRAM18/DSP) when asked.
 
     Raises:
         ConfigError: ``model``'s bits are not ``choice``'s.
@@ -110,7 +110,8 @@ def deploy_tier(
         "sim": {
             "frames": int(images.shape[0]),
             "bit_exact_vs_finn": bool(sim.bit_exact),
-            exact_key: True,  # check_against_brevitas raised otherwise
+            "bit_exact_vs_brevitas": True,  # the model deployed; check_against_brevitas raised
+            exact_key: True,  # ... and which one it was
             "interval_cycles": sim.interval_cycles,
             "latency_cycles": sim.latency_cycles,
             "fps": round(sim.fps, 1),

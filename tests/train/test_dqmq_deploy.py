@@ -73,6 +73,7 @@ def test_train_tiers_compile_simulate_synth(tmp_path):
                           synth=(t == 0), model=models[t])  # fmt: skip
         assert row["weights"] == "tier"
         assert row["sim"]["bit_exact_vs_finn"] and row["sim"]["bit_exact_vs_tier_model"]
+        assert row["sim"]["bit_exact_vs_brevitas"]
         rows.append(row)
     assert rows[0]["bits"] != rows[1]["bits"]
     assert rows[0]["synth"]["lut"] > 0

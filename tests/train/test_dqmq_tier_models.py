@@ -46,3 +46,19 @@ def test_tier_models_round_trip_and_are_seeded_per_tier(tmp_path):
     with pytest.raises(ConfigError, match="the tier model is"):  # before any export
         deploy_tier(net, [2, 1], tmp_path / "t", CompileConfig(board="pynq-z2", fps=1000),
                     x[:2], model=models[0])  # fmt: skip
+
+
+def test_the_tier_table_shows_a_tuned_tier_as_exact():
+    from rich.console import Console  # noqa: PLC0415
+
+    from codesign.cli.story import tier_table  # noqa: PLC0415
+
+    sim = {"bit_exact_vs_finn": True, "bit_exact_vs_brevitas": True,
+           "bit_exact_vs_tier_model": True, "frames": 3, "fps": 1000.0}  # fmt: skip
+    row = {"tier": 0, "bits": "W2A2", "share": 1.0, "accuracy": 0.5, "cost": 0.1, "sim": sim}
+    console = Console(record=True, width=200)
+    console.print(tier_table({"stream_accuracy": 0.5, "stream_cost": 0.1, "tiers": [row]}))
+    assert "yes (3 frames)" in console.export_text()
+    sim["bit_exact_vs_brevitas"] = False
+    console.print(tier_table({"stream_accuracy": 0.5, "stream_cost": 0.1, "tiers": [row]}))
+    assert "NO (3 frames)" in console.export_text()
