@@ -32,7 +32,7 @@ from codesign.io import atomic_write_json
 if TYPE_CHECKING:
     from codesign.flow.dqmq_section import DqmqSection
     from codesign.models.arch import CnnArch
-    from codesign.models.switchable import SwitchSpace
+    from codesign.models.switchable import SwitchableCNN, SwitchSpace
     from codesign.train.dqmq_run import MixedData
 
 log = logging.getLogger(__name__)
@@ -128,12 +128,47 @@ def tier_finetune_recipe(sec: DqmqSection, batch_size: int, seed: int) -> dict[s
             "seed": seed}  # fmt: skip
 
 
+def train_tier_apart(
+    choice: Any, folder: Path, cfg: FlowConfig, seed: int, data: MixedData
+) -> SwitchableCNN:
+    """A tier's static configuration trained from scratch like a uniform baseline.
+
+    ``dqmq.tier_train_epochs`` epochs of the same loop at the fixed choice (no warm-up, all
+    images), checkpointed (resumable) as ``folder/tier_<choice>.pt``; the same in
+    ``codesign evaluate`` (``dqmq/tiers_scratch``) and in the ``tiers`` step.
+
+    Returns:
+        The trained switchable network (run it at ``choice`` or freeze it there).
+    """
+    from codesign.train.dqmq_run import build_surrogate, load_dqmq, train_method  # noqa: PLC0415
+
+    sec = _section(cfg)
+    arch, space = space_of(cfg)
+    fixed = tuple(int(c) for c in choice)
+    train_cfg = sec.train_config(
+        seed,
+        fixed_choice=fixed,
+        warmup_epochs=0,
+        finetune_epochs=0,
+        epochs=sec.tier_train_epochs,
+        batch_size=cfg.data.batch_size,
+    )
+    surrogate = build_surrogate(sec.cost_model.value, arch, space, board=sec.board, fps=sec.fps)
+    path = Path(folder) / f"tier_{'-'.join(str(c) for c in fixed)}.pt"
+    train_method(path, "tier", arch, space, surrogate, data, train_cfg,
+                 flow_config=cfg.to_yaml_dict())  # fmt: skip
+    return load_dqmq(path)[0]
+
+
 def make_tiers(checkpoint: Path, cfg: FlowConfig, k: int, out: Path) -> dict[str, Any]:
     """Cluster the policy's decisions over the training data into ``k`` tiers; write JSON.
 
     With ``dqmq.tier_finetune_epochs`` each tier is also frozen and fine-tuned on the
     training images the router sends to it (:func:`tier_finetune_recipe`, the recipe of
     ``codesign evaluate``'s ``dqmq/tiers_ft``), into ``tier_models.pt`` next to ``out``.
+    With ``dqmq.tier_train_epochs`` as well, each tier is first trained apart from scratch
+    (:func:`train_tier_apart`) and that network is fine-tuned instead (evaluate's
+    ``dqmq/tiers_scratch``).
 
     Returns:
         The JSON written: ``tiers`` (BitConfig dicts), ``choices``, ``share`` (fraction of the
@@ -182,9 +217,13 @@ def make_tiers(checkpoint: Path, cfg: FlowConfig, k: int, out: Path) -> dict[str
     if sec.tier_finetune_epochs > 0:
         from codesign.train.dqmq_finetune import finetune_tiers, save_tier_models  # noqa: PLC0415
 
+        nets = None
+        if sec.tier_train_epochs > 0:
+            nets = [train_tier_apart(c, Path(out).parent, cfg, seed, train) for c in tiers]
         models = finetune_tiers(net, tiers, routed, train.images, train.labels,
                                 **tier_finetune_recipe(sec, cfg.data.batch_size, seed),
-                                tier_ids=order)  # fmt: skip
+                                tier_ids=order, nets=nets)  # fmt: skip
+        result["tier_weights"] = "trained apart, fine-tuned" if nets else "fine-tuned"
         save_tier_models(Path(out).parent / TIER_MODELS_FILE, models, tiers)
         result["tier_models"] = TIER_MODELS_FILE
     atomic_write_json(out, result)

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from codesign.flow.config import FlowConfig
-from codesign.flow.dqmq import _section, space_of, training_data
+from codesign.flow.dqmq import _section, space_of, train_tier_apart, training_data
 from codesign.io import atomic_write_json, atomic_write_text
 
 log = logging.getLogger(__name__)
@@ -122,7 +122,7 @@ def compare(
                         preds["tiers_ft"] = tiered_predictor(models, router.tiers, router.route)
                         if sec.tier_train_epochs > 0:  # the tiers trained apart, then tuned
                             nets = [
-                                _train_apart(choice, out / f"seed{seed}", sec, seed, data, cfg)
+                                train_tier_apart(choice, out / f"seed{seed}", cfg, seed, data)
                                 for choice in router.tiers
                             ]
                             models = _finetune(net, router.tiers, routed, data, sec, train_cfg,
@@ -183,31 +183,6 @@ def _finetune(
 
     recipe = tier_finetune_recipe(sec, train_cfg.batch_size, train_cfg.seed)
     return finetune_tiers(net, tiers, routed, data.images, data.labels, nets=nets, **recipe)
-
-
-def _train_apart(choice: Any, folder: Path, sec: Any, seed: int, data: Any, cfg: Any) -> Any:
-    """A tier's static configuration trained from scratch like a uniform baseline.
-
-    ``dqmq.tier_train_epochs`` epochs of the same loop at the fixed choice (no warm-up),
-    checkpointed (resumable) as ``tier_<choice>.pt``; returns the trained switchable net.
-    """
-    from codesign.train.dqmq_run import build_surrogate, load_dqmq, train_method  # noqa: PLC0415
-
-    arch, space = space_of(cfg)
-    fixed = tuple(int(c) for c in choice)
-    train_cfg = sec.train_config(
-        seed,
-        fixed_choice=fixed,
-        warmup_epochs=0,
-        finetune_epochs=0,
-        epochs=sec.tier_train_epochs,
-        batch_size=cfg.data.batch_size,
-    )
-    surrogate = build_surrogate(sec.cost_model.value, arch, space, board=sec.board, fps=sec.fps)
-    path = folder / f"tier_{'-'.join(str(c) for c in fixed)}.pt"
-    train_method(path, "tier", arch, space, surrogate, data, train_cfg,
-                 flow_config=cfg.to_yaml_dict())  # fmt: skip
-    return load_dqmq(path)[0]
 
 
 def _with_batch(train_cfg: Any, batch_size: int) -> Any:

@@ -88,7 +88,8 @@ class DqmqSection(Section):
         tier_train_epochs: ``codesign evaluate`` only: also report the dqmq tiers trained
             apart like the uniform baselines: each tier's static configuration trained from
             scratch this many epochs on all images by the same loop, then fine-tuned on its
-            routed images like ``tiers_ft`` (``dqmq/tiers_scratch``); 0 = off.
+            routed images like ``tiers_ft`` (``dqmq/tiers_scratch``); 0 = off. With
+            ``tier_finetune_epochs`` the ``tiers`` step then deploys these models.
         methods: The methods ``codesign evaluate`` trains (``null`` = all): ``dqmq``,
             ``static``, ``dqnet``, ``uniform_wXaX``.
         board: Board of the analytic surrogate and of the LUT/DSP/cycles in evaluations.

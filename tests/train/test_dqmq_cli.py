@@ -118,9 +118,11 @@ def test_evaluate_with_the_session2_objective(tmp_path, monkeypatch, capsys):
     assert "static/routed_ft" in (out / "summary.md").read_text()
 
     # Deploy what was evaluated: the flow's train_dqmq -> tiers (same flow, seed 0) writes
-    # the same network and per-tier fine-tuned models that scored dqmq/tiers_ft above.
+    # the same network and the tier models that scored dqmq/tiers_scratch (tiers trained
+    # apart, then tuned) and, without tier_train_epochs, dqmq/tiers_ft above.
     from codesign.data.splits import load_split
     from codesign.flow.config import load_flow_config
+    from codesign.flow.dqmq import make_tiers
     from codesign.flow.runner import run_flow
     from codesign.flow.steps import STEPS
     from codesign.policy.tiers import Router
@@ -138,17 +140,29 @@ def test_evaluate_with_the_session2_objective(tmp_path, monkeypatch, capsys):
     evaluated, _, _ = load_dqmq(out / "seed0" / "dqmq.pt")
     for a, b in zip(net.state_dict().values(), evaluated.state_dict().values(), strict=True):
         assert torch.equal(a, b)
-    tiers_json = json.loads((run / TIERS_FILE).read_text())
-    router = Router.from_dict(tiers_json["router"])
-    models = load_tier_models(run / "dqmq" / tiers_json["tier_models"], net.arch, router.tiers)
     x, y = load_split("fashion_mnist", "test", 32, 0)
     conds = test_conditions(x, y, [c.value for c in Corruption], [3], 0)
     sur = build_surrogate("lut", net.arch, net.space, board="pynq-z2", fps=10_000.0)
-    mine = evaluate_method(tiered_predictor(models, router.tiers, router.route), conds, sur,
-                           net.space.bits_table())  # fmt: skip
-    theirs = [r for r in rows if r["method"] == "dqmq/tiers_ft"]
-    assert len(mine) == len(theirs) == len(conds)
-    for m, t in zip(mine, theirs, strict=True):
-        assert (m["condition"], m["severity"], m["accuracy"]) == (
-            t["condition"], t["severity"], t["accuracy"]
-        )  # fmt: skip
+
+    def same_as_evaluated(tiers_file, method):
+        tiers_json = json.loads(tiers_file.read_text())
+        router = Router.from_dict(tiers_json["router"])
+        path = tiers_file.parent / tiers_json["tier_models"]
+        models = load_tier_models(path, net.arch, router.tiers)
+        mine = evaluate_method(tiered_predictor(models, router.tiers, router.route), conds,
+                               sur, net.space.bits_table())  # fmt: skip
+        theirs = [r for r in rows if r["method"] == method]
+        assert len(mine) == len(theirs) == len(conds)
+        for m, t in zip(mine, theirs, strict=True):
+            assert (m["condition"], m["severity"], m["accuracy"]) == (
+                t["condition"], t["severity"], t["accuracy"]
+            )  # fmt: skip
+        return tiers_json
+
+    assert same_as_evaluated(run / TIERS_FILE, "dqmq/tiers_scratch")["tier_weights"] == (
+        "trained apart, fine-tuned"
+    )
+    sec = cfg.dqmq.model_copy(update={"tier_train_epochs": 0})
+    alone = tmp_path / "ft" / "tiers.json"
+    make_tiers(run / CHECKPOINT_FILE, cfg.model_copy(update={"dqmq": sec}), 2, alone)
+    assert same_as_evaluated(alone, "dqmq/tiers_ft")["tier_weights"] == "fine-tuned"
