@@ -286,7 +286,11 @@ def step_deploy_tiers(state: FlowState, cfg: FlowConfig) -> FlowState:
         routed = router.route(quality_features(images).double().numpy())  # (N,)
         table = deploy_table(net, router.tiers, routed, images, labels, tiers_json["cost"],
                              models=models)  # fmt: skip
-        table["weights"] = "per-tier fine-tuned" if models is not None else "shared"
+        table["weights"] = (
+            f"per tier: {tiers_json.get('tier_weights', 'fine-tuned')}"
+            if models is not None
+            else "shared"
+        )
         frames_n = cfg.simulate.frames
         for t, choice in enumerate(router.tiers):
             state.report("deploy_tiers", t, len(router.tiers))
