@@ -18,7 +18,9 @@ def tier_table(deploy: dict[str, Any]) -> Table:
         table.add_column(col, justify="left" if col in ("tier", "bits") else "right")
     for t in deploy["tiers"]:
         sim, synth = t.get("sim") or {}, t.get("synth") or {}
-        exact = sim.get("bit_exact_vs_finn") and sim.get("bit_exact_vs_switchable")
+        exact = sim.get("bit_exact_vs_finn") and sim.get(
+            "bit_exact_vs_brevitas", sim.get("bit_exact_vs_switchable")
+        )  # the model deployed: shared weights or the tier's own
         table.add_row(
             f"tier{t['tier']}",
             t.get("bits", ""),

@@ -7,7 +7,11 @@ step          artifact              file
 ============  ====================  ===========================================================
 train_dqmq    ``checkpoint``        ``dqmq/checkpoint.pt`` (switchable net, policy, resolved
                                     config, cost-model version; see ``codesign.train.dqmq_run``)
-tiers         ``tiers``             ``dqmq/tiers.json`` (K BitConfigs, their choices, router)
+tiers         ``tiers``             ``dqmq/tiers.json`` (K BitConfigs, their choices, router);
+                                    with ``dqmq.tier_finetune_epochs`` also
+                                    ``dqmq/tier_models.pt`` (each tier's own fine-tuned
+                                    weights, what ``codesign evaluate`` reports as
+                                    ``dqmq/tiers_ft``; ``deploy_tiers`` deploys them)
 deploy_tiers  ``deploy_report``     ``dqmq/deploy.json`` (per tier: routed share, accuracy,
                                     FINN estimates, Verilator FPS, Yosys resources; the
                                     stream's accuracy and cost); ``dqmq/tier<t>/compile/``
@@ -28,13 +32,15 @@ from codesign.io import atomic_write_json
 if TYPE_CHECKING:
     from codesign.flow.dqmq_section import DqmqSection
     from codesign.models.arch import CnnArch
-    from codesign.models.switchable import SwitchSpace
+    from codesign.models.switchable import SwitchableCNN, SwitchSpace
     from codesign.train.dqmq_run import MixedData
 
 log = logging.getLogger(__name__)
 
 CHECKPOINT_FILE = "dqmq/checkpoint.pt"
 TIERS_FILE = "dqmq/tiers.json"
+TIER_MODELS_FILE = "tier_models.pt"
+"""Next to ``tiers.json``: the tiers' fine-tuned models (``dqmq.tier_finetune_epochs``)."""
 
 
 def _section(cfg: FlowConfig) -> DqmqSection:
@@ -112,12 +118,63 @@ def step_train_dqmq(state: FlowState, cfg: FlowConfig) -> FlowState:
     return state
 
 
+def tier_finetune_recipe(sec: DqmqSection, batch_size: int, seed: int) -> dict[str, Any]:
+    """How tiers are fine-tuned, the same in ``codesign evaluate`` and in the flow.
+
+    ``dqmq.tier_finetune_epochs`` epochs at a tenth of ``dqmq.lr`` (keyword arguments of
+    :func:`codesign.train.dqmq_finetune.finetune_tiers`).
+    """
+    return {"epochs": sec.tier_finetune_epochs, "lr": sec.lr / 10, "batch_size": batch_size,
+            "seed": seed}  # fmt: skip
+
+
+def train_tier_apart(
+    choice: Any, folder: Path, cfg: FlowConfig, seed: int, data: MixedData
+) -> SwitchableCNN:
+    """A tier's static configuration trained from scratch like a uniform baseline.
+
+    ``dqmq.tier_train_epochs`` epochs of the same loop at the fixed choice (no warm-up, all
+    images), checkpointed (resumable) as ``folder/tier_<choice>.pt``; the same in
+    ``codesign evaluate`` (``dqmq/tiers_scratch``) and in the ``tiers`` step.
+
+    Returns:
+        The trained switchable network (run it at ``choice`` or freeze it there).
+    """
+    from codesign.train.dqmq_run import build_surrogate, load_dqmq, train_method  # noqa: PLC0415
+
+    sec = _section(cfg)
+    arch, space = space_of(cfg)
+    fixed = tuple(int(c) for c in choice)
+    train_cfg = sec.train_config(
+        seed,
+        fixed_choice=fixed,
+        warmup_epochs=0,
+        finetune_epochs=0,
+        epochs=sec.tier_train_epochs,
+        batch_size=cfg.data.batch_size,
+    )
+    surrogate = build_surrogate(sec.cost_model.value, arch, space, board=sec.board, fps=sec.fps)
+    path = Path(folder) / f"tier_{'-'.join(str(c) for c in fixed)}.pt"
+    train_method(path, "tier", arch, space, surrogate, data, train_cfg,
+                 flow_config=cfg.to_yaml_dict())  # fmt: skip
+    return load_dqmq(path)[0]
+
+
 def make_tiers(checkpoint: Path, cfg: FlowConfig, k: int, out: Path) -> dict[str, Any]:
     """Cluster the policy's decisions over the training data into ``k`` tiers; write JSON.
 
+    With ``dqmq.tier_finetune_epochs`` each tier is also frozen and fine-tuned on the
+    training images the router sends to it (:func:`tier_finetune_recipe`, the recipe of
+    ``codesign evaluate``'s ``dqmq/tiers_ft``), into ``tier_models.pt`` next to ``out``.
+    With ``dqmq.tier_train_epochs`` as well, each tier is first trained apart from scratch
+    (:func:`train_tier_apart`) and that network is fine-tuned instead (evaluate's
+    ``dqmq/tiers_scratch``).
+
     Returns:
         The JSON written: ``tiers`` (BitConfig dicts), ``choices``, ``share`` (fraction of the
-        training data each tier's cluster holds), ``router``, ``cost``.
+        training data each tier's cluster holds), ``router``, ``cost``, ``fit_index`` (each
+        tier's index in the clustering, before sorting by cost), ``tier_models`` (the
+        fine-tuned models' file name, if any).
     """
     import numpy as np  # noqa: PLC0415
     import torch  # noqa: PLC0415
@@ -155,7 +212,20 @@ def make_tiers(checkpoint: Path, cfg: FlowConfig, k: int, out: Path) -> dict[str
         "share": [round(float(np.mean(routed == i)), 4) for i in range(len(tiers))],
         "router": router.to_dict(),
         "cost_version": surrogate.version,
+        "fit_index": [int(i) for i in order],
     }
+    if sec.tier_finetune_epochs > 0:
+        from codesign.train.dqmq_finetune import finetune_tiers, save_tier_models  # noqa: PLC0415
+
+        nets = None
+        if sec.tier_train_epochs > 0:
+            nets = [train_tier_apart(c, Path(out).parent, cfg, seed, train) for c in tiers]
+        models = finetune_tiers(net, tiers, routed, train.images, train.labels,
+                                **tier_finetune_recipe(sec, cfg.data.batch_size, seed),
+                                tier_ids=order, nets=nets)  # fmt: skip
+        result["tier_weights"] = "trained apart, fine-tuned" if nets else "fine-tuned"
+        save_tier_models(Path(out).parent / TIER_MODELS_FILE, models, tiers)
+        result["tier_models"] = TIER_MODELS_FILE
     atomic_write_json(out, result)
     log.info("tiers: %s", ", ".join(result["describe"]))
     return result
@@ -172,8 +242,11 @@ def step_tiers(state: FlowState, cfg: FlowConfig) -> FlowState:
             _section(cfg).tiers,
             state.run_dir / TIERS_FILE,
         )
-    state.add_artifact("tiers", state.run_dir / TIERS_FILE)
+    tiers_path = state.run_dir / TIERS_FILE
+    parts = [tiers_path.parent / result["tier_models"]] if "tier_models" in result else []
+    state.add_artifact("tiers", tiers_path, parts=parts)
     state.results["tiers"] = {k: result[k] for k in ("k", "describe", "cost", "share")}
+    state.results["tiers"]["fine_tuned"] = bool(parts)
     return state
 
 
@@ -182,7 +255,9 @@ def step_deploy_tiers(state: FlowState, cfg: FlowConfig) -> FlowState:
 
     Writes ``dqmq/deploy.json``: per tier its share of the routed test stream, accuracy on
     its own inputs, FINN estimates, Verilator cycles/FPS and Yosys resources; and the whole
-    stream's accuracy and mean cost.
+    stream's accuracy and mean cost. If the tiers step fine-tuned the tiers
+    (``tier_models`` in ``tiers.json``), those models are what is deployed and measured;
+    otherwise the switchable network's shared weights at each tier's precisions.
     """
     import json  # noqa: PLC0415
 
@@ -192,6 +267,7 @@ def step_deploy_tiers(state: FlowState, cfg: FlowConfig) -> FlowState:
     from codesign.flow.dqmq_deploy import deploy_table, deploy_tier  # noqa: PLC0415
     from codesign.policy.tiers import Router  # noqa: PLC0415
     from codesign.quality import quality_features  # noqa: PLC0415
+    from codesign.train.dqmq_finetune import load_tier_models  # noqa: PLC0415
     from codesign.train.dqmq_run import load_dqmq  # noqa: PLC0415
     from codesign.train.fixed import torch_threads  # noqa: PLC0415
 
@@ -200,10 +276,21 @@ def step_deploy_tiers(state: FlowState, cfg: FlowConfig) -> FlowState:
     net, _, _ = load_dqmq(state.path("switchable_checkpoint"))
     tiers_json = json.loads(state.path("tiers").read_text())
     router = Router.from_dict(tiers_json["router"])
+    models = None
+    if tiers_json.get("tier_models"):
+        models = load_tier_models(
+            state.path("tiers").parent / tiers_json["tier_models"], net.arch, router.tiers
+        )
     images, labels = load_split(cfg.data.dataset.value, "test", cfg.data.n_test, cfg.run.seed)
     with torch_threads(cfg.run.torch_threads):
         routed = router.route(quality_features(images).double().numpy())  # (N,)
-        table = deploy_table(net, router.tiers, routed, images, labels, tiers_json["cost"])
+        table = deploy_table(net, router.tiers, routed, images, labels, tiers_json["cost"],
+                             models=models)  # fmt: skip
+        table["weights"] = (
+            f"per tier: {tiers_json.get('tier_weights', 'fine-tuned')}"
+            if models is not None
+            else "shared"
+        )
         frames_n = cfg.simulate.frames
         for t, choice in enumerate(router.tiers):
             state.report("deploy_tiers", t, len(router.tiers))
@@ -217,6 +304,7 @@ def step_deploy_tiers(state: FlowState, cfg: FlowConfig) -> FlowState:
                 images[idx],
                 synth=cfg.synth is not None,
                 synth_timeout_s=cfg.synth.timeout_s if cfg.synth is not None else 600.0,
+                model=models[t] if models is not None else None,
             )
             table["tiers"][t].update(row)
     state.report("deploy_tiers", len(router.tiers), len(router.tiers))

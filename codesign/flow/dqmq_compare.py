@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from codesign.flow.config import FlowConfig
-from codesign.flow.dqmq import _section, space_of, training_data
+from codesign.flow.dqmq import _section, space_of, train_tier_apart, training_data
 from codesign.io import atomic_write_json, atomic_write_text
 
 log = logging.getLogger(__name__)
@@ -120,9 +120,24 @@ def compare(
                         routed = router.route(data.features.double().numpy())
                         models = _finetune(net, router.tiers, routed, data, sec, train_cfg)
                         preds["tiers_ft"] = tiered_predictor(models, router.tiers, router.route)
+                        if sec.tier_train_epochs > 0:  # the tiers trained apart, then tuned
+                            nets = [
+                                train_tier_apart(choice, out / f"seed{seed}", cfg, seed, data)
+                                for choice in router.tiers
+                            ]
+                            models = _finetune(net, router.tiers, routed, data, sec, train_cfg,
+                                               nets=nets)  # fmt: skip
+                            preds["tiers_scratch"] = tiered_predictor(
+                                models, router.tiers, router.route
+                            )
                 elif method.startswith("uniform"):
                     choice = torch.tensor(list(train_cfg.fixed_choice))
                     preds = {"fixed": _fixed(net, choice)}
+                    if sec.tier_finetune_epochs > 0:  # the same extra epochs as static/ft
+                        one = choice.numpy()[None, :]  # (1, L)
+                        routed = np.zeros(data.labels.shape[0], dtype=np.int64)
+                        models = _finetune(net, one, routed, data, sec, train_cfg)
+                        preds["ft"] = tiered_predictor(models, one)
                 else:
                     preds = {"policy_hard": method_predictors(net, policy)["policy_hard"]}
                     if method == "static" and sec.tier_finetune_epochs > 0:
@@ -159,13 +174,15 @@ def compare(
     return summary
 
 
-def _finetune(net: Any, tiers: Any, routed: Any, data: Any, sec: Any, train_cfg: Any) -> Any:
-    """Per-tier fine-tuned models (``dqmq.tier_finetune_epochs`` at a tenth of ``dqmq.lr``)."""
+def _finetune(
+    net: Any, tiers: Any, routed: Any, data: Any, sec: Any, train_cfg: Any, nets: Any = None
+) -> Any:
+    """Per-tier fine-tuned models (the flow's recipe: ``tier_finetune_recipe``)."""
+    from codesign.flow.dqmq import tier_finetune_recipe  # noqa: PLC0415
     from codesign.train.dqmq_finetune import finetune_tiers  # noqa: PLC0415
 
-    return finetune_tiers(net, tiers, routed, data.images, data.labels,
-                          epochs=sec.tier_finetune_epochs, lr=sec.lr / 10,
-                          batch_size=train_cfg.batch_size, seed=train_cfg.seed)  # fmt: skip
+    recipe = tier_finetune_recipe(sec, train_cfg.batch_size, train_cfg.seed)
+    return finetune_tiers(net, tiers, routed, data.images, data.labels, nets=nets, **recipe)
 
 
 def _with_batch(train_cfg: Any, batch_size: int) -> Any:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
     from torch import Tensor
 
     from codesign.finn.config import CompileConfig
+    from codesign.models.cnn import QuantCNN
     from codesign.models.switchable import SwitchableCNN
 
 log = logging.getLogger(__name__)
@@ -36,6 +38,7 @@ def deploy_tier(
     *,
     synth: bool = False,
     synth_timeout_s: float = 600.0,
+    model: QuantCNN | None = None,
 ) -> dict[str, Any]:
     """Take one tier to hardware and check it bit for bit.
 
@@ -47,24 +50,36 @@ def deploy_tier(
         frames: ``(N, C, H, W)`` images to simulate (a few).
         synth: Also synthesize the whole design with Yosys.
         synth_timeout_s: Yosys time limit.
+        model: The tier's own plain model (per-tier fine-tuned weights, at ``choice``'s
+            bits) to deploy instead of ``net.freeze(choice)``; the RTL is then checked
+            against it.
 
     Returns:
-        ``bits``, ``estimated_fps``, ``estimate`` (FINN LUT/DSP/BRAM), ``sim`` (bit-exactness
-        against FINN and against the switchable network, cycles, FPS), ``synth`` (Yosys
-        LUT/FF/BRAM18/DSP) when asked.
+        ``bits``, ``weights`` (``shared`` or ``tier``), ``estimated_fps``, ``estimate``
+        (FINN LUT/DSP/BRAM), ``sim`` (bit-exactness against FINN and against the Brevitas
+        model deployed, ``bit_exact_vs_brevitas``, also named by kind:
+        ``bit_exact_vs_switchable`` for the shared weights, ``bit_exact_vs_tier_model`` for a
+        tier's own), ``synth`` (Yosys LUT/FF/BRAM18/DSP) when asked.
 
     Raises:
+        ConfigError: ``model``'s bits are not ``choice``'s.
         SimMismatchError: The RTL differs from FINN's execution or from the network.
     """
     import torch  # noqa: PLC0415
 
+    from codesign.errors import ConfigError  # noqa: PLC0415
     from codesign.finn.compile import compile_model  # noqa: PLC0415
     from codesign.finn.golden import integer_outputs, run_tail_affine  # noqa: PLC0415
     from codesign.flow.hardware import check_against_brevitas  # noqa: PLC0415
     from codesign.models.export import export_qonnx  # noqa: PLC0415
     from codesign.sim import simulate  # noqa: PLC0415
 
-    plain = net.freeze(choice)
+    if model is not None and model.bits != net.space.config(choice):
+        raise ConfigError(
+            f"the tier model is {model.bits.describe()}, the tier "
+            f"{net.space.config(choice).describe()}"
+        )
+    plain = net.freeze(choice) if model is None else model.eval()
     with contextlib.redirect_stdout(io.StringIO()):  # torch.onnx prints its progress
         qonnx = export_qonnx(plain, out_dir / "qonnx")
     result = compile_model(qonnx, compile_cfg, out_dir / "compile")
@@ -73,13 +88,18 @@ def deploy_tier(
     sim = simulate(result.run_dir, images)
     scale, offset = run_tail_affine(result.run_dir / "parent.onnx")
     with torch.no_grad():
-        y = net(frames, torch.tensor(choice)).numpy()  # the switchable net at this tier
+        if model is None:
+            y = net(frames, torch.tensor(choice)).numpy()  # the switchable net at this tier
+        else:
+            y = model(frames).numpy()  # the tier's own model
+    exact_key = "bit_exact_vs_switchable" if model is None else "bit_exact_vs_tier_model"
     want = integer_outputs(y, scale.reshape(1, -1), offset.reshape(1, -1))
     got = sim.outputs.reshape(want.shape)
     check_against_brevitas(got, want)
     row: dict[str, Any] = {
         "bits": plain.bits.describe(),
         "choice": list(choice),
+        "weights": "shared" if model is None else "tier",
         "compile_run": str(result.run_dir),
         "estimated_fps": round(est.fps, 1) if est else None,
         "estimate": (
@@ -90,7 +110,8 @@ def deploy_tier(
         "sim": {
             "frames": int(images.shape[0]),
             "bit_exact_vs_finn": bool(sim.bit_exact),
-            "bit_exact_vs_switchable": True,  # check_against_brevitas raised otherwise
+            "bit_exact_vs_brevitas": True,  # the model deployed; check_against_brevitas raised
+            exact_key: True,  # ... and which one it was
             "interval_cycles": sim.interval_cycles,
             "latency_cycles": sim.latency_cycles,
             "fps": round(sim.fps, 1),
@@ -117,6 +138,8 @@ def deploy_table(
     images: Tensor,
     labels: Tensor,
     costs: list[float],
+    *,
+    models: Sequence[QuantCNN] | None = None,
 ) -> dict[str, Any]:
     """Each tier's share of the stream and accuracy on its own inputs, and the stream's.
 
@@ -127,6 +150,7 @@ def deploy_table(
         images: ``(N, C, H, W)`` test images.
         labels: ``(N,)`` labels.
         costs: Normalized cost of each tier.
+        models: Each tier's own model (per-tier weights) instead of ``net`` at its choice.
     """
     import torch  # noqa: PLC0415
 
@@ -136,7 +160,10 @@ def deploy_table(
         acc = None
         if idx.size:
             with torch.no_grad():
-                pred = net(images[idx], torch.tensor(choice.tolist())).argmax(dim=1)
+                if models is None:
+                    pred = net(images[idx], torch.tensor(choice.tolist())).argmax(dim=1)
+                else:
+                    pred = models[t].eval()(images[idx]).argmax(dim=1)
             hits = int((pred == labels[idx]).sum())
             correct += hits
             acc = round(hits / idx.size, 4)

@@ -84,7 +84,12 @@ class DqmqSection(Section):
         tier_finetune_epochs: ``codesign evaluate`` only: also report each policy's tiers
             (static: its one configuration) with per-tier weights fine-tuned this many
             epochs on the training images routed to the tier (``dqmq/tiers_ft``,
-            ``static/ft``); 0 = off.
+            ``static/ft``, ``uniform_wXaX/ft``: the same extra epochs on all images); 0 = off.
+        tier_train_epochs: ``codesign evaluate`` only: also report the dqmq tiers trained
+            apart like the uniform baselines: each tier's static configuration trained from
+            scratch this many epochs on all images by the same loop, then fine-tuned on its
+            routed images like ``tiers_ft`` (``dqmq/tiers_scratch``); 0 = off. With
+            ``tier_finetune_epochs`` the ``tiers`` step then deploys these models.
         methods: The methods ``codesign evaluate`` trains (``null`` = all): ``dqmq``,
             ``static``, ``dqnet``, ``uniform_wXaX``.
         board: Board of the analytic surrogate and of the LUT/DSP/cycles in evaluations.
@@ -124,6 +129,7 @@ class DqmqSection(Section):
     st_gate: bool = True
     finetune_epochs: int = Field(default=0, ge=0)
     tier_finetune_epochs: int = Field(default=0, ge=0)
+    tier_train_epochs: int = Field(default=0, ge=0)
     methods: list[str] | None = None
 
     @property

@@ -33,7 +33,8 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -190,6 +191,21 @@ def _bits_key(bits: LayerBits) -> tuple[int, int]:
     return (bits.weight + (bits.act or 0), bits.weight)
 
 
+def _memo_quant_weight(module: nn.Module) -> Any:
+    """``module.quant_weight`` that computes once and then returns the first result."""
+    method = type(module).quant_weight
+    cache: list[Any] = []
+
+    def quant_weight(quant_input: Any = None, subtensor_slice_list: Any = None) -> Any:
+        if subtensor_slice_list is not None:
+            return method(module, quant_input, subtensor_slice_list)
+        if not cache:
+            cache.append(method(module, quant_input))
+        return cache[0]
+
+    return quant_weight
+
+
 class _SwitchLayer(nn.Module):
     """One weight layer: a shared float weight and one option module per candidate."""
 
@@ -208,6 +224,10 @@ class _SwitchLayer(nn.Module):
         """Run option ``j`` on float input ``h`` and return float values."""
         out = self.options[j](h)
         return out.value if hasattr(out, "value") else out
+
+    def weight_layers(self) -> list[nn.Module]:
+        """The Brevitas layer (``QuantConv2d`` / ``QuantLinear``) of every option."""
+        return [option.conv if self.is_conv else option for option in self.options]
 
 
 class SwitchableCNN(nn.Module):
@@ -285,6 +305,31 @@ class SwitchableCNN(nn.Module):
                 g = gate[:, i]  # (B,)
                 h = h * g.reshape(-1, *([1] * (h.ndim - 1)))
         return h
+
+    @contextmanager
+    def weights_once(self) -> Iterator[None]:
+        """Within the block, every option quantizes the shared weight at most once.
+
+        A training step that runs the network more than once before the optimizer step
+        (DQMQ's leave-one-out reward probe) sees the same weights every time; Brevitas would
+        re-quantize them in every call of every option (about half of a mixed forward's time
+        at the quickstart's sizes). Inside the block each option's first
+        ``quant_weight()`` result (with its autograd graph, if any) is kept and returned by
+        the later calls, so the outputs are the same values as without the block. Do not
+        change the weights inside it.
+        """
+        patched = []
+        for layer in self.layers:
+            for module in layer.weight_layers():
+                if module.weight_quant.requires_quant_input:  # depends on the input: no reuse
+                    continue
+                module.quant_weight = _memo_quant_weight(module)  # an instance attribute
+                patched.append(module)
+        try:
+            yield
+        finally:
+            for module in patched:
+                del module.quant_weight  # the class's method again
 
     def forward_soft(self, x: Tensor, probs: Sequence[Tensor]) -> Tensor:
         """Logits of the probability-weighted mix of every option's output, layer by layer.

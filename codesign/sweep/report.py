@@ -233,7 +233,9 @@ def dqmq_sections(plan: list[dict[str, Any]], sweep_dir: Path) -> list[dict[str,
                     "fps": sim.get("fps"),
                     "frames": sim.get("frames"),
                     "exact_finn": sim.get("bit_exact_vs_finn"),
-                    "exact_switchable": sim.get("bit_exact_vs_switchable"),
+                    "exact_switchable": sim.get(
+                        "bit_exact_vs_brevitas", sim.get("bit_exact_vs_switchable")
+                    ),  # the Brevitas model deployed (the switchable net or a tier's own)
                     "lut": synth.get("lut"),
                     "ff": synth.get("ff"),
                     "dsp": synth.get("dsp"),

@@ -49,7 +49,7 @@ from codesign.cost.protocol import CostSurrogate
 from codesign.errors import ConfigError
 from codesign.models.switchable import SwitchableCNN
 from codesign.policy.options import Budget, PgBaseline, PgReward
-from codesign.policy.policy import QualityPolicy, anneal_tau, gumbel_sample
+from codesign.policy.policy import GumbelSample, QualityPolicy, anneal_tau, gumbel_sample
 
 log = logging.getLogger(__name__)
 
@@ -341,56 +341,54 @@ def train_dqmq(
                 choice = rand.expand(nb, -1)  # (B, L)
                 cost = float("nan")
             else:
-                tau = anneal_tau((step - cfg.warmup_epochs * batches) / joint_steps,
-                                 cfg.tau_start, cfg.tau_end)  # fmt: skip
-                pol_logits = policy(f)  # L x (B, K_i)
-                sample = gumbel_sample(pol_logits, tau, gen)
-                choice = sample.index  # (B, L)
-                gate = sample.gate if cfg.st_gate else sample.gate.detach()  # (B, L)
-                logits = net(x, choice, gate)  # (B, classes)
-                ce = F.cross_entropy(logits, y, reduction="none")  # (B,)
-                probs = [F.softmax(lg, dim=-1) for lg in pol_logits]  # L x (B, K_i)
-                exp_cost = surrogate.expected(probs)  # (B,)
-                if cfg.budget is Budget.LAGRANGIAN:  # lam * relative cost; lam by dual ascent
-                    rel = exp_cost.mean() / target - 1.0
-                    cost_term = lam * exp_cost.mean() / target + 0.5 * cfg.budget_rho * rel**2
-                    cost_weight, reward_cost = 1.0, lam / target
-                elif cfg.cost_target is None:
-                    cost_term = exp_cost.mean()
-                    cost_weight, reward_cost = cfg.cost_weight, cfg.reward_cost
-                else:
-                    cost_term = F.relu(exp_cost.mean() - cfg.cost_target)
-                    cost_weight, reward_cost = cfg.cost_weight, cfg.reward_cost
+                with net.weights_once():  # the probe reuses the quantized weights
+                    tau = anneal_tau((step - cfg.warmup_epochs * batches) / joint_steps,
+                                     cfg.tau_start, cfg.tau_end)  # fmt: skip
+                    pol_logits = policy(f)  # L x (B, K_i)
+                    sample = gumbel_sample(pol_logits, tau, gen)
+                    choice = sample.index  # (B, L)
+                    gate = sample.gate if cfg.st_gate else sample.gate.detach()  # (B, L)
+                    logits = net(x, choice, gate)  # (B, classes)
+                    ce = F.cross_entropy(logits, y, reduction="none")  # (B,)
+                    probs = [F.softmax(lg, dim=-1) for lg in pol_logits]  # L x (B, K_i)
+                    exp_cost = surrogate.expected(probs)  # (B,)
+                    if cfg.budget is Budget.LAGRANGIAN:  # lam * relative cost; lam by dual ascent
+                        rel = exp_cost.mean() / target - 1.0
+                        cost_term = lam * exp_cost.mean() / target + 0.5 * cfg.budget_rho * rel**2
+                        cost_weight, reward_cost = 1.0, lam / target
+                    elif cfg.cost_target is None:
+                        cost_term = exp_cost.mean()
+                        cost_weight, reward_cost = cfg.cost_weight, cfg.reward_cost
+                    else:
+                        cost_term = F.relu(exp_cost.mean() - cfg.cost_target)
+                        cost_weight, reward_cost = cfg.cost_weight, cfg.reward_cost
 
-                with torch.no_grad():
-                    reward, hard_cost = _reward(
-                        logits, y, sample.hard, surrogate, cfg.pg_reward, reward_cost
-                    )  # (B,), (B,)
-                if cfg.pg_baseline is PgBaseline.LOO:  # a second sample: leave-one-out
-                    other = gumbel_sample(pol_logits, tau, gen)
                     with torch.no_grad():
-                        out2 = net(x, other.index)  # (B, classes)
-                        reward2, _ = _reward(
-                            out2, y, other.hard, surrogate, cfg.pg_reward, reward_cost
-                        )
-                    advantage = 0.5 * (reward - reward2)  # (B,)
-                    pg = -(advantage * (sample.log_prob - other.log_prob)).mean()
-                else:
-                    advantage = reward - baseline  # (B,)
-                    pg = -(advantage * sample.log_prob).mean()
-                loss = ce.mean() + cost_weight * cost_term + cfg.pg_weight * pg
-                if cfg.joint_sandwich:  # keep the extremes trained while the policy picks
-                    loss = loss + F.cross_entropy(net(x, lowest), y)
-                    loss = loss + F.cross_entropy(net(x, highest), y)
-                m = cfg.baseline_momentum
-                baseline = m * baseline + (1.0 - m) * float(reward.mean())
-                cost = float(hard_cost.mean())
-                if cfg.budget is Budget.LAGRANGIAN:  # dual step on the deployed (argmax) cost
-                    with torch.no_grad():
-                        top = [F.one_hot(lg.argmax(dim=-1), lg.shape[-1]).float()
-                               for lg in pol_logits]  # fmt: skip
-                        violation = float(surrogate.expected(top).mean()) / target - 1.0
-                    lam = lam + cfg.dual_lr * violation  # equality: either sign
+                        reward, hard_cost = _reward(
+                            logits, y, sample.hard, surrogate, cfg.pg_reward, reward_cost
+                        )  # (B,), (B,)
+                    if cfg.pg_baseline is PgBaseline.LOO:  # a second sample: leave-one-out
+                        other = gumbel_sample(pol_logits, tau, gen)
+                        reward2 = _probe_reward(net, x, y, choice, other, reward, surrogate,
+                                                cfg.pg_reward, reward_cost)  # fmt: skip
+                        advantage = 0.5 * (reward - reward2)  # (B,)
+                        pg = -(advantage * (sample.log_prob - other.log_prob)).mean()
+                    else:
+                        advantage = reward - baseline  # (B,)
+                        pg = -(advantage * sample.log_prob).mean()
+                    loss = ce.mean() + cost_weight * cost_term + cfg.pg_weight * pg
+                    if cfg.joint_sandwich:  # keep the extremes trained while the policy picks
+                        loss = loss + F.cross_entropy(net(x, lowest), y)
+                        loss = loss + F.cross_entropy(net(x, highest), y)
+                    m = cfg.baseline_momentum
+                    baseline = m * baseline + (1.0 - m) * float(reward.mean())
+                    cost = float(hard_cost.mean())
+                    if cfg.budget is Budget.LAGRANGIAN:  # dual step on the deployed (argmax) cost
+                        with torch.no_grad():
+                            top = [F.one_hot(lg.argmax(dim=-1), lg.shape[-1]).float()
+                                   for lg in pol_logits]  # fmt: skip
+                            violation = float(surrogate.expected(top).mean()) / target - 1.0
+                        lam = lam + cfg.dual_lr * violation  # equality: either sign
 
             if not torch.isfinite(loss):
                 raise ConfigError(
@@ -452,6 +450,37 @@ def train_dqmq(
     net.eval()
     policy.eval()
     return stats
+
+
+def _probe_reward(
+    net: SwitchableCNN,
+    x: Tensor,
+    y: Tensor,
+    choice: Tensor,
+    other: GumbelSample,
+    reward: Tensor,
+    surrogate: CostSurrogate,
+    kind: PgReward,
+    reward_cost: float,
+) -> Tensor:
+    """The reward of the second (leave-one-out) sample ``other``, forward only.
+
+    Images whose second choice equals their first (``choice``) get the first reward: their
+    term ``(R1 - R2) * (grad log pi(c1) - grad log pi(c2))`` is zero whatever ``R2`` is, so
+    they are not run. The others run as one batch (``net.weights_once`` outside makes the
+    weights' quantization free); with BatchNorm in training mode their batch statistics
+    come from that sub-batch.
+    """
+    differs = (other.index != choice).any(dim=1)  # (B,)
+    reward2 = reward.clone()  # (B,)
+    rows = torch.nonzero(differs).squeeze(1)  # (D,)
+    if rows.numel() == 0:
+        return reward2
+    with torch.no_grad():
+        out2 = net(x.index_select(0, rows), other.index.index_select(0, rows))  # (D, classes)
+        hard2 = [h.detach().index_select(0, rows) for h in other.hard]
+        r2, _ = _reward(out2, y.index_select(0, rows), hard2, surrogate, kind, reward_cost)
+    return reward2.index_copy(0, rows, r2)
 
 
 def _reward(

@@ -10,23 +10,36 @@ sends to it: the noise tier's weights see noisy images, the clean tier's clean o
 the router sends fewer than ``min_images`` training images is tuned on all of them.
 
 K = 1 (the static policy's single configuration) is the same operation on all the data.
+
+The tuned models are what the flow deploys (``dqmq.tier_finetune_epochs``):
+:func:`save_tier_models` writes them next to ``tiers.json``, :func:`load_tier_models` reads
+them back for ``deploy_tiers``, which compiles and simulates each one bit-exactly.
 """
 
 from __future__ import annotations
 
+import io
 import logging
+import pickle
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import torch
 from torch import Tensor
 
-from codesign.models.cnn import QuantCNN
+from codesign.errors import ConfigError
+from codesign.io import atomic_write_bytes
+from codesign.models.arch import CnnArch
+from codesign.models.bits import BitConfig
+from codesign.models.cnn import QuantCNN, build_cnn
 from codesign.models.switchable import SwitchableCNN
 from codesign.train.dqmq_eval import Decision, Predictor
 from codesign.train.fixed import train_fixed
 
-__all__ = ["finetune_tiers", "tiered_predictor"]
+__all__ = ["finetune_tiers", "load_tier_models", "save_tier_models", "tiered_predictor"]
+
+TIER_MODELS_FORMAT = "dqmq-tiers-1"
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +56,8 @@ def finetune_tiers(
     batch_size: int,
     seed: int,
     min_images: int = 256,
+    tier_ids: Sequence[int] | None = None,
+    nets: Sequence[SwitchableCNN] | None = None,
 ) -> list[QuantCNN]:
     """One fine-tuned plain model per tier.
 
@@ -55,21 +70,26 @@ def finetune_tiers(
         epochs: Fine-tuning epochs per tier.
         lr: Peak learning rate (cosine-decayed).
         batch_size: Images per step.
-        seed: Seeds each tier's data order (``seed * 100 + tier``).
+        seed: Seeds each tier's data order (``seed * 100 + tier id``).
         min_images: A tier with fewer routed images is tuned on all of them.
+        tier_ids: The id of each tier in the seed (default its index): a caller that
+            reorders the tiers passes their original indices, so each tier is tuned the same.
+        nets: One network per tier to freeze instead of ``net`` (tiers trained apart).
 
     Returns:
         The tiers' models, in eval mode.
     """
     models = []
+    ids = list(range(len(tiers))) if tier_ids is None else [int(i) for i in tier_ids]
     for t, choice in enumerate(np.asarray(tiers)):
-        model = net.freeze([int(c) for c in choice])
+        source = net if nets is None else nets[t]
+        model = source.freeze([int(c) for c in choice])
         idx = torch.from_numpy(np.flatnonzero(np.asarray(routed) == t))
         if idx.numel() < max(min_images, 2 * batch_size):
             idx = torch.arange(labels.shape[0])
         log.info("tier %d %s: fine-tuning on %d images", t, choice.tolist(), idx.numel())
         train_fixed(model, images[idx], labels[idx], epochs=epochs, lr=lr,
-                    batch_size=min(batch_size, idx.numel()), seed=seed * 100 + t)  # fmt: skip
+                    batch_size=min(batch_size, idx.numel()), seed=seed * 100 + ids[t])  # fmt: skip
         models.append(model.eval())
     return models
 
@@ -100,3 +120,43 @@ def tiered_predictor(
         return Decision(logits, choice=tier_choice[t])
 
     return predict
+
+
+def save_tier_models(path: Path, models: Sequence[QuantCNN], tiers: np.ndarray) -> Path:
+    """Write the tiers' models (bits and state dicts) atomically with ``torch.save``."""
+    payload = {
+        "format": TIER_MODELS_FORMAT,
+        "choices": np.asarray(tiers).tolist(),
+        "bits": [m.bits.to_dict() for m in models],
+        "state": [m.state_dict() for m in models],
+    }
+    buf = io.BytesIO()
+    torch.save(payload, buf)
+    return atomic_write_bytes(Path(path), buf.getvalue())
+
+
+def load_tier_models(path: Path, arch: CnnArch, tiers: np.ndarray) -> list[QuantCNN]:
+    """The models :func:`save_tier_models` wrote, in eval mode, checked against ``tiers``.
+
+    Raises:
+        ConfigError: Not such a file, or its tiers are not ``tiers`` (a stale file).
+    """
+    try:
+        payload = torch.load(Path(path), weights_only=True)
+    except (OSError, RuntimeError, pickle.UnpicklingError) as err:
+        raise ConfigError(
+            f"cannot read the tier models {path}: {str(err).splitlines()[0][:120]}"
+        ) from None
+    if not isinstance(payload, dict) or payload.get("format") != TIER_MODELS_FORMAT:
+        raise ConfigError(f"{path} is not a {TIER_MODELS_FORMAT} file")
+    if payload["choices"] != np.asarray(tiers).tolist():
+        raise ConfigError(
+            f"{path} holds tiers {payload['choices']}, tiers.json {np.asarray(tiers).tolist()}; "
+            "re-run the tiers step"
+        )
+    models = []
+    for bits, state in zip(payload["bits"], payload["state"], strict=True):
+        model = build_cnn(arch, BitConfig.from_dict(bits))
+        model.load_state_dict(state)
+        models.append(model.eval())
+    return models

@@ -89,6 +89,7 @@ dqmq:
   st_gate: false
   tiers: 2
   tier_finetune_epochs: 1
+  tier_train_epochs: 1
   methods: [dqmq, static, uniform_w2a2]
 """
 
@@ -106,9 +107,62 @@ def test_evaluate_with_the_session2_objective(tmp_path, monkeypatch, capsys):
     rows = json.loads((out / "results.json").read_text())
     methods = {r["method"] for r in rows}
     assert {"dqmq/tiers_ft", "static/ft", "static/routed_ft", "uniform_w2a2"} <= methods
+    assert {"dqmq/tiers_scratch", "uniform_w2a2/ft"} <= methods  # (b): tiers trained apart
+    apart = sorted((out / "seed0").glob("tier_*.pt"))
+    assert apart and all(load_dqmq(p)[2]["config"]["epochs"] == 1 for p in apart)
     assert "uniform_w4a4" not in methods and "dqnet/policy_hard" not in methods
     assert all(r["dsp"] == 0 and r["lut"] > 0 for r in rows if "lut" in r)  # LUT MVUs
     _, _, ckpt = load_dqmq(out / "seed0" / "dqmq.pt")
     assert ckpt["cost_version"] == load_cost_model("xc7").version
     assert [e["phase"] for e in ckpt["state"]["history"]] == ["warmup", "joint", "finetune"]
     assert "static/routed_ft" in (out / "summary.md").read_text()
+
+    # Deploy what was evaluated: the flow's train_dqmq -> tiers (same flow, seed 0) writes
+    # the same network and the tier models that scored dqmq/tiers_scratch (tiers trained
+    # apart, then tuned) and, without tier_train_epochs, dqmq/tiers_ft above.
+    from codesign.data.splits import load_split
+    from codesign.flow.config import load_flow_config
+    from codesign.flow.dqmq import make_tiers
+    from codesign.flow.runner import run_flow
+    from codesign.flow.steps import STEPS
+    from codesign.policy.tiers import Router
+    from codesign.quality import Corruption
+    from codesign.train.dqmq_eval import evaluate_method, test_conditions
+    from codesign.train.dqmq_finetune import load_tier_models, tiered_predictor
+    from codesign.train.dqmq_run import build_surrogate
+
+    flow.write_text(EVAL_FLOW.replace("steps: [train_dqmq]", "steps: [train_dqmq, tiers]"))
+    cfg = load_flow_config(flow, STEPS).with_overrides(out_dir=tmp_path / "run")
+    result = run_flow(cfg, STEPS)
+    assert result.state.results["tiers"]["fine_tuned"]
+    run = tmp_path / "run"
+    net, _, _ = load_dqmq(run / CHECKPOINT_FILE)
+    evaluated, _, _ = load_dqmq(out / "seed0" / "dqmq.pt")
+    for a, b in zip(net.state_dict().values(), evaluated.state_dict().values(), strict=True):
+        assert torch.equal(a, b)
+    x, y = load_split("fashion_mnist", "test", 32, 0)
+    conds = test_conditions(x, y, [c.value for c in Corruption], [3], 0)
+    sur = build_surrogate("lut", net.arch, net.space, board="pynq-z2", fps=10_000.0)
+
+    def same_as_evaluated(tiers_file, method):
+        tiers_json = json.loads(tiers_file.read_text())
+        router = Router.from_dict(tiers_json["router"])
+        path = tiers_file.parent / tiers_json["tier_models"]
+        models = load_tier_models(path, net.arch, router.tiers)
+        mine = evaluate_method(tiered_predictor(models, router.tiers, router.route), conds,
+                               sur, net.space.bits_table())  # fmt: skip
+        theirs = [r for r in rows if r["method"] == method]
+        assert len(mine) == len(theirs) == len(conds)
+        for m, t in zip(mine, theirs, strict=True):
+            assert (m["condition"], m["severity"], m["accuracy"]) == (
+                t["condition"], t["severity"], t["accuracy"]
+            )  # fmt: skip
+        return tiers_json
+
+    assert same_as_evaluated(run / TIERS_FILE, "dqmq/tiers_scratch")["tier_weights"] == (
+        "trained apart, fine-tuned"
+    )
+    sec = cfg.dqmq.model_copy(update={"tier_train_epochs": 0})
+    alone = tmp_path / "ft" / "tiers.json"
+    make_tiers(run / CHECKPOINT_FILE, cfg.model_copy(update={"dqmq": sec}), 2, alone)
+    assert same_as_evaluated(alone, "dqmq/tiers_ft")["tier_weights"] == "fine-tuned"

@@ -1,4 +1,6 @@
-"""Train -> tiers (K=2) -> compile -> simulate (bit-exact) -> synth, on a tiny network."""
+"""Train -> tiers (K=2) -> per-tier fine-tuning -> compile -> simulate (bit-exact) -> synth,
+on a tiny network: what is deployed is each tier's own fine-tuned model (what ``codesign
+evaluate`` reports as ``dqmq/tiers_ft``); the shared-weights path runs in the demo chain."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from codesign.policy.policy import mean_log_probs
 from codesign.policy.tiers import Router, fit_tiers, ranked_choices
 from codesign.quality import corrupt, quality_features
 from codesign.train.dqmq import DqmqConfig
+from codesign.train.dqmq_finetune import finetune_tiers
 from codesign.train.dqmq_run import MixedData, load_dqmq, train_method
 
 pytestmark = [pytest.mark.slow, pytest.mark.verilator, pytest.mark.yosys]
@@ -55,6 +58,11 @@ def test_train_tiers_compile_simulate_synth(tmp_path):
     routed = router.route(data.features.double().numpy())
     assert set(np.unique(routed)) <= {0, 1}
 
+    models = finetune_tiers(net, tiers, routed, data.images, data.labels, epochs=1, lr=1e-3,
+                            batch_size=32, seed=0)  # fmt: skip
+    for model, choice in zip(models, tiers, strict=True):  # tuned: not the shared weights
+        shared = net.freeze(choice.tolist()).state_dict()
+        assert any(not torch.equal(v, shared[k]) for k, v in model.state_dict().items())
     cfg_hw = CompileConfig(board="pynq-z2", fps=100_000)
     rows = []
     for t, choice in enumerate(tiers):
@@ -62,12 +70,14 @@ def test_train_tiers_compile_simulate_synth(tmp_path):
             data.images[np.nonzero(routed == t)[0][:3]] if np.any(routed == t) else data.images[:3]
         )
         row = deploy_tier(net, choice.tolist(), tmp_path / f"tier{t}", cfg_hw, frames,
-                          synth=(t == 0))  # fmt: skip
-        assert row["sim"]["bit_exact_vs_finn"] and row["sim"]["bit_exact_vs_switchable"]
+                          synth=(t == 0), model=models[t])  # fmt: skip
+        assert row["weights"] == "tier"
+        assert row["sim"]["bit_exact_vs_finn"] and row["sim"]["bit_exact_vs_tier_model"]
+        assert row["sim"]["bit_exact_vs_brevitas"]
         rows.append(row)
     assert rows[0]["bits"] != rows[1]["bits"]
     assert rows[0]["synth"]["lut"] > 0
     costs = [bitops_surrogate(arch, space).discrete(t.tolist()) for t in tiers]
-    table = deploy_table(net, tiers, routed, data.images, data.labels, costs)
+    table = deploy_table(net, tiers, routed, data.images, data.labels, costs, models=models)
     assert sum(r["share"] for r in table["tiers"]) == pytest.approx(1.0)
     assert 0.0 <= table["stream_accuracy"] <= 1.0
