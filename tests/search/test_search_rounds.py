@@ -124,6 +124,15 @@ def test_rounds_correct_the_pricing_until_the_measured_winner_fits(tmp_path: Pat
 
     assert untimed(again["rounds"]) == untimed(json.loads(json.dumps(rounds)))
     assert (tmp_path / "run" / ROUNDS_FILE).is_file()
+    # The CLI's table shows every round.
+    from rich.console import Console
+
+    from codesign.cli.search import _rounds_table
+
+    console = Console(record=True, width=200)
+    console.print(_rounds_table(rounds))
+    text = console.export_text()
+    assert text.count("sequential") == len(seq["rounds"]) and "True" in text
 
 
 def test_rounds_refuse_a_method_the_search_does_not_run(tmp_path: Path) -> None:
@@ -143,4 +152,17 @@ def test_rounds_refuse_a_method_the_search_does_not_run(tmp_path: Path) -> None:
         run_search(
             cfg, SearchTarget("pynq-z2", FPS), tmp_path / "run", hardware_for=(), rounds=2, **kw
         )
+    assert not (tmp_path / "run").exists()
+
+
+def test_cli_rounds_without_a_method_to_build_is_one_line(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from codesign.cli.main import cli
+
+    flow = _tiny_flow(tmp_path)
+    args = ["search", str(flow), "--rounds", "2", "--hardware", "none", "--db", "none"]
+    result = CliRunner().invoke(cli, [*args, "--out", str(tmp_path / "run")])
+    assert result.exit_code != 0
+    assert "--rounds needs a method to build" in str(result.exception) + result.output
     assert not (tmp_path / "run").exists()
