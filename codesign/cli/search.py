@@ -53,6 +53,20 @@ from codesign.cli.progress import ProgressBars
     default=None,
     help="Seed of the evolution only (default run.seed); results go to OUT/search_seed<N>/.",
 )
+@click.option(
+    "--rounds",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Measured rounds per --hardware method: correct the pricing with the measured "
+    "winner and search again until it measures within budget (docs/search.md).",
+)
+@click.option(
+    "--reference",
+    default="sequential",
+    show_default=True,
+    help="With --rounds: the method whose measured LUTs cap the other methods' budget.",
+)
 def search(
     flow_file: Path,
     board: str | None,
@@ -62,6 +76,8 @@ def search(
     hardware: tuple[str, ...],
     db_url: str | None,
     search_seed: int | None,
+    rounds: int,
+    reference: str,
 ) -> None:
     """APQ: search architecture, pruning and bits jointly under BOARD's budget at FPS."""
     from codesign.cost.calibration import load_cost_model  # noqa: PLC0415
@@ -102,6 +118,8 @@ def search(
             results_db=None if db_url == "none" else ResultsDB(db_url),
             progress=ProgressBars(progress),
             search_seed=search_seed,
+            rounds=rounds,
+            reference=reference,
         )
     table = Table(title=f"APQ on {report['board']} at {fps:g} FPS ({report['cost_model']})")
     for col in ("method", "bits", "widths", "pred.", "test acc", "est. LUT", "meas. LUT", "s"):
@@ -121,6 +139,35 @@ def search(
         )
     out = Console()
     out.print(table)
+    if "rounds" in report:
+        out.print(_rounds_table(report["rounds"]))
     seed_dir = out_dir / f"search_seed{report['search_seed']}"
     report_dir = out_dir if report["search_seed"] == report["seed"] else seed_dir
     out.print(f"report: {report_dir / 'search_report.json'}  ({time.perf_counter() - t0:.1f} s)")
+
+
+def _rounds_table(rounds: dict) -> Table:
+    """Each method's measured rounds: correction, estimate, measurement, accuracy."""
+    table = Table(title=f"measured rounds (budget {rounds['budget_lut']:.0f} LUT)")
+    for col in ("method", "round", "x LUT", "est. limit", "est. LUT", "meas. LUT", "DSP"):
+        table.add_column(col)
+    for col in ("budget", "test acc", "FPS", "bit-exact"):
+        table.add_column(col)
+    for method, res in rounds["methods"].items():
+        for r in res["rounds"]:
+            meas = r.get("measured") or {}
+            exact = r.get("bit_exact") or {}
+            table.add_row(
+                method,
+                str(r["round"]),
+                f"{r['correction']['factors'].get('lut', 1.0):.3f}",
+                f"{r['estimated_lut_limit']:.0f}",
+                f"{r['estimated_lut'] or 0:.0f}",
+                f"{meas.get('lut', 0):.0f}",
+                f"{meas.get('dsp', 0):.0f}",
+                f"{res['measured_budget_lut']:.0f}",
+                f"{r['test_accuracy']:.4f}",
+                "" if r.get("fps") is None else f"{r['fps']:.0f}",
+                str(bool(exact) and all(exact.values())),
+            )
+    return table

@@ -150,14 +150,41 @@ def canonical_vectors(space: SearchSpace, vectors: np.ndarray) -> np.ndarray:
 class CostChecker:
     """Prices candidates with an injected price function and checks them against a budget."""
 
-    def __init__(self, space: SearchSpace, price_fn: PriceFn, budget: Budget) -> None:
-        """Keep the collaborators; nothing is priced yet."""
+    def __init__(
+        self,
+        space: SearchSpace,
+        price_fn: PriceFn,
+        budget: Budget,
+        adjust: Callable[[Price], Price] | None = None,
+    ) -> None:
+        """Keep the collaborators; nothing is priced yet.
+
+        Args:
+            space: The search space.
+            price_fn: The cost model's pricing.
+            budget: What a feasible design may use.
+            adjust: Applied to each price before the budget check (e.g. a measured
+                :class:`~codesign.search.feedback.Correction`); :meth:`costs` stays raw.
+        """
         self.space = space
         self.price_fn = price_fn
         self.budget = budget
+        self.adjust = adjust
         self._cache: dict[bytes, Price | None] = {}
         self._verdicts: dict[bytes, bool] = {}
         self.priced = 0  # designs priced by ``price_fn`` (cache misses)
+
+    def rechecked(
+        self, budget: Budget, adjust: Callable[[Price], Price] | None = None
+    ) -> CostChecker:
+        """A checker under another budget and adjustment that shares this one's prices.
+
+        The search's rounds re-check the same designs under corrected prices; the cost
+        model prices each design once.
+        """
+        other = CostChecker(self.space, self.price_fn, budget, adjust)
+        other._cache = self._cache  # noqa: SLF001 (same class)
+        return other
 
     def cost_of(self, arch: Arch) -> Price | None:
         """The cost model's price of ``arch`` folded for the FPS target (cached)."""
@@ -199,6 +226,8 @@ class CostChecker:
             ok = verdicts.get(key)
             if ok is None:
                 cost = self._cost(row)
+                if cost is not None and self.adjust is not None:
+                    cost = self.adjust(cost)
                 ok = verdicts[key] = cost is not None and self.budget.admits(cost)
             out[i] = ok
         return out

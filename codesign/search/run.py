@@ -49,7 +49,7 @@ from codesign.search.baselines import (
     sequential_search,
     uniform_search,
 )
-from codesign.search.efficiency import Budget, CostChecker, Price, PriceFn
+from codesign.search.efficiency import Budget, CostChecker, Price, PriceFn, canonical_vectors
 from codesign.search.evolution import EvolutionConfig
 from codesign.search.pipeline import (
     load_sample_data,
@@ -58,6 +58,7 @@ from codesign.search.pipeline import (
     supernet_stage,
 )
 from codesign.search.predictor import encode_features, score_predictor
+from codesign.search.rounds import ROUNDS_FILE, FeasibleFn, RoundsState, SearchFn, measured_rounds
 from codesign.search.samples import finetune_subnet
 from codesign.search.space import SearchSpace
 from codesign.train.fixed import evaluate_accuracy, torch_threads
@@ -195,8 +196,77 @@ def _record(db: Any, row: dict[str, Any], report: dict[str, Any], out_dir: Path,
             },
         }
     )
-    if "measured" in row:
-        db.record_run_folder(out_dir / "hw" / slug / "compile")
+    folder = out_dir / "hw" / slug / "compile"
+    if "measured" in row and folder.is_dir():
+        db.record_run_folder(folder)
+
+
+def _uniform_bits(space: SearchSpace) -> list[int]:
+    return [b for b in (2, 4, 8) if b in space.weight_bits and b in space.act_bits]
+
+
+def _method_names(cfg: FlowConfig) -> list[str]:
+    """The methods a search of ``cfg`` runs (names as in the report)."""
+    s = cfg.search
+    if s is None or not s.baselines:
+        return ["joint"]
+    uniform = [b for b in (2, 4, 8) if b in s.weight_bits and b in s.act_bits]
+    return ["joint", "sequential", "random", *(f"uniform W{b}A{b}" for b in uniform)]
+
+
+PROTOCOL = (
+    "Measured rounds: after a winner is built and measured (Yosys, whole design), the "
+    "search's LUT price is multiplied by the largest measured/estimated ratio of the designs "
+    "measured so far in this run, and the search, finetune and build run again, until the "
+    "measured winner is within its measured LUT budget or the rounds run out. The reference "
+    "method runs under the budget B; every other method under min(B, the reference's final "
+    "measured LUTs)."
+)
+
+
+def _measured_rounds(
+    checker: CostChecker,
+    max_rounds: int,
+    methods: Sequence[str],
+    reference: str,
+    searches: dict[str, SearchFn],
+    finish: Callable[[SearchOutcome, str], dict[str, Any]],
+    *,
+    state: RoundsState,
+    on_method: Callable[[dict[str, Any]], None],
+    progress: Progress | None,
+) -> dict[str, Any]:
+    """The measured rounds of each of ``methods``, the reference first (see PROTOCOL)."""
+    b_lut = checker.budget.limit.lut
+    out: dict[str, Any] = {
+        "protocol": PROTOCOL,
+        "reference": reference,
+        "budget_lut": b_lut,
+        "max_rounds": max_rounds,
+        "methods": {},
+    }
+    prior: list[Any] = []
+    ref_lut: float | None = None
+    for method in sorted(methods, key=lambda m: m != reference):
+        lut = b_lut if ref_lut is None or method == reference else min(b_lut, ref_lut)
+        res = measured_rounds(
+            method,
+            searches[method],
+            finish,
+            checker=checker,
+            measured_lut=lut,
+            max_rounds=max_rounds,
+            state=state,
+            prior=prior,
+            progress=progress,
+        )
+        prior.extend(res.pop("points"))
+        last = res["rounds"][-1] if res["rounds"] else {}
+        if method == reference and last.get("measured"):
+            ref_lut = last["measured"]["lut"]
+        out["methods"][method] = res
+        on_method(out)
+    return out
 
 
 def run_search(
@@ -211,6 +281,8 @@ def run_search(
     results_db: Any = None,  # noqa: ANN401 (a codesign.cost.db.ResultsDB, or None)
     progress: Progress | None = None,
     search_seed: int | None = None,
+    rounds: int = 0,
+    reference: str = "sequential",
 ) -> dict[str, Any]:
     """Run the APQ search of ``cfg`` for ``target``; write and return the report.
 
@@ -232,9 +304,16 @@ def run_search(
         search_seed: Seed of the searches' random generators (default ``run.seed``). The
             supernet, samples, predictors and finetunes keep ``run.seed``, so two search
             seeds in one run folder share them and differ only in the evolution.
+        rounds: With ``> 0``, each ``hardware_for`` method's winner is built in measured
+            rounds (:mod:`codesign.search.rounds`, at most ``rounds`` builds per method):
+            the pricing is corrected with the measurements and the method searches again
+            until its measured winner meets the measured budget (``report["rounds"]``,
+            resumable from ``rounds.json``).
+        reference: The method whose final measured LUTs cap the others' measured budget.
 
     Raises:
-        ConfigError: No ``search`` section, or ``hardware_for`` without ``hardware``.
+        ConfigError: No ``search`` section, ``hardware_for`` without ``hardware``, or
+            ``rounds`` without hardware methods or for a method the search does not run.
         InfeasibleError: The joint search finds nothing within budget.
     """
     if cfg.search is None:
@@ -244,6 +323,19 @@ def run_search(
             f"hardware for {', '.join(hardware_for)} needs a hardware function "
             "(codesign.flow.from_model.model_hardware with the flow's step registry)"
         )
+    if rounds < 0:
+        raise ConfigError(f"--rounds must be >= 0, got {rounds}")
+    if rounds:
+        if not hardware_for:
+            raise ConfigError("--rounds needs a method to build (--hardware joint ...)")
+        known = _method_names(cfg)
+        unknown = [m for m in hardware_for if m not in known]
+        if unknown:
+            raise ConfigError(
+                f"--rounds: the search runs no method {unknown[0]!r}; it runs "
+                + ", ".join(known)
+                + ("" if cfg.search.baselines else " (search.baselines is false)")
+            )
     s = cfg.search
     seed = cfg.run.seed
     sseed = seed if search_seed is None else search_seed
@@ -311,57 +403,48 @@ def run_search(
         def gen_progress(name: str) -> Callable[[int, int, float], None] | None:
             return (lambda d, t, _b: progress(name, d, t)) if progress else None
 
-        outcomes: list[SearchOutcome] = [
-            joint_search(
-                space,
-                score_q,
-                checker.feasible,
-                np.random.default_rng(sseed),
-                ecfg,
-                gen_progress("joint search"),
-            )
-        ]
+        rng = lambda: np.random.default_rng(sseed)  # noqa: E731 (each search: the same seed)
+
+        def uniform(b: int) -> SearchFn:
+            def run(feasible: FeasibleFn) -> SearchOutcome:
+                found = uniform_search(space, score_q, feasible, rng(), ecfg, b)
+                if found is None:
+                    raise InfeasibleError(f"no uniform W{b}A{b} subnet fits the budget")
+                return found
+
+            return run
+
+        searches: dict[str, SearchFn] = {
+            "joint": lambda f: joint_search(
+                space, score_q, f, rng(), ecfg, gen_progress("joint search")
+            ),
+            "sequential": lambda f: sequential_search(
+                space, score_fp32, score_q, f, rng(), ecfg, gen_progress("sequential search")
+            ),
+        }
+        outcomes: list[SearchOutcome] = [searches["joint"](checker.feasible)]
+        searches["random"] = lambda f: random_search(
+            space, score_q, f, rng(), outcomes[0].scored, s.max_tries
+        )
+        for b in _uniform_bits(space):
+            searches[f"uniform W{b}A{b}"] = uniform(b)
         if s.baselines:
-            outcomes.append(
-                sequential_search(
-                    space,
-                    score_fp32,
-                    score_q,
-                    checker.feasible,
-                    np.random.default_rng(sseed),
-                    ecfg,
-                    gen_progress("sequential search"),
-                )
-            )
-            outcomes.append(
-                random_search(
-                    space,
-                    score_q,
-                    checker.feasible,
-                    np.random.default_rng(sseed),
-                    outcomes[0].scored,
-                    s.max_tries,
-                )
-            )
-            for b in (2, 4, 8):
-                if b in space.weight_bits and b in space.act_bits:
-                    found = uniform_search(
-                        space, score_q, checker.feasible, np.random.default_rng(sseed), ecfg, b
-                    )
-                    if found is not None:
-                        outcomes.append(found)
-                    else:
-                        report.setdefault("no_fit", []).append(f"uniform W{b}A{b}")
+            outcomes.append(searches["sequential"](checker.feasible))
+            outcomes.append(searches["random"](checker.feasible))
+            for b in _uniform_bits(space):
+                try:
+                    outcomes.append(searches[f"uniform W{b}A{b}"](checker.feasible))
+                except InfeasibleError:
+                    report.setdefault("no_fit", []).append(f"uniform W{b}A{b}")
         for o in outcomes:
             times[f"search_{o.method}"] = o.seconds
 
         cand_dir = res_dir / "candidates"
         cand_dir.mkdir(exist_ok=True)
-        results = []
-        for i, o in enumerate(outcomes):
-            if progress:
-                progress("winners: finetune", i, len(outcomes))
-            slug = o.method.replace(" ", "_")
+        tuned: dict[bytes, tuple[torch.nn.Module, float, float]] = {}
+
+        def finish(o: SearchOutcome, slug: str, build: bool) -> dict[str, Any]:
+            """Finetune and test ``o``'s winner, write its flow; build and measure it."""
             arch = space.decode(o.vector)
             cost = checker.costs(o.vector[None])[0]
             flow_data = candidate_flow(cfg, space, o.vector, target, f"{cfg.run.name}-{slug}")
@@ -370,10 +453,13 @@ def run_search(
                 flow_data,
                 f"APQ candidate ({o.method} winner) for {board.name} at {target.fps:g} FPS",
             )
-            t0 = time.perf_counter()
-            model = finetune_subnet(net, o.vector, data, steps=s.finetune_steps, seed=seed)
-            times[f"finetune_{o.method}"] = time.perf_counter() - t0
-            acc = evaluate_accuracy(model, x_test, y_test)
+            key = canonical_vectors(space, o.vector[None])[0].tobytes()
+            if key not in tuned:  # a round that finds the same design again reuses it
+                t0 = time.perf_counter()
+                model = finetune_subnet(net, o.vector, data, steps=s.finetune_steps, seed=seed)
+                seconds = time.perf_counter() - t0
+                tuned[key] = (model, evaluate_accuracy(model, x_test, y_test), seconds)
+            model, acc, times[f"finetune_{slug}"] = tuned[key]
             row: dict[str, Any] = {
                 "method": o.method,
                 "arch": space.to_cnn_arch(arch).to_dict(),
@@ -389,20 +475,49 @@ def run_search(
                 "search_s": round(o.seconds, 2),
                 "flow": str(cand_dir / f"{slug}.yaml"),
             }
-            if o.method in hardware_for:
+            if build:
                 t0 = time.perf_counter()
                 hw = hardware(flow, model, res_dir / "hw" / slug, progress=progress)
-                times[f"hardware_{o.method}"] = time.perf_counter() - t0
+                times[f"hardware_{slug}"] = time.perf_counter() - t0
                 row["measured"] = {
                     "simulate": hw.get("simulate"),
                     "synth": hw.get("synth"),
                     "compile": hw.get("compile"),
                     "seconds": hw.get("seconds"),
                 }
-            results.append(row)
-            atomic_write_json(res_dir / REPORT_FILE, {**report, "winners": results})
             if results_db is not None:
                 _record(results_db, row, report, res_dir, slug)
+            return row
+
+        results = []
+        for i, o in enumerate(outcomes):
+            if progress:
+                progress("winners: finetune", i, len(outcomes))
+            # With measured rounds, the hardware methods are built in their rounds below.
+            build = o.method in hardware_for and not rounds
+            results.append(finish(o, o.method.replace(" ", "_"), build))
+            atomic_write_json(res_dir / REPORT_FILE, {**report, "winners": results})
+        if rounds:
+            report["winners"] = results
+            settings = {
+                **{k: report[k] for k in ("board", "fps", "limit", "cost_model", "space")},
+                "seed": seed,
+                "search_seed": sseed,
+                "flow": cfg.to_yaml_dict(),
+            }
+            report["rounds"] = _measured_rounds(
+                checker,
+                rounds,
+                hardware_for,
+                reference,
+                searches,
+                lambda o, slug: finish(o, slug, True),
+                state=RoundsState.load(res_dir / ROUNDS_FILE, settings),
+                on_method=lambda r: atomic_write_json(
+                    res_dir / REPORT_FILE, {**report, "rounds": r}
+                ),
+                progress=progress,
+            )
         # The rest of the joint population, for the sweep.
         top = outcomes[0].top if outcomes[0].top is not None else np.empty((0,))
         seen = {space.active_key(space.decode(outcomes[0].vector))}
