@@ -85,6 +85,7 @@ DEFAULT_COEFS: dict[str, dict[str, tuple[float, float]]] = {
         "base": (300.0, 150.0),
         "mult": (1.1, 0.5),
         "addertree": (1.1, 1.0),
+        "pp": (0.0, 0.0),  # PE x SIMD x W x A: partial-product bits (0: FINN-R's model)
         "acc": (1.1, 3.0),
         "act_in": (1.0, 2.0),
         "wmem": (1.0, 0.0),
@@ -117,7 +118,13 @@ DEFAULT_COEFS: dict[str, dict[str, tuple[float, float]]] = {
         "kernel_loops": (60.0, 20.0),
     },
     "fmpadding": {"base": (40.0, 50.0), "width": (1.0, 2.0)},
-    "dwc": {"base": (10.0, 10.0), "width": (1.0, 1.5), "down": (0.8, 0.5)},
+    "dwc": {
+        "base": (10.0, 10.0),
+        "width": (1.0, 1.5),
+        # narrowing (vpc.sv genGeneric): PI0 + PO0 slots of GCD bits, each muxed from PI0
+        # inputs; its registers are ~in + out bits, which "width" already counts
+        "down": (0.8, 0.0),
+    },
     "fifo": {
         "base": (8.0, 6.0),
         "width": (1.0, 1.0),
@@ -256,6 +263,9 @@ def features(spec: LayerSpec, lutram_max_bits: float) -> tuple[dict[str, float],
             wa = w + a
             f["mult"] = spec.pe * spec.simd * (2 * math.ceil(wa / 6) - 1) * wa
             f["addertree"] = spec.pe * wa * (2 * spec.simd - 1)
+            # the kernel's lanes sum exactly w x a partial-product bits (Baugh-Wooley):
+            # their compressors grow with the product, not with w + a
+            f["pp"] = spec.pe * spec.simd * w * a
         else:
             f["dsps"] = 0.0  # filled by the model (family-dependent)
             # lane packing and split per multiply-accumulate when PEs share a DSP's lanes
@@ -292,7 +302,10 @@ def features(spec: LayerSpec, lutram_max_bits: float) -> tuple[dict[str, float],
         ifm = int(extra(spec, "ifm", 1))
         cf = spec.mh // spec.simd
         depth = ((k - 1) * ifm + k) * cf
-        blut, bbram = memory_cost(depth, spec.simd * a, lutram_max_bits)
+        # finn-plus's SWG buffer is ram_style "distributed" by default: LUTRAM at any size
+        # (measured: 680 x 12 and 133 x 24 buffers, 0 BRAM); "block"/"auto" by the rule
+        threshold = lutram_max_bits if extra(spec, "ram_block") else math.inf
+        blut, bbram = memory_cost(depth, spec.simd * a, threshold)
         window = k * k if extra(spec, "parallel") else 1
         # the controller's counters and comparators (finn-plus swg_template_*.sv): element
         # counters over the whole input frame (ifm^2 x channel folds) and the buffer

@@ -161,3 +161,43 @@ def test_fifo_regimes_registers_then_lutram_then_bram() -> None:
     assert model.layer_cost(_fifo(8, 25)).resources.ff >= 8 * 25
     assert "fifo.lutram" in {n for n, _ in model.layer_cost(_fifo(16, 101)).terms}
     assert model.layer_cost(_fifo(24, 368)).resources.bram18 == 1
+
+
+def test_lut_mvu_prices_partial_product_bits() -> None:
+    # the LUT MVU's lanes sum w x a partial-product bits: the pp term is PE x SIMD x W x A
+    coefs = {k: dict(v) for k, v in AnalyticCostModel().coefs.items()}
+    coefs["mvau_lut"]["pp"] = (1.0, 0.0)
+    model = AnalyticCostModel(coefs=coefs)
+    for w, a in ((2, 2), (4, 4), (8, 8)):
+        terms = dict(model.layer_cost(_mvau(w, a, 2, 6, Impl.LUT)).terms)
+        assert terms["mvau_lut.pp"].lut == pytest.approx(2 * 6 * w * a)
+    # uncalibrated (and older calibration files): no pp coefficient, FINN-R's model alone
+    assert dict(AnalyticCostModel().layer_cost(_mvau(8, 8, 2, 6, Impl.LUT)).terms)[
+        "mvau_lut.pp"
+    ].lut == pytest.approx(0.0)
+
+
+def test_swg_buffer_is_lutram_unless_its_ram_style_says_block() -> None:
+    from codesign.cost.extract import node_spec
+
+    attrs = {
+        "SIMD": 2,
+        "IFMDim": [20, 20],
+        "OFMDim": [16, 16],
+        "ConvKernelDim": [5, 5],
+        "Stride": [1, 1],
+        "IFMChannels": 16,
+        "inputDataType": "UINT6",
+    }
+    model = AnalyticCostModel()
+    default = node_spec("ConvolutionInputGenerator_rtl_0", "ConvolutionInputGenerator_rtl", attrs)
+    block = node_spec(
+        "ConvolutionInputGenerator_rtl_0",
+        "ConvolutionInputGenerator_rtl",
+        {**attrs, "ram_style": "block"},
+    )
+    assert default is not None and block is not None
+    # finn-plus's default "distributed": a 680 x 12 buffer (Yosys measured 176 LUTRAM, 0 BRAM)
+    assert model.layer_cost(default).resources.bram18 == 0
+    assert dict(model.layer_cost(default).terms)["swg.buf"].lut > 0
+    assert model.layer_cost(block).resources.bram18 >= 1
