@@ -131,6 +131,11 @@ DEFAULT_COEFS: dict[str, dict[str, tuple[float, float]]] = {
         "reg_depth": (2.0, 0.0),  # sized FIFOs of 3..64 entries: registers (see features)
         "reg_bits": (0.2, 1.0),
         "lutram": (1.5, 0.0),  # deeper ones: dual-port LUTRAM (1.5 LUT per 64 x 1 bits)
+        # fifo.sv's styles (fifo_style): occupancy counters of every sized FIFO, and the
+        # BRAM FIFO's control and output pipeline (0: as priced before these terms)
+        "count": (0.0, 0.0),
+        "bram_ctrl": (0.0, 0.0),
+        "bram_pipe": (0.0, 0.0),
     },
     "vvau": {
         "base": (120.0, 150.0),
@@ -146,10 +151,34 @@ DEFAULT_COEFS: dict[str, dict[str, tuple[float, float]]] = {
 
 #: Deepest FIFO that Yosys builds from registers rather than LUTRAM (measured on sized
 #: quickstart FIFOs: depth 58 x 8 bits -> 473 FF, 0 LUTRAM; depth 101 x 16 -> LUTRAM).
-_FIFO_REG_DEPTH = 64
 _A_WIDTH = {"xc7": 25, "xcu": 27, "xcup": 27}
 #: BRAM18 aspect ratios (depth, width).
 _BRAM18_SHAPES = ((16384, 1), (8192, 2), (4096, 4), (2048, 9), (1024, 18), (512, 36))
+
+
+def fifo_style(depth: int, width: int) -> str:
+    """finn-rtllib ``fifo.sv``'s memory style at ``RAM_STYLE = "auto"`` (width: padded bits).
+
+    ``shift`` (registers), ``distributed`` (LUTRAM), ``block`` (BRAM) or ``ultra`` (URAM).
+    """
+    if depth <= 33 or (depth <= 64 and width < 12):
+        return "shift"
+    if depth <= 257 or width < 5:
+        return "distributed"
+    return "block" if depth <= 2028 else "ultra"
+
+
+def fifo_mem_depth(depth: int, style: str) -> int:
+    """Entries of ``fifo.sv``'s memory (``MEM_IMPL``) for a block/ultra FIFO of ``depth``."""
+    ultra = style == "ultra"
+    min_abits, qdepth = (12, 16) if ultra else (9, 0)
+    req = max(2, depth - qdepth - 1)
+    lo, hi = _clog2(req), 0
+    if lo > min_abits:
+        hi_abits = _clog2(req - 2 ** (lo - 1))
+        if hi_abits < lo - 1:
+            lo, hi = lo - 1, max(1, hi_abits)
+    return 2**lo + (2**hi if hi else 0)
 
 
 def kind_key(spec: LayerSpec) -> str:
@@ -222,7 +251,11 @@ def memory_cost(depth: int, width: int, lutram_max_bits: float) -> tuple[float, 
     if depth * width > lutram_max_bits and depth > 64:
         brams = min(math.ceil(width / w) * math.ceil(depth / d) for d, w in _BRAM18_SHAPES)
         return 0.0, float(brams)
-    return float(width * math.ceil(depth / 64)), 0.0
+    # Yosys's simple-dual-port LUTRAMs (share/xilinx/lutrams_xc5v.txt): RAM64M (64 x 3 bits)
+    # and, up to 32 entries, RAM32M (32 x 6 bits); 4 LUTs each
+    if depth <= 32:
+        return float(4 * math.ceil(width / 6)), 0.0
+    return float(4 * math.ceil(width / 3) * math.ceil(depth / 64)), 0.0
 
 
 def features(spec: LayerSpec, lutram_max_bits: float) -> tuple[dict[str, float], float]:
@@ -335,12 +368,24 @@ def features(spec: LayerSpec, lutram_max_bits: float) -> tuple[dict[str, float],
         if depth <= 2:
             return {"base": 1.0, "width": width * depth}, 0.0
         padded = 8 * math.ceil(width / 8)  # AXI-stream widths are whole bytes in the RTL
-        if depth <= _FIFO_REG_DEPTH:
-            # sized FIFOs this shallow are registers in Yosys (finn-rtllib fifo.sv,
-            # RAM_STYLE auto): a flip-flop per bit, a per-entry enable and a read mux
-            return {"base": 1.0, "reg_depth": float(depth), "reg_bits": padded * depth}, 0.0
-        lut, br = memory_cost(depth, int(padded), lutram_max_bits)
-        return {"base": 1.0, "lutram": lut if br == 0 else 0.0}, br
+        style = fifo_style(depth, padded)
+        # occupancy counters (Count, MaxCount) of every sized FIFO
+        count = float(_clog2(depth + 1) + 1)
+        if style == "shift":
+            # registers in Yosys: a flip-flop per bit, a per-entry enable and a read mux
+            return {
+                "base": 1.0,
+                "reg_depth": float(depth),
+                "reg_bits": padded * depth,
+                "count": count,
+            }, 0.0
+        if style == "distributed":
+            lut, _ = memory_cost(depth, int(padded), math.inf)
+            return {"base": 1.0, "lutram": lut, "count": count}, 0.0
+        # "block" (and "ultra", which 7-series parts lack): a memory of fifo_mem_depth
+        # entries at the cheapest BRAM18 aspect, and its output pipeline
+        _, br = memory_cost(fifo_mem_depth(depth, style), int(padded), 0.0)
+        return {"base": 1.0, "bram_ctrl": 1.0, "bram_pipe": padded, "count": count}, br
     return {"base": 1.0, "width": spec.simd * a}, 0.0
 
 

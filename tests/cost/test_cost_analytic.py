@@ -49,7 +49,10 @@ def test_dsp_rule_packs_pe_not_simd() -> None:
 
 
 def test_memory_rule() -> None:
-    assert memory_cost(64, 16, 4096) == (16.0, 0.0)
+    # Yosys's LUTRAM cells: RAM64M (64 x 3 bits) and RAM32M (32 x 6 bits), 4 LUTs each
+    assert memory_cost(64, 16, 4096) == (24.0, 0.0)
+    assert memory_cost(100, 3, 4096) == (8.0, 0.0)
+    assert memory_cost(32, 12, 4096) == (8.0, 0.0)
     lut, bram = memory_cost(2560, 8, 4096)  # 20 kbit: BRAM18 2K x 9
     assert (lut, bram) == (0.0, 2.0)
 
