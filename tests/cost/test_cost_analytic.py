@@ -158,12 +158,36 @@ def test_swg_counters_grow_with_the_frame() -> None:
 def test_fifo_regimes_registers_then_lutram_then_bram() -> None:
     model = AnalyticCostModel()
     names = {n for n, _ in model.layer_cost(_fifo(4, 25)).terms}
-    assert {"fifo.reg_depth", "fifo.reg_bits"} <= names
+    assert {"fifo_shift.reg_depth", "fifo_shift.reg_bits"} <= names
     # 4-bit streams are padded to a byte: the same registers as an 8-bit FIFO
     assert model.layer_cost(_fifo(4, 25)).resources == model.layer_cost(_fifo(8, 25)).resources
     assert model.layer_cost(_fifo(8, 25)).resources.ff >= 8 * 25
-    assert "fifo.lutram" in {n for n, _ in model.layer_cost(_fifo(16, 101)).terms}
+    assert "fifo_lutram.lutram" in {n for n, _ in model.layer_cost(_fifo(16, 101)).terms}
     assert model.layer_cost(_fifo(24, 368)).resources.bram18 == 1
+
+
+def test_fifo_styles_follow_fifo_sv() -> None:
+    from codesign.cost.analytic import fifo_mem_depth, fifo_style
+
+    # finn-rtllib fifo.sv at RAM_STYLE "auto", on the byte-padded width
+    assert [fifo_style(d, 8) for d in (33, 64, 65, 257, 258, 2028, 2029)] == [
+        "shift",
+        "shift",
+        "distributed",
+        "distributed",
+        "block",
+        "block",
+        "ultra",
+    ]
+    assert fifo_style(40, 16) == "distributed"  # 34..64 entries: registers only under 12 bits
+    assert fifo_mem_depth(801, "block") == 1024
+    assert fifo_mem_depth(2560, "block") == 2048 + 512  # fifo.sv's split memory
+    model = AnalyticCostModel()
+    # Yosys 0.70 measured (#15's winners): a 3674 x 8 "ultra" FIFO in 2 BRAM18 on xc7, a
+    # 135 x 8 "distributed" one in LUTRAM, 153 x 24 in one BRAM18 (Yosys's cheaper choice)
+    assert model.layer_cost(_fifo(8, 3674)).resources.bram18 == 2
+    assert model.layer_cost(_fifo(8, 135)).resources.bram18 == 0
+    assert model.layer_cost(_fifo(18, 153)).resources.bram18 == 1
 
 
 def test_lut_mvu_prices_partial_product_bits() -> None:
