@@ -85,6 +85,7 @@ DEFAULT_COEFS: dict[str, dict[str, tuple[float, float]]] = {
         "base": (300.0, 150.0),
         "mult": (1.1, 0.5),
         "addertree": (1.1, 1.0),
+        "pp": (0.0, 0.0),  # PE x SIMD x W x A: partial-product bits (0: FINN-R's model)
         "acc": (1.1, 3.0),
         "act_in": (1.0, 2.0),
         "wmem": (1.0, 0.0),
@@ -99,6 +100,7 @@ DEFAULT_COEFS: dict[str, dict[str, tuple[float, float]]] = {
         "stream": (0.5, 1.0),  # PE x (threshold bits + output bits)
         "pipe": (0.0, 1.0),  # PE x output bits x input bits: the stages' input registers
         "tcount": (0.5, 0.0),  # PE x (2^out_bits - 1): slots of one threshold set
+        "trom": (0.0, 0.0),  # per-channel thresholds' ROM (0: as priced before the term)
     },
     "thresholding_fp": {  # the input quantizer: float input, 32-bit thresholds
         "base": (20.0, 30.0),
@@ -117,13 +119,26 @@ DEFAULT_COEFS: dict[str, dict[str, tuple[float, float]]] = {
         "kernel_loops": (60.0, 20.0),
     },
     "fmpadding": {"base": (40.0, 50.0), "width": (1.0, 2.0)},
-    "dwc": {"base": (10.0, 10.0), "width": (1.0, 1.5), "down": (0.8, 0.5)},
-    "fifo": {
-        "base": (8.0, 6.0),
-        "width": (1.0, 1.0),
-        "reg_depth": (2.0, 0.0),  # sized FIFOs of 3..64 entries: registers (see features)
-        "reg_bits": (0.2, 1.0),
-        "lutram": (1.5, 0.0),  # deeper ones: dual-port LUTRAM (1.5 LUT per 64 x 1 bits)
+    "dwc": {
+        "base": (10.0, 10.0),
+        "width": (1.0, 1.5),
+        # narrowing (vpc.sv genGeneric): PI0 + PO0 slots of GCD bits, each muxed from PI0
+        # inputs; its registers are ~in + out bits, which "width" already counts
+        "down": (0.8, 0.0),
+    },
+    "fifo": {"base": (8.0, 6.0), "width": (1.0, 1.0)},  # unsized: depth <= 2
+    # sized FIFOs (fifo_regime, fifo.sv's styles), one table each
+    "fifo_shift": {
+        "reg_depth": (2.0, 0.0),  # per entry: its enable
+        "reg_bits": (0.2, 1.0),  # per bit of the byte-padded stream: FF and read mux
+        "count": (2.0, 2.0),  # occupancy counter bits
+    },
+    "fifo_lutram": {"base": (8.0, 6.0), "lutram": (1.0, 0.0), "count": (2.0, 2.0)},
+    "fifo_bram": {
+        "base": (20.0, 20.0),
+        "bram_pipe": (1.0, 2.0),  # output pipeline registers, per padded bit
+        "queue": (0.2, 1.0),  # ultra's 16-entry output queue (BRAM on 7-series)
+        "count": (2.0, 2.0),
     },
     "vvau": {
         "base": (120.0, 150.0),
@@ -139,10 +154,67 @@ DEFAULT_COEFS: dict[str, dict[str, tuple[float, float]]] = {
 
 #: Deepest FIFO that Yosys builds from registers rather than LUTRAM (measured on sized
 #: quickstart FIFOs: depth 58 x 8 bits -> 473 FF, 0 LUTRAM; depth 101 x 16 -> LUTRAM).
-_FIFO_REG_DEPTH = 64
 _A_WIDTH = {"xc7": 25, "xcu": 27, "xcup": 27}
 #: BRAM18 aspect ratios (depth, width).
+#: A threshold stage's constant memory above this many bits goes to BRAM in Yosys (between
+#: the measured 8,448 bits in LUTs and 16,896 in BRAM).
+_THRESHOLD_ROM_BRAM_BITS = 12288
+#: Yosys's memory-library costs (share/xilinx: lutrams_xc5v.txt, brams_xc4v.txt).
+_YOSYS_LUTRAM_COST = 8  # one RAM64M / RAM32M cell (4 LUTs)
+_YOSYS_BRAM18_COST = 129
 _BRAM18_SHAPES = ((16384, 1), (8192, 2), (4096, 4), (2048, 9), (1024, 18), (512, 36))
+
+
+def fifo_style(depth: int, width: int) -> str:
+    """finn-rtllib ``fifo.sv``'s memory style at ``RAM_STYLE = "auto"`` (width: padded bits).
+
+    ``shift`` (registers), ``distributed`` (LUTRAM), ``block`` (BRAM) or ``ultra`` (URAM).
+    """
+    if depth <= 33 or (depth <= 64 and width < 12):
+        return "shift"
+    if depth <= 257 or width < 5:
+        return "distributed"
+    return "block" if depth <= 2028 else "ultra"
+
+
+def fifo_mem_depth(depth: int, style: str) -> int:
+    """Entries of ``fifo.sv``'s memory (``MEM_IMPL``) for a block/ultra FIFO of ``depth``."""
+    ultra = style == "ultra"
+    min_abits, qdepth = (12, 16) if ultra else (9, 0)
+    req = max(2, depth - qdepth - 1)
+    lo, hi = _clog2(req), 0
+    if lo > min_abits:
+        hi_abits = _clog2(req - 2 ** (lo - 1))
+        if hi_abits < lo - 1:
+            lo, hi = lo - 1, max(1, hi_abits)
+    return 2**lo + (2**hi if hi else 0)
+
+
+def fifo_regime(spec: LayerSpec) -> str | None:
+    """A sized FIFO's coefficient table (None for the unsized depth <= 2 FIFOs, ``fifo``).
+
+    ``fifo_shift`` (registers), ``fifo_lutram`` or ``fifo_bram``: :func:`fifo_style`,
+    except that Yosys maps a "distributed" FIFO to BRAM when its memory library prices that
+    lower (LUTRAM cell 8, BRAM18 129; measured: 135 x 8 in LUTRAM, 153 x 24 and 177 x 16
+    in one BRAM18 each).
+    """
+    depth = int(extra(spec, "depth", 2))
+    if depth <= 2:
+        return None
+    padded = 8 * math.ceil(extra(spec, "width", spec.act_in.bits) / 8)
+    style = fifo_style(depth, padded)
+    if style == "shift":
+        return "fifo_shift"
+    if style == "distributed":
+        # the memory's address is clog2(depth) bits: 2^clog2(depth) entries (measured:
+        # 132 x 8 takes 48 LUTRAM LUTs like 256 x 8, 121 x 8 24 like 128 x 8)
+        lut, _ = memory_cost(2 ** _clog2(depth), int(padded), math.inf)
+        _, br = memory_cost(depth, int(padded), 0.0)
+        # Yosys's library prices a BRAM18 (129) like 16 LUTRAM cells (8 each): measured
+        # 12 cells (101 x 16) stay LUTRAM, 16 (97..125 x 24) go to one BRAM18
+        if lut / 4 * _YOSYS_LUTRAM_COST < br * (_YOSYS_BRAM18_COST - 1):
+            return "fifo_lutram"
+    return "fifo_bram"
 
 
 def kind_key(spec: LayerSpec) -> str:
@@ -155,6 +227,8 @@ def kind_key(spec: LayerSpec) -> str:
         return "mvau_dsp_packed" if spec.pe > 1 else "mvau_dsp"
     if spec.kind is LayerKind.THRESHOLDING and extra(spec, "fp"):
         return "thresholding_fp"  # float input (FPARG): another comparator datapath
+    if spec.kind is LayerKind.FIFO:
+        return fifo_regime(spec) or "fifo"
     return spec.kind.value
 
 
@@ -215,7 +289,11 @@ def memory_cost(depth: int, width: int, lutram_max_bits: float) -> tuple[float, 
     if depth * width > lutram_max_bits and depth > 64:
         brams = min(math.ceil(width / w) * math.ceil(depth / d) for d, w in _BRAM18_SHAPES)
         return 0.0, float(brams)
-    return float(width * math.ceil(depth / 64)), 0.0
+    # Yosys's simple-dual-port LUTRAMs (share/xilinx/lutrams_xc5v.txt): RAM64M (64 x 3 bits)
+    # and, up to 32 entries, RAM32M (32 x 6 bits); 4 LUTs each
+    if depth <= 32:
+        return float(4 * math.ceil(width / 6)), 0.0
+    return float(4 * math.ceil(width / 3) * math.ceil(depth / 64)), 0.0
 
 
 def features(spec: LayerSpec, lutram_max_bits: float) -> tuple[dict[str, float], float]:
@@ -256,6 +334,9 @@ def features(spec: LayerSpec, lutram_max_bits: float) -> tuple[dict[str, float],
             wa = w + a
             f["mult"] = spec.pe * spec.simd * (2 * math.ceil(wa / 6) - 1) * wa
             f["addertree"] = spec.pe * wa * (2 * spec.simd - 1)
+            # the kernel's lanes sum exactly w x a partial-product bits (Baugh-Wooley):
+            # their compressors grow with the product, not with w + a
+            f["pp"] = spec.pe * spec.simd * w * a
         else:
             f["dsps"] = 0.0  # filled by the model (family-dependent)
             # lane packing and split per multiply-accumulate when PEs share a DSP's lanes
@@ -269,12 +350,22 @@ def features(spec: LayerSpec, lutram_max_bits: float) -> tuple[dict[str, float],
         # threshold sets per PE: the matrix's rows (1 for per-tensor scales; else one per
         # channel), folded over PE. finn-plus's RTL stores stage s's 2^s thresholds of each
         per_pe = max(1, math.ceil(extra(spec, "trows", spec.mh) / spec.pe))
-        # The thresholds are constants: Yosys turns their memories into LUT logic (ROM),
-        # never BRAM (measured: the W8A8 quickstart's 6 BRAM18 are all weight memories).
-        tmem = 0.0
+        # The thresholds are constants: Yosys turns a stage's memory into LUT logic (ROM;
+        # LUT6s as 64 x 1 ROMs, measured LUTRAM 0 in every thresholding node) up to
+        # _THRESHOLD_ROM_BRAM_BITS, bigger ones into BRAM (measured: a trained o=8, 12-row
+        # layer's 1,536 x 11 last stage took 2 BRAM18, its 768 x 11 stage none)
+        tmem = trom = 0.0
         for stage in range(out_bits):
-            lut, _ = memory_cost(per_pe * 2**stage, int(tbits), float("inf"))
-            tmem += lut * spec.pe
+            words = per_pe * 2**stage
+            if words * tbits > _THRESHOLD_ROM_BRAM_BITS:
+                _, br = memory_cost(words, int(tbits), 0.0)
+                bram += br * spec.pe
+                continue
+            tmem += int(tbits) * math.ceil(words / 64) * spec.pe
+            # per-channel (trained) thresholds: the stored constants beyond the first set,
+            # in LUT6 ROM units (measured: trained layers of #15's winners cost 1.3-1.9x
+            # what the per-tensor DoE fit gave them)
+            trom += spec.pe * (per_pe - 1) * 2**stage * tbits / 64.0
         return {
             "base": 1.0,
             "cmp": spec.pe * out_bits * tbits,
@@ -283,16 +374,19 @@ def features(spec: LayerSpec, lutram_max_bits: float) -> tuple[dict[str, float],
             # the input value travels down the out_bits search stages with its result
             "pipe": spec.pe * out_bits * a,
             # threshold slots of one set (the stages' address and select logic grows with
-            # 2^out_bits - 1); more sets (per-channel thresholds) cost only their ROM, tmem
-            # (measured: a trained 16-channel layer +40 LUT over its untrained twin)
+            # 2^out_bits - 1); more sets (per-channel thresholds) cost their ROM, trom
             "tcount": spec.pe * (2**out_bits - 1),
+            "trom": trom,
         }, bram
     if kind is LayerKind.SWG:
         k = int(extra(spec, "k", 1))
         ifm = int(extra(spec, "ifm", 1))
         cf = spec.mh // spec.simd
         depth = ((k - 1) * ifm + k) * cf
-        blut, bbram = memory_cost(depth, spec.simd * a, lutram_max_bits)
+        # finn-plus's SWG buffer is ram_style "distributed" by default: LUTRAM at any size
+        # (measured: 680 x 12 and 133 x 24 buffers, 0 BRAM); "block"/"auto" by the rule
+        threshold = lutram_max_bits if extra(spec, "ram_block") else math.inf
+        blut, bbram = memory_cost(depth, spec.simd * a, threshold)
         window = k * k if extra(spec, "parallel") else 1
         # the controller's counters and comparators (finn-plus swg_template_*.sv): element
         # counters over the whole input frame (ifm^2 x channel folds) and the buffer
@@ -319,15 +413,25 @@ def features(spec: LayerSpec, lutram_max_bits: float) -> tuple[dict[str, float],
     if kind is LayerKind.FIFO:
         width = extra(spec, "width", a)
         depth = int(extra(spec, "depth", 2))
-        if depth <= 2:
+        regime = fifo_regime(spec)
+        if regime is None:
             return {"base": 1.0, "width": width * depth}, 0.0
         padded = 8 * math.ceil(width / 8)  # AXI-stream widths are whole bytes in the RTL
-        if depth <= _FIFO_REG_DEPTH:
-            # sized FIFOs this shallow are registers in Yosys (finn-rtllib fifo.sv,
-            # RAM_STYLE auto): a flip-flop per bit, a per-entry enable and a read mux
-            return {"base": 1.0, "reg_depth": float(depth), "reg_bits": padded * depth}, 0.0
-        lut, br = memory_cost(depth, int(padded), lutram_max_bits)
-        return {"base": 1.0, "lutram": lut if br == 0 else 0.0}, br
+        # occupancy counters (Count, MaxCount) of every sized FIFO
+        count = float(_clog2(depth + 1) + 1)
+        if regime == "fifo_shift":
+            # registers in Yosys: a flip-flop per bit, a per-entry enable and a read mux
+            return {"reg_depth": float(depth), "reg_bits": padded * depth, "count": count}, 0.0
+        if regime == "fifo_lutram":
+            lut, _ = memory_cost(2 ** _clog2(depth), int(padded), math.inf)
+            return {"base": 1.0, "lutram": lut, "count": count}, 0.0
+        # block (and ultra, which 7-series parts lack: Yosys maps it to BRAM too, measured):
+        # a memory of fifo_mem_depth entries at the cheapest BRAM18 aspect, its output
+        # pipeline (ultra: also a 16-entry output queue)
+        style = fifo_style(depth, padded)
+        _, br = memory_cost(fifo_mem_depth(depth, style), int(padded), 0.0)
+        queue = padded * 16.0 if style == "ultra" else 0.0
+        return {"base": 1.0, "bram_pipe": padded, "queue": queue, "count": count}, br
     return {"base": 1.0, "width": spec.simd * a}, 0.0
 
 

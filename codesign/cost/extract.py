@@ -19,6 +19,9 @@ from codesign.models.bits import Precision
 
 __all__ = ["compiled_specs", "kind_of", "node_spec", "spec_from_dict", "spec_to_dict"]
 
+#: finn-plus's default ram_style of the SWG's buffer (ConvolutionInputGenerator).
+_SWG_RAM = "distributed"
+
 _KINDS = {
     "MVAU": LayerKind.MVAU,
     "VVAU": LayerKind.VVAU,
@@ -161,6 +164,8 @@ def node_spec(name: str, op_type: str, attrs: Mapping[str, Any]) -> LayerSpec | 
                 ("k", float(k)),
                 ("stride", float(a["Stride"][0])),
                 ("parallel", float(a.get("parallel_window", 0))),
+                # the buffer's ram_style: finn-plus's default "distributed" is LUTRAM
+                *((("ram_block", 1.0),) if a.get("ram_style", _SWG_RAM) != _SWG_RAM else ()),
             ),
         )
     if kind is LayerKind.DWC:

@@ -44,6 +44,7 @@ __all__ = [
     "accumulator_bits",
     "apply_folding",
     "avoid_full_simd",
+    "expected_fifo_depths",
     "base_layers",
     "fold_pass",
     "fold_to_lut_budget",
@@ -51,6 +52,7 @@ __all__ = [
     "insert_dwc_fifo",
     "network_layers",
     "predict_folding",
+    "stream_words",
 ]
 
 #: The input thresholding compares FINN's FLOAT32 input: 32-bit thresholds and stream.
@@ -422,6 +424,63 @@ def insert_dwc_fifo(specs: Sequence[LayerSpec], fifo_depth: int = 2) -> list[Lay
     return out
 
 
+#: Expected FIFO depth after FINN's simulation-based sizing, as a share of the words per
+#: frame on the stream, by the consumer's kind: the medians over the FIFOs of 8 sized
+#: designs (quickstart, sweep, #15's search winners) where the producer side is not faster
+#: than the consumer (FMPadding -> SWG 0.157; DWC -> MVAU 0.168, Thresholding -> MVAU 0.22).
+#: An SWG takes its input in bursts (a row while its window buffer drains), an MVAU that
+#: replays its input holds the producer back; other consumers keep their FIFOs shallow.
+FIFO_SIZED_SHARE: dict[LayerKind, float] = {LayerKind.SWG: 0.16, LayerKind.MVAU: 0.17}
+
+
+def stream_words(spec: LayerSpec) -> int:
+    """Words per frame on the node's input stream (folded: one word per transfer)."""
+    kind = spec.kind
+    if kind is LayerKind.MVAU:
+        return spec.vectors * (spec.mw // spec.simd)
+    if kind is LayerKind.THRESHOLDING:
+        return spec.vectors * (spec.mh // spec.pe)
+    if kind is LayerKind.FMPADDING:
+        return int(extra(spec, "idim")) ** 2 * (spec.mh // spec.simd)
+    if kind is LayerKind.SWG:
+        return int(extra(spec, "ifm")) ** 2 * (spec.mh // spec.simd)
+    return layer_cycles(spec)
+
+
+def expected_fifo_depths(specs: Sequence[LayerSpec], upstream_cycles: int = 0) -> list[LayerSpec]:
+    """``specs`` with each FIFO at the depth FINN's FIFO sizing is expected to give it.
+
+    A FIFO into a node that is slower than everything upstream fills at the rate
+    difference: ``words x (1 - upstream / consumer cycles)`` (the input stream delivers one
+    word per cycle); else it holds :data:`FIFO_SIZED_SHARE` of the frame's words for an SWG
+    or MVAU consumer, and stays at depth 2 for the rest (and before converters, whose
+    FIFO sizing keeps shallow). An estimate for pricing designs before they are compiled
+    (measured: the search winners' FIFOs, see docs/cost.md); compiled designs are priced
+    from their ``sized.onnx``. ``upstream_cycles``: the slowest node before ``specs``.
+    """
+    out: list[LayerSpec] = []
+    slowest = upstream_cycles
+    for i, spec in enumerate(specs):
+        if spec.kind is not LayerKind.FIFO:
+            slowest = max(slowest, layer_cycles(spec))
+            out.append(spec)
+            continue
+        consumer = specs[i + 1] if i + 1 < len(specs) else None
+        if consumer is None or consumer.kind in (LayerKind.DWC, LayerKind.FIFO):
+            out.append(spec)
+            continue
+        words = stream_words(consumer)
+        cycles = layer_cycles(consumer)
+        producer = slowest or words
+        share = max(
+            1.0 - producer / cycles if cycles else 0.0,
+            FIFO_SIZED_SHARE.get(consumer.kind, 0.0),
+        )
+        depth = max(int(extra(spec, "depth", 2)), round(words * share))
+        out.append(_set_extra(spec, "depth", depth))
+    return out
+
+
 def network_layers(
     arch: CnnArch,
     bits: BitConfig,
@@ -434,12 +493,15 @@ def network_layers(
     mvau_wwidth_max: int = 36,
     dwc_fifo: bool = True,
     per_channel_thresholds: bool = True,
+    fifo_sizing: bool = False,
 ) -> list[LayerSpec]:
     """The nodes ``codesign compile`` makes of ``arch`` at ``bits``, folded.
 
     Exactly one of ``folding`` (a FINN folding dict by node name), ``fps`` (with
     ``clock_ns``) or ``target_cycles`` chooses the folding. ``per_channel_thresholds``: see
-    :func:`base_layers` (True, the default, prices a trained network).
+    :func:`base_layers` (True, the default, prices a trained network). ``fifo_sizing``:
+    the FIFOs at their expected sized depths (:func:`expected_fifo_depths`; the compile's
+    FIFO sizing step) instead of the unsized depth 2.
 
     Raises:
         ConfigError: None or several of folding/fps/target_cycles, or a bad folding.
@@ -459,7 +521,10 @@ def network_layers(
         if target_cycles < 1:
             raise InfeasibleError(f"{fps:g} FPS is more than one frame per clock cycle")
         specs = predict_folding(specs, target_cycles, mvau_wwidth_max)
-    return insert_dwc_fifo(specs) if dwc_fifo else specs
+    if not dwc_fifo:
+        return specs
+    specs = insert_dwc_fifo(specs)
+    return expected_fifo_depths(specs) if fifo_sizing else specs
 
 
 def fold_to_lut_budget(

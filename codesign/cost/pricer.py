@@ -16,7 +16,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from codesign.cost.cycles import layer_cycles
-from codesign.cost.network import avoid_full_simd, base_layers, fold_pass, insert_dwc_fifo
+from codesign.cost.network import (
+    avoid_full_simd,
+    base_layers,
+    expected_fifo_depths,
+    fold_pass,
+    insert_dwc_fifo,
+)
 from codesign.cost.protocol import CostModel, Impl
 from codesign.cost.surrogate import node_groups
 from codesign.models.arch import CnnArch, StageSpec
@@ -49,12 +55,21 @@ class DesignPricer:
         model: The cost model (its overhead is added per design).
         mvau_wwidth_max: SetFolding's weight-stream cap.
         max_entries: Cache size bound (cleared when exceeded).
+        fifo_sizing: Price the FIFOs at their expected sized depths
+            (:func:`~codesign.cost.network.expected_fifo_depths`, as
+            ``network_layers(..., fifo_sizing=True)``): what a compiled, FIFO-sized design
+            costs. False (the default): the unsized depth-2 FIFOs.
     """
 
     def __init__(
-        self, model: CostModel, mvau_wwidth_max: int = 36, max_entries: int = 500_000
+        self,
+        model: CostModel,
+        mvau_wwidth_max: int = 36,
+        max_entries: int = 500_000,
+        fifo_sizing: bool = False,
     ) -> None:
         self.model = model
+        self.fifo_sizing = fifo_sizing
         self.mvau_wwidth_max = mvau_wwidth_max
         self.max_entries = max_entries
         self._groups: dict[tuple[object, ...], _Group] = {}
@@ -110,6 +125,8 @@ class DesignPricer:
         ch = arch.in_channels
         act = bits.input_bits
         out.append(self._group(("in", ch, size, act, target), arch, bits, impl, -1, target))
+        # the slowest node before each group (the expected FIFO depths depend on it)
+        upstream = out[0][6] if self.fifo_sizing else 0
         stages = arch.stages
         for i, stage in enumerate(stages):
             lb = bits.layers[i]
@@ -125,13 +142,16 @@ class DesignPricer:
                 lb.act,
                 impl[i],
                 target,
+                upstream,
             )
-            out.append(self._group(key, arch, bits, impl, i, target))
+            out.append(self._group(key, arch, bits, impl, i, target, upstream))
+            if self.fifo_sizing:
+                upstream = max(upstream, out[-1][6])
             size = (size + 2 * (stage.kernel // 2) - stage.kernel) // stage.stride + 1
             ch, act = stage.channels, lb.act
         cls = bits.layers[-1]
-        key = ("fc", ch, size, act, cls.weight, impl[-1], arch.num_classes, target)
-        out.append(self._group(key, arch, bits, impl, len(stages), target))
+        key = ("fc", ch, size, act, cls.weight, impl[-1], arch.num_classes, target, upstream)
+        out.append(self._group(key, arch, bits, impl, len(stages), target, upstream))
         return out
 
     def _group(
@@ -142,13 +162,14 @@ class DesignPricer:
         impl: tuple[Impl, ...],
         index: int,
         target: int,
+        upstream: int = 0,
     ) -> _Group:
         hit = self._groups.get(key)
         if hit is not None:
             return hit
         if len(self._groups) >= self.max_entries:
             self._groups.clear()
-        specs, which, pre = self._mini_network(arch, bits, impl, index, target)
+        specs, which, pre = self._mini_network(arch, bits, impl, index, target, upstream)
         lut = ff = bram = uram = dsp = 0.0
         n = 0
         worst = 0
@@ -174,6 +195,7 @@ class DesignPricer:
         impl: tuple[Impl, ...],
         index: int,
         target: int,
+        upstream: int = 0,
     ) -> tuple[list, int, int]:
         """A network whose group ``which`` equals layer ``index``'s group of ``arch``.
 
@@ -212,4 +234,7 @@ class DesignPricer:
             ),
             default=0,
         )
-        return insert_dwc_fifo(avoid_full_simd(folded)), which, pre
+        specs = insert_dwc_fifo(avoid_full_simd(folded))
+        if self.fifo_sizing:
+            specs = expected_fifo_depths(specs, upstream_cycles=upstream)
+        return specs, which, pre

@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cache
+from importlib import resources
 from pathlib import Path
 
 import jinja2
@@ -23,6 +24,8 @@ from codesign.synth.sources import NodeRTL, stage_sources
 SCRIPT = "synth.ys"
 STAT_FILE = "stat.json"
 TOP = "codesign_synth_top"
+#: The corrected Yosys LUTRAM library the xcup script maps memories with (hls/synth/; why: there).
+LUTRAM_LIB_XCUP = "lutrams_xcup.txt"
 _TEMPLATES = ("codesign", "hls/synth")  # package data, found by jinja2.PackageLoader
 
 
@@ -106,6 +109,36 @@ def render(template: str, **context: object) -> str:
     return _env().get_template(template).render(**context)
 
 
+def _template_bytes(name: str) -> bytes:
+    """A data file of ``codesign/hls/synth`` as bytes."""
+    return (resources.files("codesign") / "hls" / "synth" / name).read_bytes()
+
+
+def script_files(name: str, sources: Sequence[str], family: Family) -> dict[str, bytes]:
+    """The Yosys script (:data:`SCRIPT`) reading ``sources``, plus the files it needs besides.
+
+    xcup only: Yosys 0.70's UltraScale LUTRAM library fails on single-port memories over
+    384 x 1, so the script maps memories with the corrected copy ``hls/synth/lutrams_xcup.txt``,
+    staged with it; other families' scripts (and plan digests) are as before.
+    """
+    files: dict[str, bytes] = {}
+    lutram_lib = ""
+    if family is Family.XCUP:
+        lutram_lib = LUTRAM_LIB_XCUP
+        files[lutram_lib] = _template_bytes(lutram_lib)
+    files[SCRIPT] = render(
+        "synth.ys.j2",
+        name=name,
+        top=TOP,
+        sources=list(sources),
+        blackboxes=PRIMITIVES,
+        family=family.value,
+        stat_file=STAT_FILE,
+        lutram_lib=lutram_lib,
+    ).encode()
+    return files
+
+
 def make_plan(name: str, nodes: Sequence[NodeRTL], family: Family) -> SynthPlan:
     """Plan the synthesis of ``nodes`` as one chain (one node: a per-layer run).
 
@@ -123,14 +156,5 @@ def make_plan(name: str, nodes: Sequence[NodeRTL], family: Family) -> SynthPlan:
     files["top.sv"] = render(
         "top.sv.j2", top=TOP, nodes=nodes, widths=widths, in_width=widths[0], out_width=widths[-1]
     ).encode()
-    sources = ["primitives.sv", *hdl, "top.sv"]
-    files[SCRIPT] = render(
-        "synth.ys.j2",
-        name=name,
-        top=TOP,
-        sources=sources,
-        blackboxes=PRIMITIVES,
-        family=family.value,
-        stat_file=STAT_FILE,
-    ).encode()
+    files.update(script_files(name, ["primitives.sv", *hdl, "top.sv"], family))
     return SynthPlan(name=name, nodes=tuple(n.name for n in nodes), family=family, files=files)

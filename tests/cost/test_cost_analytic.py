@@ -49,7 +49,10 @@ def test_dsp_rule_packs_pe_not_simd() -> None:
 
 
 def test_memory_rule() -> None:
-    assert memory_cost(64, 16, 4096) == (16.0, 0.0)
+    # Yosys's LUTRAM cells: RAM64M (64 x 3 bits) and RAM32M (32 x 6 bits), 4 LUTs each
+    assert memory_cost(64, 16, 4096) == (24.0, 0.0)
+    assert memory_cost(100, 3, 4096) == (8.0, 0.0)
+    assert memory_cost(32, 12, 4096) == (8.0, 0.0)
     lut, bram = memory_cost(2560, 8, 4096)  # 20 kbit: BRAM18 2K x 9
     assert (lut, bram) == (0.0, 2.0)
 
@@ -155,9 +158,73 @@ def test_swg_counters_grow_with_the_frame() -> None:
 def test_fifo_regimes_registers_then_lutram_then_bram() -> None:
     model = AnalyticCostModel()
     names = {n for n, _ in model.layer_cost(_fifo(4, 25)).terms}
-    assert {"fifo.reg_depth", "fifo.reg_bits"} <= names
+    assert {"fifo_shift.reg_depth", "fifo_shift.reg_bits"} <= names
     # 4-bit streams are padded to a byte: the same registers as an 8-bit FIFO
     assert model.layer_cost(_fifo(4, 25)).resources == model.layer_cost(_fifo(8, 25)).resources
     assert model.layer_cost(_fifo(8, 25)).resources.ff >= 8 * 25
-    assert "fifo.lutram" in {n for n, _ in model.layer_cost(_fifo(16, 101)).terms}
+    assert "fifo_lutram.lutram" in {n for n, _ in model.layer_cost(_fifo(16, 101)).terms}
     assert model.layer_cost(_fifo(24, 368)).resources.bram18 == 1
+
+
+def test_fifo_styles_follow_fifo_sv() -> None:
+    from codesign.cost.analytic import fifo_mem_depth, fifo_style
+
+    # finn-rtllib fifo.sv at RAM_STYLE "auto", on the byte-padded width
+    assert [fifo_style(d, 8) for d in (33, 64, 65, 257, 258, 2028, 2029)] == [
+        "shift",
+        "shift",
+        "distributed",
+        "distributed",
+        "block",
+        "block",
+        "ultra",
+    ]
+    assert fifo_style(40, 16) == "distributed"  # 34..64 entries: registers only under 12 bits
+    assert fifo_mem_depth(801, "block") == 1024
+    assert fifo_mem_depth(2560, "block") == 2048 + 512  # fifo.sv's split memory
+    model = AnalyticCostModel()
+    # Yosys 0.70 measured (#15's winners): a 3674 x 8 "ultra" FIFO in 2 BRAM18 on xc7, a
+    # 135 x 8 "distributed" one in LUTRAM, 153 x 24 in one BRAM18 (Yosys's cheaper choice)
+    assert model.layer_cost(_fifo(8, 3674)).resources.bram18 == 2
+    assert model.layer_cost(_fifo(8, 135)).resources.bram18 == 0
+    assert model.layer_cost(_fifo(18, 153)).resources.bram18 == 1
+
+
+def test_lut_mvu_prices_partial_product_bits() -> None:
+    # the LUT MVU's lanes sum w x a partial-product bits: the pp term is PE x SIMD x W x A
+    coefs = {k: dict(v) for k, v in AnalyticCostModel().coefs.items()}
+    coefs["mvau_lut"]["pp"] = (1.0, 0.0)
+    model = AnalyticCostModel(coefs=coefs)
+    for w, a in ((2, 2), (4, 4), (8, 8)):
+        terms = dict(model.layer_cost(_mvau(w, a, 2, 6, Impl.LUT)).terms)
+        assert terms["mvau_lut.pp"].lut == pytest.approx(2 * 6 * w * a)
+    # uncalibrated (and older calibration files): no pp coefficient, FINN-R's model alone
+    assert dict(AnalyticCostModel().layer_cost(_mvau(8, 8, 2, 6, Impl.LUT)).terms)[
+        "mvau_lut.pp"
+    ].lut == pytest.approx(0.0)
+
+
+def test_swg_buffer_is_lutram_unless_its_ram_style_says_block() -> None:
+    from codesign.cost.extract import node_spec
+
+    attrs = {
+        "SIMD": 2,
+        "IFMDim": [20, 20],
+        "OFMDim": [16, 16],
+        "ConvKernelDim": [5, 5],
+        "Stride": [1, 1],
+        "IFMChannels": 16,
+        "inputDataType": "UINT6",
+    }
+    model = AnalyticCostModel()
+    default = node_spec("ConvolutionInputGenerator_rtl_0", "ConvolutionInputGenerator_rtl", attrs)
+    block = node_spec(
+        "ConvolutionInputGenerator_rtl_0",
+        "ConvolutionInputGenerator_rtl",
+        {**attrs, "ram_style": "block"},
+    )
+    assert default is not None and block is not None
+    # finn-plus's default "distributed": a 680 x 12 buffer (Yosys measured 176 LUTRAM, 0 BRAM)
+    assert model.layer_cost(default).resources.bram18 == 0
+    assert dict(model.layer_cost(default).terms)["swg.buf"].lut > 0
+    assert model.layer_cost(block).resources.bram18 >= 1

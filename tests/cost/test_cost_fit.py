@@ -63,3 +63,32 @@ def test_doe_alternates_implementations_in_fit_and_holdout() -> None:
     by_role = {(p.role.value, p.impl) for p in points}
     assert by_role == {(r, i) for r in ("fit", "holdout") for i in (Impl.DSP, Impl.LUT)}
     assert {p.arch.input_size for p in points} == {8, 28}
+
+
+def test_robust_fit_is_not_pulled_by_a_few_odd_nodes() -> None:
+    # a few nodes far below the model (Yosys folding a ROM of constants away, say) should not
+    # move every other node of their kind: the robust fit minimizes absolute errors
+    truth = AnalyticCostModel(
+        coefs={k: {f: (c[0] * 1.3, c[1]) for f, c in v.items()} for k, v in DEFAULT_COEFS.items()}
+    )
+    records = _records(truth, 24, seed=1)
+    odd = 0
+    for rec in records:
+        if rec["point"]["role"] != "fit":
+            continue
+        for node in rec["nodes"]:
+            if node["spec"]["kind"] == "thresholding" and odd < 4:
+                node["measured"] = {**node["measured"], "lut": node["measured"]["lut"] * 0.2}
+                odd += 1
+    assert odd == 4
+    held = [s for s in samples(records) if s.role == "holdout"]
+
+    def thresholding_mape(robust: bool) -> float:
+        cal = fit_calibration(
+            records, family="xc7", tool="yosys", tool_version="Yosys 0.70", robust=robust
+        )
+        rows = {r["kind"]: r for r in error_table(cal.model(), held)}
+        return float(rows["thresholding"]["lut_mape"])
+
+    plain, robust = thresholding_mape(False), thresholding_mape(True)
+    assert plain > 20.0 and robust < 0.5 * plain  # measured: 35.7% and 15.4%

@@ -13,13 +13,16 @@ from codesign.cost.pricer import DesignPricer
 from codesign.resources import Resources
 
 
-def test_pricer_equals_design_cost_of_network_layers() -> None:
+@pytest.mark.parametrize("fifo_sizing", [False, True])
+def test_pricer_equals_design_cost_of_network_layers(fifo_sizing: bool) -> None:
     model = AnalyticCostModel(overhead=(Resources(lut=100, ff=50), Resources(lut=3, ff=2)))
-    pricer = DesignPricer(model)
+    pricer = DesignPricer(model, fifo_sizing=fifo_sizing)
     points = design_points() + calibration_points(12, seed=3)
     for point in points:
         for target in (1, 500, 5000, 10**9):
-            specs = network_layers(point.arch, point.bits, target_cycles=target)
+            specs = network_layers(
+                point.arch, point.bits, target_cycles=target, fifo_sizing=fifo_sizing
+            )
             want = model.design_cost(specs)
             got = pricer.price(point.arch, point.bits, target)
             assert got.cycles == want.cycles, (point.key, target)
