@@ -16,6 +16,7 @@ Example:
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from collections.abc import Mapping
@@ -91,8 +92,21 @@ class Calibration:
             lutram_max_bits=self.lutram_max_bits,
             overhead=self.overhead,
             in_design=dict(self.in_design),
-            version=self.name,
+            version=f"{self.name}@{self.digest()}",
         )
+
+    def digest(self) -> str:
+        """8 hex digits of the fitted numbers: a refit under the same name gets a new one.
+
+        Prices depend on the coefficients, the LUTRAM limit, the stitching overhead and the
+        in-design shares only, so provenance and error tables do not enter it. The cost
+        model's ``version`` is ``<name>@<digest>``, so what was priced or trained with an
+        earlier fit of the same name (a DQMQ checkpoint, a search report) is told apart.
+        """
+        data = self.to_dict()
+        fitted = {k: data[k] for k in ("coefs", "lutram_max_bits", "overhead", "in_design")}
+        blob = json.dumps(fitted, sort_keys=True, separators=(",", ":")).encode()
+        return hashlib.sha256(blob).hexdigest()[:8]
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form."""

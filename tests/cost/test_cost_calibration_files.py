@@ -26,11 +26,22 @@ def test_round_trip_and_precedence(tmp_path: Path) -> None:
     yosys = _cal("yosys", "Yosys 0.70 (git sha1 abc)", 11.0).save(tmp_path / "a.json")
     assert load_calibration("xc7-yosys-0.70", tmp_path).coefs["fifo"]["base"] == (11.0, 1.0)
     assert load_calibration(str(yosys)).name == "xc7-yosys-0.70"
-    assert load_cost_model("xc7", folder=tmp_path).version == "xc7-yosys-0.70"
+    yosys_version = load_cost_model("xc7", folder=tmp_path).version
+    assert yosys_version == f"xc7-yosys-0.70@{load_calibration(str(yosys)).digest()}"
     _cal("vivado", "Vivado v2024.2", 22.0).save(tmp_path / "b.json")
-    assert load_cost_model("xc7", folder=tmp_path).version == "xc7-vivado-2024.2"
-    assert load_cost_model("xc7", folder=tmp_path, tool="yosys").version == "xc7-yosys-0.70"
+    assert load_cost_model("xc7", folder=tmp_path).version.startswith("xc7-vivado-2024.2@")
+    assert load_cost_model("xc7", folder=tmp_path, tool="yosys").version == yosys_version
     assert load_cost_model("xcup", folder=tmp_path).version == "analytic-0"
+
+
+def test_a_refit_under_the_same_name_has_another_version(tmp_path: Path) -> None:
+    """Checkpoints and reports keyed by the version must not take a refit for the old fit."""
+    first = _cal("yosys", "Yosys 0.70", 11.0)
+    refit = _cal("yosys", "Yosys 0.70", 12.0)
+    assert first.name == refit.name
+    assert first.model().version != refit.model().version
+    relabelled = Calibration.from_dict({**first.to_dict(), "provenance": {"points": 99}})
+    assert relabelled.model().version == first.model().version
 
 
 def test_unknown_name_is_one_line(tmp_path: Path) -> None:
