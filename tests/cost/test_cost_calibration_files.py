@@ -47,3 +47,15 @@ def test_a_refit_under_the_same_name_has_another_version(tmp_path: Path) -> None
 def test_unknown_name_is_one_line(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="no calibration named 'nope'; available: none"):
         load_calibration("nope", tmp_path)
+
+
+@pytest.mark.parametrize(("family", "board"), [("xc7", "Pynq-Z2"), ("xcup", "KV260")])
+def test_shipped_calibrations_carry_provenance_and_held_out_errors(family: str, board: str) -> None:
+    model = load_cost_model(family)
+    assert model.version == f"{family}-yosys-0.70"
+    cal = load_calibration(model.version)
+    assert cal.family == family and cal.tool == "yosys"
+    assert cal.provenance["board"].lower() == board.lower()
+    assert cal.provenance["fit_points"] >= 6
+    held_out = {row["kind"]: row for row in cal.errors if "kind" in row}["all"]
+    assert held_out["n"] >= 20 and 0 < held_out["lut_mape"] < 25
