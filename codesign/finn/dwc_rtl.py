@@ -21,13 +21,20 @@ other node's ``exp_cycles``. :func:`codesign.finn.lut_mvau.register` installs it
 
 from __future__ import annotations
 
+import logging
 import math
 from fractions import Fraction
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 from finn.custom_op.fpgadataflow.rtl.streamingdatawidthconverter_rtl import (
     StreamingDataWidthConverter_rtl as _FinnDwcRtl,
 )
+
+if TYPE_CHECKING:
+    from qonnx.core.modelwrapper import ModelWrapper
+
+log = logging.getLogger(__name__)
 
 
 @lru_cache(maxsize=256)
@@ -75,3 +82,85 @@ class StreamingDataWidthConverter_rtl(_FinnDwcRtl):  # noqa: N801 - FINN looks o
         return dwc_exp_cycles(
             int(self.get_instream_width()), int(self.get_outstream_width()), words_in
         )
+
+
+def _divisors(n: int) -> list[int]:
+    return [d for d in range(1, n + 1) if n % d == 0]
+
+
+def _converter_cycles(producer: object, consumer: object) -> int:
+    """Cycles per frame of the DWC InsertDWC will put between the two (0: none)."""
+    ibits = int(producer.get_outstream_width())  # type: ignore[attr-defined]
+    obits = int(consumer.get_instream_width())  # type: ignore[attr-defined]
+    if ibits == obits:
+        return 0
+    words = math.prod(int(d) for d in producer.get_folded_output_shape()[:-1])  # type: ignore[attr-defined]
+    return dwc_exp_cycles(ibits, obits, words)
+
+
+def fit_converters(model: ModelWrapper, target_cycles: int, mvau_wwidth_max: int) -> ModelWrapper:
+    """Refold LUT MVUs whose input converter would miss ``target_cycles``.
+
+    After SetFolding, an MVU's SIMD and its producer's output width can have a ratio that
+    finn-plus's converter runs below full rate (CNV-W1A1 at 3,000 FPS: SWG SIMD 16 -> MVU
+    SIMD 36, 4/3 of the frame time). For each such LUT MVU (codesign's kernel takes any
+    SIMD and PE that divide MW and MH), take the SIMD x PE with the fewest lanes, within
+    ``mvau_wwidth_max`` bits of weights per PE, that meets the target with its converter;
+    leave the node as it is when none does (the estimates then name the converter).
+    """
+    from qonnx.custom_op.registry import getCustomOp  # noqa: PLC0415
+
+    for node in model.graph.node:
+        if node.op_type != "MVAU_rtl":
+            continue
+        inst = getCustomOp(node)
+        if inst.get_nodeattr("resType") != "lut":
+            continue
+        producer = model.find_producer(node.input[0])
+        if producer is None or not producer.domain.startswith("finn.custom_op.fpgadataflow"):
+            continue
+        prod = getCustomOp(producer)
+        if _converter_cycles(prod, inst) <= target_cycles:
+            continue
+        old = (int(inst.get_nodeattr("SIMD")), int(inst.get_nodeattr("PE")))
+        mw, mh = int(inst.get_nodeattr("MW")), int(inst.get_nodeattr("MH"))
+        wbits = int(inst.get_input_datatype(1).bitwidth())
+        best: tuple[int, int, int] | None = None
+        for simd in _divisors(mw):
+            if simd * wbits > mvau_wwidth_max and simd > old[0]:
+                continue
+            for pe in _divisors(mh):
+                if best is not None and simd * pe >= best[0]:
+                    break
+                inst.set_nodeattr("SIMD", simd)
+                inst.set_nodeattr("PE", pe)
+                if (
+                    inst.get_exp_cycles() <= target_cycles
+                    and _converter_cycles(prod, inst) <= target_cycles
+                ):
+                    best = (simd * pe, simd, pe)
+                    break
+        simd, pe = (best[1], best[2]) if best else old
+        inst.set_nodeattr("SIMD", simd)
+        inst.set_nodeattr("PE", pe)
+        if best:
+            log.info(
+                "%s: SIMD %d PE %d -> SIMD %d PE %d, so the %d -> %d bit converter from %s "
+                "meets %d cycles per frame",
+                node.name,
+                *old,
+                simd,
+                pe,
+                int(prod.get_outstream_width()),
+                int(inst.get_instream_width()),
+                producer.name,
+                target_cycles,
+            )
+        else:
+            log.warning(
+                "%s: no SIMD/PE lets the converter from %s meet %d cycles per frame",
+                node.name,
+                producer.name,
+                target_cycles,
+            )
+    return model
