@@ -76,7 +76,7 @@ from codesign.errors import UnsupportedModelError
 from codesign.finn.checks import find_hls_nodes, find_unsupported_nodes, raise_if_issues
 from codesign.finn.config import CompileConfig
 from codesign.finn.dwc_rtl import fit_converters
-from codesign.finn.estimates import Estimates, estimate
+from codesign.finn.estimates import Estimates, LayerEstimate, estimate
 from codesign.finn.folding import (
     FoldTarget,
     ResourceEstimator,
@@ -405,7 +405,26 @@ def _account_for_converters(model: ModelWrapper, ctx: StepContext) -> None:
         fps,
         est.fps,
     )
-    est = replace(est, bottleneck=name, max_cycles=cycles, fps=fps)
+    dwc = LayerEstimate(
+        name=name,
+        op_type="StreamingDataWidthConverter_rtl",
+        pe=None,
+        simd=None,
+        resources=Resources(),
+        cycles=cycles,
+    )
+    note = (
+        f"{name} (a data-width converter) is the bottleneck: its cycles are finn-rtllib vpc's "
+        "throughput (codesign.finn.dwc_rtl); converters' and FIFOs' resources are not counted"
+    )
+    est = replace(
+        est,
+        layers=(*est.layers, dwc),
+        bottleneck=name,
+        max_cycles=cycles,
+        fps=fps,
+        notes=(*est.notes, note),
+    )
     atomic_write_json(ctx.estimates_path, est.to_dict())
 
 
