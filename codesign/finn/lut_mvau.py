@@ -209,12 +209,16 @@ def copy_kernel_sources(
 def register() -> None:
     """Make finn-plus and qonnx resolve ``MVAU_rtl`` and ``Pool_rtl`` to codesign's classes.
 
-    Idempotent; also installs codesign's RTL max-pool (:mod:`codesign.finn.pool_rtl`).
+    Idempotent; also installs codesign's RTL max-pool (:mod:`codesign.finn.pool_rtl`) and
+    finn-plus's RTL data-width converter with its real ``exp_cycles``
+    (:mod:`codesign.finn.dwc_rtl`).
     """
+    from codesign.finn.dwc_rtl import StreamingDataWidthConverter_rtl
     from codesign.finn.pool_rtl import Pool_rtl
 
     register_rtl_op(MVAU_rtl)
     register_rtl_op(Pool_rtl)
+    register_rtl_op(StreamingDataWidthConverter_rtl)
 
 
 class SpecializeLutMVAU(Transformation):

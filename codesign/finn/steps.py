@@ -8,10 +8,11 @@ specialization, and folding with feasibility checks and the MVAU_rtl SIMD guard.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import finn.transformation.streamline.absorb as absorb
@@ -74,7 +75,8 @@ from qonnx.util.cleanup import cleanup_model
 from codesign.errors import UnsupportedModelError
 from codesign.finn.checks import find_hls_nodes, find_unsupported_nodes, raise_if_issues
 from codesign.finn.config import CompileConfig
-from codesign.finn.estimates import estimate
+from codesign.finn.dwc_rtl import fit_converters
+from codesign.finn.estimates import Estimates, LayerEstimate, estimate
 from codesign.finn.folding import (
     FoldTarget,
     ResourceEstimator,
@@ -315,7 +317,9 @@ def step_set_folding(model: ModelWrapper, ctx: StepContext) -> ModelWrapper:
     """PE/SIMD to the FPS target or the LUT budget; raises InfeasibleError if impossible.
 
     With an FPS target, ``auto`` layers first move from LUT to DSP MVUs where the LUT MVUs
-    would exceed the board's LUTs (:func:`~codesign.finn.impl_budget.fit_auto_impl_to_luts`).
+    would exceed the board's LUTs (:func:`~codesign.finn.impl_budget.fit_auto_impl_to_luts`),
+    and afterwards LUT MVUs whose input converter would be slower than the target are
+    refolded (:func:`~codesign.finn.dwc_rtl.fit_converters`).
     """
     target = FoldTarget(
         part=ctx.part,
@@ -329,7 +333,8 @@ def step_set_folding(model: ModelWrapper, ctx: StepContext) -> ModelWrapper:
         target_cycles = math.floor(target.f_clk / ctx.cfg.fps)
         if auto and target_cycles >= 1:
             fit_auto_impl_to_luts(model, auto, target, target_cycles, ctx.estimate)
-        return fold_to_fps(model, ctx.cfg.fps, target, ctx.estimate)
+        model = fold_to_fps(model, ctx.cfg.fps, target, ctx.estimate)
+        return fit_converters(model, target_cycles, target.mvau_wwidth_max)
     assert ctx.cfg.lut_budget is not None  # CompileConfig guarantees one of the two
     return fold_to_lut_budget(model, ctx.cfg.lut_budget, target, ctx.estimate)
 
@@ -368,7 +373,59 @@ def step_insert_dwc_fifo(model: ModelWrapper, ctx: StepContext) -> ModelWrapper:
         GiveReadableTensorNames(),
     )
     raise_if_issues(find_hls_nodes(model, ctx.part), "after inserting DWCs and FIFOs")
+    _account_for_converters(model, ctx)
     return model
+
+
+def _account_for_converters(model: ModelWrapper, ctx: StepContext) -> None:
+    """Make ``RUN/estimates.json``'s bottleneck the slowest node including the DWCs.
+
+    The estimates are taken before the converters exist; finn-plus's RTL converter is not
+    always full rate (:mod:`codesign.finn.dwc_rtl`), so one may be the real bottleneck.
+    """
+    if not ctx.estimates_path.is_file():
+        return
+    slow = [
+        (int(getCustomOp(n).get_exp_cycles()), n.name)
+        for n in model.graph.node
+        if n.op_type.startswith("StreamingDataWidthConverter")
+    ]
+    est = Estimates.from_dict(json.loads(ctx.estimates_path.read_text()))
+    cycles, name = max(slow, default=(0, ""))
+    if cycles <= est.max_cycles:
+        return
+    fps = 1e9 / ctx.clock_ns / cycles
+    log.warning(
+        "data-width converter %s needs %d cycles per frame, more than the folding's "
+        "bottleneck %s (%d): the design runs at %.1f FPS, not %.1f",
+        name,
+        cycles,
+        est.bottleneck,
+        est.max_cycles,
+        fps,
+        est.fps,
+    )
+    dwc = LayerEstimate(
+        name=name,
+        op_type="StreamingDataWidthConverter_rtl",
+        pe=None,
+        simd=None,
+        resources=Resources(),
+        cycles=cycles,
+    )
+    note = (
+        f"{name} (a data-width converter) is the bottleneck: its cycles are finn-rtllib vpc's "
+        "throughput (codesign.finn.dwc_rtl); converters' and FIFOs' resources are not counted"
+    )
+    est = replace(
+        est,
+        layers=(*est.layers, dwc),
+        bottleneck=name,
+        max_cycles=cycles,
+        fps=fps,
+        notes=(*est.notes, note),
+    )
+    atomic_write_json(ctx.estimates_path, est.to_dict())
 
 
 def step_prepare_ip(model: ModelWrapper, ctx: StepContext) -> ModelWrapper:
