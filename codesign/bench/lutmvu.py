@@ -64,8 +64,8 @@ def measure_core(
     """Synthesize the LUT kernel's compute core alone at the bench's PE/SIMD; return counts."""
     from codesign.finn.lut_mvau import KERNEL_DIR
     from codesign.finn.single_mvau import MvuShape
-    from codesign.synth.blackbox import PRIMITIVES, primitive_stubs
-    from codesign.synth.plan import SCRIPT, STAT_FILE, Family, SynthPlan, render
+    from codesign.synth.blackbox import primitive_stubs
+    from codesign.synth.plan import Family, SynthPlan, render, script_files
     from codesign.synth.yosys import run_plan
 
     shape = shape or MvuShape()
@@ -88,15 +88,7 @@ def measure_core(
         core: (KERNEL_DIR / core).read_bytes(),
         "top.sv": render("mvu_lut_core_top.sv.j2", top=top, **params).encode(),
     }
-    files[SCRIPT] = render(
-        "synth.ys.j2",
-        name=f"core_w{w}a{a}",
-        top=top,
-        sources=["primitives.sv", core, "top.sv"],
-        blackboxes=PRIMITIVES,
-        family=Family.XC7.value,
-        stat_file=STAT_FILE,
-    ).encode()
+    files.update(script_files(f"core_w{w}a{a}", ["primitives.sv", core, "top.sv"], Family.XC7, top))
     plan = SynthPlan(name=f"core_w{w}a{a}", nodes=(), family=Family.XC7, files=files)
     outcome = run_plan(plan, out_dir / f"core_w{w}a{a}", settings=settings)
     return {

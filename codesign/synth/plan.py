@@ -114,7 +114,9 @@ def _template_bytes(name: str) -> bytes:
     return (resources.files("codesign") / "hls" / "synth" / name).read_bytes()
 
 
-def script_files(name: str, sources: Sequence[str], family: Family) -> dict[str, bytes]:
+def script_files(
+    name: str, sources: Sequence[str], family: Family, top: str = TOP
+) -> dict[str, bytes]:
     """The Yosys script (:data:`SCRIPT`) reading ``sources``, plus the files it needs besides.
 
     xcup only: Yosys 0.70's UltraScale LUTRAM library fails on single-port memories over
@@ -129,7 +131,7 @@ def script_files(name: str, sources: Sequence[str], family: Family) -> dict[str,
     files[SCRIPT] = render(
         "synth.ys.j2",
         name=name,
-        top=TOP,
+        top=top,
         sources=list(sources),
         blackboxes=PRIMITIVES,
         family=family.value,
