@@ -204,9 +204,22 @@ def available_calibrations(folder: Path | None = None) -> list[Calibration]:
 def load_calibration(name: str, folder: Path | None = None) -> Calibration:
     """The calibration called ``name`` (``xc7-yosys-0.70``), or a file path.
 
+    ``name`` may also be a cost model's version (``xc7-yosys-0.70@adfa1c0b``): then the
+    calibration of that name must still hold that fit.
+
     Raises:
-        ConfigError: No such calibration (the message lists the available ones).
+        ConfigError: No such calibration (the message lists the available ones), or the
+            named one has been refit since that version.
     """
+    name, _, digest = name.partition("@")
+    if digest:
+        cal = load_calibration(name, folder)
+        if cal.digest() != digest:
+            raise ConfigError(
+                f"calibration {name} now holds fit {cal.digest()}, not {digest}: "
+                "it was refit since; use its current version or the earlier file"
+            )
+        return cal
     path = Path(name)
     if path.suffix == ".json" and path.is_file():
         try:
