@@ -25,10 +25,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from codesign.models.arch import CnnArch
-from codesign.models.bits import BitConfig
 from codesign.resources import RESOURCE_FIELDS, Resources
-from codesign.search.efficiency import Price, PriceFn
+from codesign.search.efficiency import Price
 
 log = logging.getLogger(__name__)
 
@@ -135,18 +133,6 @@ class Correction:
     def apply(self, price: Price) -> Price:
         """``price`` corrected (itself when nothing is corrected)."""
         return price if self.identity else CorrectedPrice(price, dict(self.factors))
-
-    def price_fn(self, base: PriceFn) -> PriceFn:
-        """``base`` with every price corrected."""
-        if self.identity:
-            return base
-
-        def price(
-            arch: CnnArch, bits: BitConfig, impls: Sequence[Any], fps: float, clock_mhz: float
-        ) -> Price:
-            return self.apply(base(arch, bits, impls, fps, clock_mhz))
-
-        return price
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form."""
