@@ -107,6 +107,7 @@ class FlowConfig(Section):
                         f"step {name!r} needs a '{section}:' section; add one, "
                         f"or drop {name!r} from run.steps"
                     )
+        self._check_priced_impl()
         if self.simulate is not None and self.simulate.frames > self.data.n_test:
             raise ValueError(
                 f"simulate.frames is {self.simulate.frames} but data.n_test is "
@@ -114,6 +115,24 @@ class FlowConfig(Section):
                 f"lower simulate.frames or raise data.n_test"
             )
         return self
+
+    def _check_priced_impl(self) -> None:
+        """DQMQ's cost model must price the MVUs that the flow's compile deploys.
+
+        ``dqmq.cost_model: lut`` prices LUT-based MVUs and ``analytic`` DSP-based ones; a
+        compile with the other ``impl`` would train the policy against hardware it is never
+        deployed on. ``impl: auto`` mixes both by bit-width and is left to the user.
+        """
+        if self.dqmq is None or self.compile is None or self.dqmq.cost_model.value == "bitops":
+            return
+        priced, deployed = str(self.dqmq.impl), str(self.compile.impl)
+        if deployed != "auto" and priced != deployed:
+            raise ValueError(
+                f"dqmq.cost_model {self.dqmq.cost_model.value!r} prices {priced} MVUs, but "
+                f"compile.impl is {deployed!r}: the policy would be trained against hardware "
+                f"the tiers are not deployed on; set compile.impl: {priced}, or "
+                f"dqmq.cost_model: {'lut' if deployed == 'lut' else 'analytic'}"
+            )
 
     def with_overrides(
         self,

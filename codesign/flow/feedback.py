@@ -3,7 +3,8 @@
 One round (:func:`feedback_round`, the flow step ``feedback``):
 
 1. takes the designs training or search proposes (a YAML/JSON list of
-   ``{arch, bits, fps}``: family networks with their bit-widths and FPS target);
+   ``{arch, bits, fps}``: family networks with their bit-widths and FPS target, and
+   optionally ``impl``, the MVUs they are built with);
 2. compiles and synthesizes them with Yosys (per layer, and whole), reusing cached runs;
 3. records them in the results database (one transaction per design);
 4. refits the cost model on every stored fit point (earlier calibrations' and the new);
@@ -45,7 +46,8 @@ class FeedbackSection(Section):
     """The ``feedback:`` section of a flow.
 
     Attributes:
-        proposals: YAML/JSON list of ``{arch, bits, fps}`` designs; default the
+        proposals: YAML/JSON list of ``{arch, bits, fps}`` designs (optional ``impl``:
+            ``dsp``, the default, or ``lut``, the MVUs of every layer); default the
             ``proposals`` artifact of an earlier step.
         board: Board the designs are compiled for.
         calibration: The cost model to start from (a calibration name or JSON path);
@@ -105,6 +107,7 @@ def load_proposals(path: Path, board: str, whole: bool = True) -> list[CalibPoin
         ConfigError: Missing or malformed file (the message names the entry).
     """
     from codesign.cost.doe import CalibPoint, Role
+    from codesign.cost.protocol import Impl
     from codesign.models.arch import CnnArch
     from codesign.models.bits import BitConfig
 
@@ -126,6 +129,10 @@ def load_proposals(path: Path, board: str, whole: bool = True) -> list[CalibPoin
         arch = CnnArch.from_dict(entry["arch"])
         bits = BitConfig.from_dict(entry["bits"])
         bits.validate(arch)
+        impl = str(entry.get("impl", "dsp"))
+        if impl not in {m.value for m in Impl}:
+            choices = ", ".join(m.value for m in Impl)
+            raise ConfigError(f"{path}: design {i}: impl {impl!r} is not one of {choices}")
         points.append(
             CalibPoint(
                 arch=arch,
@@ -134,6 +141,7 @@ def load_proposals(path: Path, board: str, whole: bool = True) -> list[CalibPoin
                 board=board,
                 role=Role.FIT,
                 whole=whole,
+                impl=Impl(impl),
                 seed=int(entry.get("seed", 0)),
             )
         )

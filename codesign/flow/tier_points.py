@@ -138,10 +138,10 @@ def step_freeze_tier(state: FlowState, cfg: FlowConfig) -> FlowState:
 
 
 def tier_proposals(tiers_json: Path, cfg: FlowConfig, out: Path) -> list[dict[str, Any]]:
-    """Write the tiers of ``tiers_json`` as ``{arch, bits, fps}`` designs (YAML) to ``out``.
+    """Write the tiers of ``tiers_json`` as ``{arch, bits, fps, impl}`` designs (YAML) to ``out``.
 
     The FPS target is the flow's ``compile.fps`` (the target ``deploy_tiers`` folded the
-    tiers for), else ``dqmq.fps``.
+    tiers for), else ``dqmq.fps``; ``impl`` is ``compile.impl``, the MVUs deployed.
     """
     data = json.loads(Path(tiers_json).read_text())
     arch = cfg.model.build_arch()
@@ -150,8 +150,20 @@ def tier_proposals(tiers_json: Path, cfg: FlowConfig, out: Path) -> list[dict[st
         fps = cfg.dqmq.fps if cfg.dqmq is not None else None
     if fps is None:
         raise ConfigError("step 'feedback_tiers' needs compile.fps (or dqmq.fps)")
+    impl = str(cfg.compile.impl) if cfg.compile is not None else "dsp"
+    if impl == "auto":
+        raise ConfigError(
+            "step 'feedback_tiers' measures designs with one MVU implementation, but "
+            "compile.impl is 'auto'; set compile.impl to dsp or lut"
+        )
     designs = [
-        {"arch": arch.to_dict(), "bits": bits, "fps": float(fps), "seed": cfg.run.seed}
+        {
+            "arch": arch.to_dict(),
+            "bits": bits,
+            "fps": float(fps),
+            "seed": cfg.run.seed,
+            "impl": impl,
+        }
         for bits in data["tiers"]
     ]
     atomic_write_text(out, yaml.safe_dump(designs, sort_keys=False))

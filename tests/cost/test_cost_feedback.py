@@ -38,6 +38,17 @@ def test_bad_proposals_are_one_line(tmp_path: Path) -> None:
         load_proposals(path, "pynq-z2")
 
 
+def test_proposals_carry_their_mvu_implementation(tmp_path: Path) -> None:
+    from codesign.cost.protocol import Impl
+
+    path = tmp_path / "p.yaml"
+    path.write_text(yaml.safe_dump([_proposal(2, 2), {**_proposal(4, 4), "impl": "lut"}]))
+    assert [p.impl for p in load_proposals(path, "pynq-z2")] == [Impl.DSP, Impl.LUT]
+    path.write_text(yaml.safe_dump([{**_proposal(2, 2), "impl": "hls"}]))
+    with pytest.raises(ConfigError, match="design 0: impl 'hls' is not one of dsp, lut"):
+        load_proposals(path, "pynq-z2")
+
+
 @pytest.mark.slow
 @pytest.mark.yosys
 def test_two_feedback_rounds(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:

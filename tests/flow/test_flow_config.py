@@ -74,6 +74,18 @@ def test_cross_field_batch_size_says_how_to_fix(tmp_path: Path) -> None:
     )
 
 
+def test_dqmq_cost_model_must_price_the_deployed_mvus(tmp_path: Path) -> None:
+    text = "dqmq:\n  cost_model: lut\ncompile:\n  board: pynq-z2\n"
+    with pytest.raises(ConfigError, match="prices lut MVUs, but compile.impl is 'dsp'"):
+        load_flow_config(write(tmp_path, text))
+    for impl in ("lut", "auto"):  # auto mixes both by bit-width: the user's call
+        cfg = load_flow_config(write(tmp_path, f"{text}  impl: {impl}\n"))
+        assert str(cfg.compile.impl) == impl
+    analytic = "dqmq:\n  cost_model: analytic\ncompile:\n  impl: lut\n"
+    with pytest.raises(ConfigError, match="set compile.impl: dsp, or dqmq.cost_model: lut"):
+        load_flow_config(write(tmp_path, analytic))
+
+
 def test_bits_uniform_and_per_layer_are_exclusive(tmp_path: Path) -> None:
     text = "model:\n  weight_bits: 4\n  bits: {input_bits: 8, layers: [{weight: 4}]}\n"
     with pytest.raises(ConfigError, match="both set; keep one of them"):

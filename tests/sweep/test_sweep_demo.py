@@ -40,7 +40,7 @@ ARCH = {
 COMMON = {
     "data": {"dataset": "digits", "n_train": 256, "n_test": 64, "batch_size": 32},
     "model": {"arch": ARCH, "input_bits": 4},
-    "compile": {"board": "pynq-z2", "fps": 20000},
+    "compile": {"board": "pynq-z2", "fps": 20000, "impl": "lut"},
     "simulate": {"frames": 8, "size_fifos": False},
     "synth": {"per_layer": False},
 }
@@ -55,7 +55,7 @@ DQMQ_FLOW = {
         "eval_severities": [3],
         "epochs": 1,
         "warmup_epochs": 0,
-        "cost_model": "analytic",  # the calibrated model, load_cost_model("xc7")
+        "cost_model": "lut",  # the calibrated model, load_cost_model("xc7"), of LUT MVUs
         "fps": 20000,
         "tiers": 2,
     },
@@ -105,7 +105,7 @@ def test_demo_chain_to_the_report(tmp_path: Path, digits: None) -> None:
     assert len(tiers) == 2 and tiers[0]["bits"] != tiers[1]["bits"]
     for t in tiers:
         assert t["sim"]["bit_exact_vs_finn"] and t["sim"]["bit_exact_vs_switchable"]
-        assert t["synth"]["lut"] > 0
+        assert t["synth"]["lut"] > 0 and t["synth"]["dsp"] == 0  # LUT MVUs, as priced
 
     proposals = yaml.safe_load((run / "dqmq" / "proposals.yaml").read_text())
     assert [p["bits"] for p in proposals] == json.loads((run / "dqmq" / "tiers.json").read_text())[
@@ -115,7 +115,7 @@ def test_demo_chain_to_the_report(tmp_path: Path, digits: None) -> None:
     assert fb["round"] == 1 and len(fb["points"]) == 2
     cal = load_calibration(str(result.state.path("cost_model")))
     assert cal.name.endswith("-r1") and cal.provenance["previous"].startswith("xc7-yosys")
-    assert {r["kind"] for r in fb["after"]} >= {"mvau_dsp", "all"}
+    assert {r["kind"] for r in fb["after"]} >= {"mvau_lut", "all"}  # the deployed MVUs
 
     # Part 2: the sweep runs the tiers as design points.
     (tmp_path / "base.yaml").write_text(yaml.safe_dump(BASE_FLOW, sort_keys=False))
