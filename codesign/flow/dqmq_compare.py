@@ -12,6 +12,10 @@ evaluates on the clean test subset and on every corruption x ``dqmq.eval_severit
   tier's routed images), ``static/ft`` (its configuration tuned on all images) and
   ``static/routed_ft`` (the control: its one configuration, one weight copy per dqmq tier
   tuned on that tier's routed images, routed the same way);
+* with ``dqmq.tier_train_epochs`` too: ``dqmq/tiers_scratch`` (each tier's configuration
+  trained apart from scratch, then tuned on its routed images) and ``static/scratch`` (the
+  static policy's configuration trained apart the same way, then tuned on all images: the
+  best static mixed configuration with the same training as the tiers);
 * ``uniform_wXaX`` (trained at that precision by the same loop for the same epochs).
 
 Each seed's rows go to ``OUT/seed<s>/rows.json`` (a seed with that file is not redone, so
@@ -76,7 +80,7 @@ def compare(
         sec.cost_model.value, arch, space, board=sec.board, fps=sec.fps
     )
     pricer = DesignPricer(arch, space, board=sec.board, fps=sec.fps, impl=sec.impl)
-    uniform = [(w, a) for w, a in sec.candidates if w == a]
+    uniform = space.uniform_pairs()
     rows: list[dict[str, Any]] = []
     out = Path(out)
     with torch_threads(cfg.run.torch_threads):
@@ -146,6 +150,10 @@ def compare(
                         routed = np.zeros(data.labels.shape[0], dtype=np.int64)
                         models = _finetune(net, one, routed, data, sec, train_cfg)
                         preds["ft"] = tiered_predictor(models, one)
+                        if sec.tier_train_epochs > 0:  # its configuration trained apart, tuned
+                            nets = [train_tier_apart(one[0], out / f"seed{seed}", cfg, seed, data)]
+                            models = _finetune(net, one, routed, data, sec, train_cfg, nets=nets)
+                            preds["scratch"] = tiered_predictor(models, one)
                         if dqmq_router is not None:  # control: per-tier weights, one precision
                             same = np.repeat(one, len(dqmq_router.tiers), axis=0)  # (T, L)
                             routed = dqmq_router.route(data.features.double().numpy())
@@ -243,7 +251,7 @@ def summary_markdown(summary: dict[str, Any], seeds: Sequence[int], cfg: FlowCon
         f"DQMQ comparison: seeds {list(seeds)}, epochs {sec.epochs} (warm-up "
         f"{sec.warmup_epochs}), n_train {cfg.data.n_train}, n_test {cfg.data.n_test}, "
         f"cost model {sec.cost_model.value}, cost_target {sec.cost_target}, "
-        f"candidates {sec.candidates}",
+        f"candidates {sec.layer_candidates or sec.candidates}",
         "",
         "| method | clean acc | corrupted acc | corrupted cost | corrupted mean bits "
         "| LUT | DSP | cycles |",

@@ -57,6 +57,9 @@ class DqmqSection(Section):
     Attributes:
         candidates: ``(weight, act)`` pairs every conv layer may run at; the classifier
             takes their weight bit-widths.
+        layer_candidates: Per weight layer (each conv, then the classifier, which takes the
+            weight bit-widths), its own ``(weight, act)`` pairs; overrides ``candidates``.
+            The uniform baselines are the ``(b, b)`` pairs every layer offers.
         input_bits: Input quantizer bits (fixed: the dataflow input).
         mix: Training mix, condition ("clean" or a corruption) -> fraction, summing to 1.
         severities: Severities drawn for corrupted training samples.
@@ -101,6 +104,7 @@ class DqmqSection(Section):
     candidates: list[tuple[int, int]] = Field(
         default_factory=lambda: [(2, 2), (3, 3), (4, 4), (8, 8)]
     )
+    layer_candidates: list[list[tuple[int, int]]] | None = None
     input_bits: int = 8
     mix: dict[str, float] = Field(default_factory=_default_mix)
     severities: list[int] = Field(default_factory=lambda: [1, 2, 3, 4, 5])
@@ -152,12 +156,21 @@ class DqmqSection(Section):
             )
         if not self.candidates:
             raise ValueError("dqmq.candidates is empty; give (weight, act) pairs like [4, 4]")
+        for i, layer in enumerate(self.layer_candidates or ()):
+            if not layer:
+                raise ValueError(f"dqmq.layer_candidates[{i}] is empty; give (weight, act) pairs")
         total = sum(self.mix.values())
         if abs(total - 1.0) > 1e-6:
             raise ValueError(f"dqmq.mix fractions sum to {total:g}; make them sum to 1")
         if self.budget is Budget.LAGRANGIAN and self.cost_target is None:
             raise ValueError("dqmq.budget lagrangian needs a dqmq.cost_target")
         return self
+
+    def pairs_per_layer(self, n_layers: int) -> list[list[tuple[int, int]]]:
+        """``layer_candidates``, or ``candidates`` repeated for each of ``n_layers`` layers."""
+        if self.layer_candidates is not None:
+            return [list(layer) for layer in self.layer_candidates]
+        return [list(self.candidates) for _ in range(n_layers)]
 
     def train_config(self, seed: int, **overrides: Any) -> Any:
         """The :class:`codesign.train.dqmq.DqmqConfig` of this section (``overrides`` win)."""

@@ -108,6 +108,10 @@ def test_evaluate_with_the_session2_objective(tmp_path, monkeypatch, capsys):
     methods = {r["method"] for r in rows}
     assert {"dqmq/tiers_ft", "static/ft", "static/routed_ft", "uniform_w2a2"} <= methods
     assert {"dqmq/tiers_scratch", "uniform_w2a2/ft"} <= methods  # (b): tiers trained apart
+    # the static configuration trained apart the same way: its one configuration, unchanged
+    cfgs = {m: {str(r["configs"]) for r in rows if r["method"] == m and "configs" in r}
+            for m in ("static/scratch", "static/ft")}  # fmt: skip
+    assert len(cfgs["static/scratch"]) == 1 and cfgs["static/scratch"] == cfgs["static/ft"]
     apart = sorted((out / "seed0").glob("tier_*.pt"))
     assert apart and all(load_dqmq(p)[2]["config"]["epochs"] == 1 for p in apart)
     assert "uniform_w4a4" not in methods and "dqnet/policy_hard" not in methods
