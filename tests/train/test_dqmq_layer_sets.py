@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 import yaml
@@ -89,3 +90,31 @@ def test_flow_layer_candidates_reach_the_switchable_net_and_freeze_exactly(tmp_p
     flow.write_text(yaml.safe_dump(doc))
     with pytest.raises(ConfigError, match="one candidate list per weight layer: 3"):
         space_of(load_flow_config(flow))
+
+
+def test_tier_select_candidates_are_the_mode_then_no_costlier_choices():
+    from codesign.flow.dqmq_select import candidate_configs  # noqa: PLC0415
+
+    def cost(c):
+        return sum(c) / 10
+
+    ranked = np.array([[1, 1], [2, 0], [0, 2], [2, 2], [1, 0]])
+    got = candidate_configs([1, 1], ranked, [[0, 0], [1, 1], [2, 2]], cost, top=3)
+    assert got == [[1, 1], [2, 0], [0, 2], [0, 0]]  # [2, 2] costs more; [1, 0] not in top 3
+    with pytest.raises(ValueError, match="tier_train_epochs and dqmq.tier_finetune_epochs"):
+        DqmqSection(tier_select="val_accuracy", tier_train_epochs=1)
+
+
+def test_holdout_is_disjoint_from_the_training_subset():
+    from codesign.data.splits import load_holdout, load_split  # noqa: PLC0415
+    from codesign.errors import DatasetMissingError  # noqa: PLC0415
+
+    try:
+        x, _ = load_split("fashion_mnist", "train", 500, 3)
+        v, _ = load_holdout("fashion_mnist", 500, 200, 3)
+    except DatasetMissingError:
+        pytest.skip("Fashion-MNIST not installed")
+    seen = {bytes(im.numpy().tobytes()) for im in x}
+    assert v.shape[0] == 200 and not any(bytes(im.numpy().tobytes()) in seen for im in v)
+    with pytest.raises(ConfigError, match="needs data.n_train <= 59800"):
+        load_holdout("fashion_mnist", 59_900, 200, 3)
