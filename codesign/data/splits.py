@@ -44,3 +44,30 @@ def load_split(dataset: str, split: str, n: int, seed: int) -> tuple[Tensor, Ten
         idx = torch.randperm(total, generator=gen)[:n].sort().values.numpy()  # (n,)
         ds = dataclasses.replace(ds, images=ds.images[idx], labels=ds.labels[idx])
     return ds.tensors()  # (n, 1, H, W) float32 in [0, 1], (n,) int64
+
+
+def load_holdout(dataset: str, n_train: int, n: int, seed: int) -> tuple[Tensor, Tensor]:
+    """``n`` training images that :func:`load_split` ``("train", n_train, seed)`` leaves out.
+
+    The next ``n`` of the same seeded permutation: a validation set disjoint from the
+    training subset.
+
+    Raises:
+        ConfigError: ``n_train + n`` exceeds the training split.
+        DatasetMissingError: The dataset is not installed.
+    """
+    import torch  # noqa: PLC0415
+
+    from codesign.data.datasets import load_dataset  # noqa: PLC0415
+
+    ds = load_dataset(dataset, "train")
+    total = len(ds)
+    if n_train + n > total:
+        raise ConfigError(
+            f"a hold-out of {n} images needs data.n_train <= {total - n} ({dataset} has {total} "
+            f"training images)"
+        )
+    gen = torch.Generator().manual_seed(seed)
+    idx = torch.randperm(total, generator=gen)[n_train : n_train + n].sort().values.numpy()
+    ds = dataclasses.replace(ds, images=ds.images[idx], labels=ds.labels[idx])
+    return ds.tensors()

@@ -55,7 +55,8 @@ def space_of(cfg: FlowConfig) -> tuple[CnnArch, SwitchSpace]:
 
     sec = _section(cfg)
     arch = cfg.model.build_arch()
-    space = SwitchSpace.uniform(arch, sec.candidates, input_bits=sec.input_bits)
+    layers = sec.pairs_per_layer(arch.n_layers)
+    space = SwitchSpace.per_layer(arch, layers, input_bits=sec.input_bits)
     space.validate(arch)
     return arch, space
 

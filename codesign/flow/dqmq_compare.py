@@ -12,6 +12,13 @@ evaluates on the clean test subset and on every corruption x ``dqmq.eval_severit
   tier's routed images), ``static/ft`` (its configuration tuned on all images) and
   ``static/routed_ft`` (the control: its one configuration, one weight copy per dqmq tier
   tuned on that tier's routed images, routed the same way);
+* with ``dqmq.tier_train_epochs`` too: ``dqmq/tiers_scratch`` (each tier's configuration
+  trained apart from scratch, then tuned on its routed images) and ``static/scratch`` (the
+  static policy's configuration trained apart the same way, then tuned on all images: the
+  best static mixed configuration with the same training as the tiers);
+* with ``dqmq.tier_select: val_accuracy`` too: ``dqmq/tiers_select`` (each tier's
+  configuration chosen on routed hold-out images, :mod:`codesign.flow.dqmq_select`; the
+  candidates' scores in ``OUT/seed<s>/tier_select.json``);
 * ``uniform_wXaX`` (trained at that precision by the same loop for the same epochs).
 
 Each seed's rows go to ``OUT/seed<s>/rows.json`` (a seed with that file is not redone, so
@@ -34,6 +41,7 @@ import numpy as np
 from codesign.flow.config import FlowConfig
 from codesign.flow.dqmq import _section, space_of, train_tier_apart, training_data
 from codesign.io import atomic_write_json, atomic_write_text
+from codesign.policy.options import TierSelect
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +84,7 @@ def compare(
         sec.cost_model.value, arch, space, board=sec.board, fps=sec.fps
     )
     pricer = DesignPricer(arch, space, board=sec.board, fps=sec.fps, impl=sec.impl)
-    uniform = [(w, a) for w, a in sec.candidates if w == a]
+    uniform = space.uniform_pairs()
     rows: list[dict[str, Any]] = []
     out = Path(out)
     with torch_threads(cfg.run.torch_threads):
@@ -130,6 +138,11 @@ def compare(
                             preds["tiers_scratch"] = tiered_predictor(
                                 models, router.tiers, router.route
                             )
+                            if sec.tier_select is TierSelect.VAL_ACCURACY:
+                                preds["tiers_select"] = _select(
+                                    cfg, seed, out, net, policy, router, routed, data,
+                                    train_cfg, eval_surrogate, uniform,
+                                )  # fmt: skip
                 elif method.startswith("uniform"):
                     choice = torch.tensor(list(train_cfg.fixed_choice))
                     preds = {"fixed": _fixed(net, choice)}
@@ -146,6 +159,10 @@ def compare(
                         routed = np.zeros(data.labels.shape[0], dtype=np.int64)
                         models = _finetune(net, one, routed, data, sec, train_cfg)
                         preds["ft"] = tiered_predictor(models, one)
+                        if sec.tier_train_epochs > 0:  # its configuration trained apart, tuned
+                            nets = [train_tier_apart(one[0], out / f"seed{seed}", cfg, seed, data)]
+                            models = _finetune(net, one, routed, data, sec, train_cfg, nets=nets)
+                            preds["scratch"] = tiered_predictor(models, one)
                         if dqmq_router is not None:  # control: per-tier weights, one precision
                             same = np.repeat(one, len(dqmq_router.tiers), axis=0)  # (T, L)
                             routed = dqmq_router.route(data.features.double().numpy())
@@ -172,6 +189,54 @@ def compare(
     atomic_write_text(out / "summary.md", summary_markdown(summary, seeds, cfg))
     plot(rows, out)
     return summary
+
+
+def _select(
+    cfg: FlowConfig, seed: int, out: Path, net: Any, policy: Any, router: Any, routed: Any,
+    data: Any, train_cfg: Any, surrogate: Any, uniform: Any,
+) -> Any:  # fmt: skip
+    """``dqmq/tiers_select``: each tier's configuration picked on routed hold-out images."""
+    from codesign.data.splits import load_holdout  # noqa: PLC0415
+    from codesign.flow.dqmq_select import candidate_configs, select_tiers  # noqa: PLC0415
+    from codesign.policy.policy import mean_log_probs  # noqa: PLC0415
+    from codesign.policy.tiers import ranked_choices  # noqa: PLC0415
+    from codesign.train.dqmq_finetune import tiered_predictor  # noqa: PLC0415
+    from codesign.train.dqmq_run import mixed_data  # noqa: PLC0415
+
+    sec = _section(cfg)
+    x_val, y_val = load_holdout(cfg.data.dataset.value, cfg.data.n_train, sec.n_val, seed)
+    val = mixed_data(x_val, y_val, dict(sec.mix), list(sec.severities), seed + 7919)
+    routed_val = router.route(val.features.double().numpy())
+    uniform_choices = [net.uniform_choice(w, a) for w, a in uniform]
+    candidates = []
+    for t, mode in enumerate(router.tiers):
+        mine = np.flatnonzero(routed == t)
+        feats = data.features[mine] if mine.size else data.features
+        ranked = ranked_choices(mean_log_probs(policy, feats))
+        candidates.append(candidate_configs(mode, ranked, uniform_choices, surrogate.discrete,
+                                            sec.tier_select_top))  # fmt: skip
+    nets: dict[tuple[int, ...], Any] = {}
+
+    def train_apart(choice: list[int]) -> Any:
+        key = tuple(choice)
+        if key not in nets:
+            nets[key] = train_tier_apart(choice, out / f"seed{seed}", cfg, seed, data)
+        return nets[key]
+
+    def finetune(source: Any, choice: list[int], own: Any, tier: int) -> Any:
+        from codesign.flow.dqmq import tier_finetune_recipe  # noqa: PLC0415
+        from codesign.train.dqmq_finetune import finetune_tiers  # noqa: PLC0415
+
+        recipe = tier_finetune_recipe(sec, train_cfg.batch_size, train_cfg.seed)
+        return finetune_tiers(net, np.array([choice]), own, data.images, data.labels,
+                              tier_ids=[tier], nets=[source], **recipe)[0]  # fmt: skip
+
+    chosen, models, report = select_tiers(
+        router.tiers, routed, routed_val, (val.images, val.labels), candidates, train_apart,
+        finetune, surrogate.discrete,
+    )  # fmt: skip
+    atomic_write_json(out / f"seed{seed}" / "tier_select.json", report)
+    return tiered_predictor(models, chosen, router.route)
 
 
 def _finetune(
@@ -243,7 +308,7 @@ def summary_markdown(summary: dict[str, Any], seeds: Sequence[int], cfg: FlowCon
         f"DQMQ comparison: seeds {list(seeds)}, epochs {sec.epochs} (warm-up "
         f"{sec.warmup_epochs}), n_train {cfg.data.n_train}, n_test {cfg.data.n_test}, "
         f"cost model {sec.cost_model.value}, cost_target {sec.cost_target}, "
-        f"candidates {sec.candidates}",
+        f"candidates {sec.layer_candidates or sec.candidates}",
         "",
         "| method | clean acc | corrupted acc | corrupted cost | corrupted mean bits "
         "| LUT | DSP | cycles |",

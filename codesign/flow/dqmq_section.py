@@ -21,7 +21,7 @@ from typing import Any, Self
 from pydantic import Field, model_validator
 
 from codesign.flow.sections import Section
-from codesign.policy.options import Budget, PgBaseline, PgReward
+from codesign.policy.options import Budget, PgBaseline, PgReward, TierSelect
 
 __all__ = ["CostModelName", "DqmqSection"]
 
@@ -57,6 +57,9 @@ class DqmqSection(Section):
     Attributes:
         candidates: ``(weight, act)`` pairs every conv layer may run at; the classifier
             takes their weight bit-widths.
+        layer_candidates: Per weight layer (each conv, then the classifier, which takes the
+            weight bit-widths), its own ``(weight, act)`` pairs; overrides ``candidates``.
+            The uniform baselines are the ``(b, b)`` pairs every layer offers.
         input_bits: Input quantizer bits (fixed: the dataflow input).
         mix: Training mix, condition ("clean" or a corruption) -> fraction, summing to 1.
         severities: Severities drawn for corrupted training samples.
@@ -90,6 +93,11 @@ class DqmqSection(Section):
             scratch this many epochs on all images by the same loop, then fine-tuned on its
             routed images like ``tiers_ft`` (``dqmq/tiers_scratch``); 0 = off. With
             ``tier_finetune_epochs`` the ``tiers`` step then deploys these models.
+        tier_select: ``codesign evaluate`` only, with ``tier_train_epochs``: ``val_accuracy``
+            also reports ``dqmq/tiers_select``, each tier's configuration chosen by its
+            tuned network's accuracy on routed hold-out images (no costlier than the mode).
+        tier_select_top: How many of the policy's likeliest choices per tier to try.
+        n_val: Hold-out training images (disjoint from ``data.n_train``) for ``tier_select``.
         methods: The methods ``codesign evaluate`` trains (``null`` = all): ``dqmq``,
             ``static``, ``dqnet``, ``uniform_wXaX``.
         board: Board of the analytic surrogate and of the LUT/DSP/cycles in evaluations.
@@ -101,6 +109,7 @@ class DqmqSection(Section):
     candidates: list[tuple[int, int]] = Field(
         default_factory=lambda: [(2, 2), (3, 3), (4, 4), (8, 8)]
     )
+    layer_candidates: list[list[tuple[int, int]]] | None = None
     input_bits: int = 8
     mix: dict[str, float] = Field(default_factory=_default_mix)
     severities: list[int] = Field(default_factory=lambda: [1, 2, 3, 4, 5])
@@ -130,6 +139,9 @@ class DqmqSection(Section):
     finetune_epochs: int = Field(default=0, ge=0)
     tier_finetune_epochs: int = Field(default=0, ge=0)
     tier_train_epochs: int = Field(default=0, ge=0)
+    tier_select: TierSelect = TierSelect.MODE
+    tier_select_top: int = Field(default=3, ge=0)
+    n_val: int = Field(default=2000, ge=1)
     methods: list[str] | None = None
 
     @property
@@ -152,12 +164,28 @@ class DqmqSection(Section):
             )
         if not self.candidates:
             raise ValueError("dqmq.candidates is empty; give (weight, act) pairs like [4, 4]")
+        for i, layer in enumerate(self.layer_candidates or ()):
+            if not layer:
+                raise ValueError(f"dqmq.layer_candidates[{i}] is empty; give (weight, act) pairs")
         total = sum(self.mix.values())
         if abs(total - 1.0) > 1e-6:
             raise ValueError(f"dqmq.mix fractions sum to {total:g}; make them sum to 1")
+        if self.tier_select is TierSelect.VAL_ACCURACY and (
+            self.tier_train_epochs < 1 or self.tier_finetune_epochs < 1
+        ):
+            raise ValueError(
+                "dqmq.tier_select val_accuracy trains the candidates apart and tunes them: "
+                "set dqmq.tier_train_epochs and dqmq.tier_finetune_epochs"
+            )
         if self.budget is Budget.LAGRANGIAN and self.cost_target is None:
             raise ValueError("dqmq.budget lagrangian needs a dqmq.cost_target")
         return self
+
+    def pairs_per_layer(self, n_layers: int) -> list[list[tuple[int, int]]]:
+        """``layer_candidates``, or ``candidates`` repeated for each of ``n_layers`` layers."""
+        if self.layer_candidates is not None:
+            return [list(layer) for layer in self.layer_candidates]
+        return [list(self.candidates) for _ in range(n_layers)]
 
     def train_config(self, seed: int, **overrides: Any) -> Any:
         """The :class:`codesign.train.dqmq.DqmqConfig` of this section (``overrides`` win)."""

@@ -9,7 +9,10 @@ Two steps join the DQMQ flow (``train_dqmq -> tiers -> deploy_tiers``) to the re
     any fixed-precision model: a sweep puts the tiers next to uniform baselines, evaluated
     on the same clean and corrupted test data and measured by the same tools. The
     ``tier:`` section names the DQMQ checkpoint, the tier's choice and the checkpoint's
-    SHA-256, so a point's config (and digest) changes when the checkpoint does.
+    SHA-256, so a point's config (and digest) changes when the checkpoint does. When the
+    run's ``tiers`` step trained per-tier weights (``dqmq/tier_models.pt``), the section
+    names that file and its SHA-256 too, and the point takes the tier's own weights: the
+    model ``deploy_tiers`` deployed, not the shared weights.
 ``feedback_tiers``
     Writes the tiers as ``{arch, bits, fps}`` proposals (``dqmq/proposals.yaml``, the
     ``proposals`` artifact) and runs the cost model's feedback round on them
@@ -63,12 +66,18 @@ class TierSection(Section):
         choice: The tier's candidate index per layer (``tiers.json``'s ``choices``).
         index: The tier's number in its ``tiers.json`` (a label; tiers are cheapest first).
         sha256: The checkpoint file's SHA-256; when given, the step refuses another file.
+        models: The run's per-tier models (``dqmq/tier_models.pt``, written by the ``tiers``
+            step with ``dqmq.tier_finetune_epochs``): when given, the tier's own trained
+            weights are taken from it instead of freezing the shared weights.
+        models_sha256: That file's SHA-256; when given, the step refuses another file.
     """
 
     checkpoint: Path
     choice: list[int] = Field(min_length=1)
     index: int = Field(default=0, ge=0)
     sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
+    models: Path | None = None
+    models_sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
 
 
 def file_sha256(path: Path) -> str:
@@ -116,13 +125,19 @@ def step_freeze_tier(state: FlowState, cfg: FlowConfig) -> FlowState:
     if bad:
         raise ConfigError(f"tier.choice[{bad[0]}] is out of range for that layer's candidates")
     plain = net.freeze(sec.choice)
+    weights = "shared"
+    if sec.models is not None:  # the tier's own weights (fine-tuned, or trained apart)
+        plain, weights = _tier_model(sec, arch, plain), "per tier"
     bits = cfg.model.build_bits(arch)
     if plain.bits.to_dict() != bits.to_dict():
         raise ConfigError(
             f"tier {sec.index} is {plain.bits.describe()} but model.bits says "
             f"{bits.describe()}; set model.bits to the tier's bits"
         )
-    metrics = {"source": str(path), "tier": sec.index, "choice": list(sec.choice)}
+    metrics = {"source": str(path), "tier": sec.index, "choice": list(sec.choice),
+               "weights": weights}  # fmt: skip
+    if sec.models is not None:
+        metrics["models"] = str(sec.models)
     out = save_checkpoint(
         state.run_dir / CHECKPOINT_FILE,
         plain,
@@ -135,6 +150,24 @@ def step_freeze_tier(state: FlowState, cfg: FlowConfig) -> FlowState:
     state.results["freeze_tier"] = {"bits": plain.bits.describe(), **metrics}
     log.info("tier %d (%s) of %s frozen", sec.index, plain.bits.describe(), path)
     return state
+
+
+def _tier_model(sec: TierSection, arch: Any, frozen: Any) -> Any:
+    """The tier's model from ``sec.models``, checked against the file's digest and its bits."""
+    from codesign.train.dqmq_finetune import load_tier_model  # noqa: PLC0415
+
+    path = Path(sec.models)  # type: ignore[arg-type]
+    if not path.is_file():
+        raise ConfigError(f"tier.models {path} does not exist; run the DQMQ flow's tiers step")
+    if sec.models_sha256 is not None and file_sha256(path) != sec.models_sha256:
+        raise ConfigError(
+            f"tier.models {path} changed since this point was made (SHA-256 differs); "
+            f"expand the sweep again"
+        )
+    model = load_tier_model(path, arch, sec.choice)
+    if model.bits.to_dict() != frozen.bits.to_dict():
+        raise ConfigError(f"tier.models {path}: tier {sec.index}'s bits differ from its choice")
+    return model
 
 
 def tier_proposals(tiers_json: Path, cfg: FlowConfig, out: Path) -> list[dict[str, Any]]:

@@ -90,18 +90,61 @@ class SwitchSpace:
         Raises:
             ConfigError: A pair is malformed or a bit-width is not allowed.
         """
-        parsed = []
-        for pair in pairs:
-            if isinstance(pair, str | bytes) or len(pair) != 2:
-                raise ConfigError(f"a candidate must be a (weight, act) pair, got {pair!r}")
-            w = check_bits(pair[0], "candidate weight")
-            a = check_bits(pair[1], "candidate activation")
-            parsed.append(LayerBits(w, a))
-        if not parsed:
-            raise ConfigError("give at least one (weight, act) candidate pair")
-        conv = tuple(dict.fromkeys(parsed))
-        head = tuple(dict.fromkeys(LayerBits(c.weight, None) for c in parsed))
-        return cls(input_bits, (conv,) * len(arch.stages) + (head,))
+        return cls.per_layer(arch, [pairs] * (len(arch.stages) + 1), input_bits=input_bits)
+
+    @classmethod
+    def per_layer(
+        cls, arch: CnnArch, layers: Sequence[Sequence[Sequence[int]]], input_bits: int = 8
+    ) -> SwitchSpace:
+        """Each weight layer its own ``(weight, act)`` pairs (convs, then the classifier).
+
+        The classifier has no activation quantizer: it takes its pairs' weight bit-widths.
+
+        Args:
+            arch: The architecture (for the number of layers).
+            layers: One list of ``(weight, act)`` pairs per weight layer, e.g. for the
+                quickstart ``[[(4, 4), (4, 8), (8, 8)], [(2, 2), (4, 4)], [(2, 2), (4, 4)],
+                [(4, 4), (8, 8)]]``.
+            input_bits: Input quantizer bit-width.
+
+        Raises:
+            ConfigError: Wrong number of layers, a malformed pair, a bit-width not allowed.
+        """
+        names = arch.layer_names()
+        if len(layers) != len(names):
+            raise ConfigError(
+                f"give one candidate list per weight layer: {len(names)} "
+                f"({', '.join(names)}), got {len(layers)}"
+            )
+        out = []
+        for i, pairs in enumerate(layers):
+            parsed = []
+            for pair in pairs:
+                if isinstance(pair, str | bytes) or len(pair) != 2:
+                    raise ConfigError(f"a candidate must be a (weight, act) pair, got {pair!r}")
+                w = check_bits(pair[0], "candidate weight")
+                a = check_bits(pair[1], "candidate activation")
+                parsed.append(LayerBits(w, a if i < len(names) - 1 else None))
+            if not parsed:
+                raise ConfigError(
+                    f"layer '{names[i]}': give at least one (weight, act) candidate pair"
+                )
+            out.append(tuple(dict.fromkeys(parsed)))
+        return cls(input_bits, tuple(out))
+
+    def uniform_pairs(self) -> list[tuple[int, int]]:
+        """The ``(b, b)`` pairs every layer offers (the classifier: weight ``b``), in order."""
+        conv, head = self.candidates[:-1], self.candidates[-1]
+        out = []
+        for c in conv[0] if conv else ():
+            b = c.weight
+            if (
+                c.act == b
+                and all(LayerBits(b, b) in layer for layer in conv[1:])
+                and any(h.weight == b for h in head)
+            ):
+                out.append((b, b))
+        return out
 
     @property
     def n_layers(self) -> int:

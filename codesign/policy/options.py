@@ -44,3 +44,16 @@ class PgBaseline(StrEnum):
 
     EMA = "ema"
     LOO = "loo"
+
+
+class TierSelect(StrEnum):
+    """How ``codesign evaluate`` picks each tier's configuration (``dqmq/tiers_select``).
+
+    ``mode``: the policy's most frequent decision in the tier's cluster (the tiers as cut).
+    ``val_accuracy``: among the mode and cheaper likely or uniform choices, the one whose
+    network, trained apart and tuned on the tier's images, is most accurate on the tier's
+    routed hold-out images (``codesign.flow.dqmq_select``).
+    """
+
+    MODE = "mode"
+    VAL_ACCURACY = "val_accuracy"

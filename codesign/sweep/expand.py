@@ -261,10 +261,18 @@ def _tier_values(run_dir: Path, base: FlowConfig) -> list[AxisValue]:
     sha = file_sha256(checkpoint)
     if "train" not in base.run.steps:
         raise ConfigError("axes.bits.tiers: the base flow has no 'train' step to replace")
+    models = None
+    if data.get("tier_models"):  # per-tier weights: the points take them, like deploy_tiers
+        models = tiers_path.parent / str(data["tier_models"])
+        if not models.is_file():
+            raise ConfigError(f"axes.bits.tiers: {models} does not exist; re-run the tiers step")
+        models_sha = file_sha256(models)
     out = []
     for index, (bits, choice) in enumerate(zip(tiers, choices, strict=True)):
         tier = {"checkpoint": str(checkpoint), "choice": list(choice), "index": index}
         tier["sha256"] = sha
+        if models is not None:
+            tier["models"], tier["models_sha256"] = str(models), models_sha
         label = f"tier{index} {_describe(bits)}".strip()
         out.append(AxisValue("bits", label, _tier(bits, tier)))
     return out

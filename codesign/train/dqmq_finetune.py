@@ -23,6 +23,7 @@ import logging
 import pickle
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -37,7 +38,13 @@ from codesign.models.switchable import SwitchableCNN
 from codesign.train.dqmq_eval import Decision, Predictor
 from codesign.train.fixed import train_fixed
 
-__all__ = ["finetune_tiers", "load_tier_models", "save_tier_models", "tiered_predictor"]
+__all__ = [
+    "finetune_tiers",
+    "load_tier_model",
+    "load_tier_models",
+    "save_tier_models",
+    "tiered_predictor",
+]
 
 TIER_MODELS_FORMAT = "dqmq-tiers-1"
 
@@ -135,12 +142,7 @@ def save_tier_models(path: Path, models: Sequence[QuantCNN], tiers: np.ndarray) 
     return atomic_write_bytes(Path(path), buf.getvalue())
 
 
-def load_tier_models(path: Path, arch: CnnArch, tiers: np.ndarray) -> list[QuantCNN]:
-    """The models :func:`save_tier_models` wrote, in eval mode, checked against ``tiers``.
-
-    Raises:
-        ConfigError: Not such a file, or its tiers are not ``tiers`` (a stale file).
-    """
+def _tier_payload(path: Path) -> dict[str, Any]:
     try:
         payload = torch.load(Path(path), weights_only=True)
     except (OSError, RuntimeError, pickle.UnpicklingError) as err:
@@ -149,6 +151,34 @@ def load_tier_models(path: Path, arch: CnnArch, tiers: np.ndarray) -> list[Quant
         ) from None
     if not isinstance(payload, dict) or payload.get("format") != TIER_MODELS_FORMAT:
         raise ConfigError(f"{path} is not a {TIER_MODELS_FORMAT} file")
+    return payload
+
+
+def load_tier_model(path: Path, arch: CnnArch, choice: Sequence[int]) -> QuantCNN:
+    """The one model of :func:`save_tier_models`'s file whose tier is ``choice``, in eval mode.
+
+    Raises:
+        ConfigError: Not such a file, or no tier of it is ``choice`` (a stale file).
+    """
+    payload = _tier_payload(path)
+    want = [int(c) for c in choice]
+    if want not in payload["choices"]:
+        raise ConfigError(
+            f"{path} holds tiers {payload['choices']}, not {want}; re-run the tiers step"
+        )
+    i = payload["choices"].index(want)
+    model = build_cnn(arch, BitConfig.from_dict(payload["bits"][i]))
+    model.load_state_dict(payload["state"][i])
+    return model.eval()
+
+
+def load_tier_models(path: Path, arch: CnnArch, tiers: np.ndarray) -> list[QuantCNN]:
+    """The models :func:`save_tier_models` wrote, in eval mode, checked against ``tiers``.
+
+    Raises:
+        ConfigError: Not such a file, or its tiers are not ``tiers`` (a stale file).
+    """
+    payload = _tier_payload(path)
     if payload["choices"] != np.asarray(tiers).tolist():
         raise ConfigError(
             f"{path} holds tiers {payload['choices']}, tiers.json {np.asarray(tiers).tolist()}; "

@@ -220,7 +220,7 @@ def method_configs(
 
     ``dqmq`` (quality-aware, hardware cost), ``static`` (the same without the quality
     input), ``dqnet`` (quality-aware, mean-bit budget ``bit_target``), and uniform
-    ``uniform_w{b}a{b}`` for every candidate pair whose bits are equal, trained by the same
+    ``uniform_w{b}a{b}`` for every ``(b, b)`` pair all layers offer, trained by the same
     loop for the same epochs at that fixed precision.
     """
     cost = section.cost_model.value
@@ -240,9 +240,7 @@ def method_configs(
             ),
         ),
     }
-    for w, a in section.candidates:
-        if w != a:
-            continue
+    for w, a in space.uniform_pairs():
         choice = [
             next(j for j, c in enumerate(layer) if c.weight == w and c.act in (a, None))
             for layer in space.candidates

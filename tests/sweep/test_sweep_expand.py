@@ -131,6 +131,18 @@ def test_dqmq_tiers_are_points_that_freeze_instead_of_training(tmp_path, tiny_sw
     again = {p.labels["bits"]: p.digest for p in expand(load_sweep_spec(path))}
     assert again["tier0 in8 W2A2 W2A2 W4A4 W4"] != tier.digest
     assert again["W2A2"] == points["W2A2"].digest
+    # A run whose tiers step trained per-tier weights: the points take them (named, digested).
+    doc = json.loads((tmp_path / "dq" / "dqmq" / "tiers.json").read_text())
+    (tmp_path / "dq" / "dqmq" / "tiers.json").write_text(
+        json.dumps({**doc, "tier_models": "tm.pt"})
+    )
+    with pytest.raises(ConfigError, match=r"tm.pt does not exist; re-run the tiers step"):
+        expand(load_sweep_spec(path))
+    (tmp_path / "dq" / "dqmq" / "tm.pt").write_bytes(b"tier weights")
+    own = {p.labels["bits"]: p for p in expand(load_sweep_spec(path))}
+    cfg = FlowConfig.model_validate(own["tier0 in8 W2A2 W2A2 W4A4 W4"].config)
+    assert cfg.tier.models == tmp_path / "dq" / "dqmq" / "tm.pt" and cfg.tier.models_sha256
+    assert own["tier0 in8 W2A2 W2A2 W4A4 W4"].digest != again["tier0 in8 W2A2 W2A2 W4A4 W4"]
 
 
 def test_missing_dqmq_run_is_one_line(tiny_sweep) -> None:

@@ -90,6 +90,8 @@ dqmq:
   tiers: 2
   tier_finetune_epochs: 1
   tier_train_epochs: 1
+  tier_select: val_accuracy
+  n_val: 64
   methods: [dqmq, static, uniform_w2a2]
 """
 
@@ -108,6 +110,23 @@ def test_evaluate_with_the_session2_objective(tmp_path, monkeypatch, capsys):
     methods = {r["method"] for r in rows}
     assert {"dqmq/tiers_ft", "static/ft", "static/routed_ft", "uniform_w2a2"} <= methods
     assert {"dqmq/tiers_scratch", "uniform_w2a2/ft"} <= methods  # (b): tiers trained apart
+    # the static configuration trained apart the same way: its one configuration, unchanged
+    cfgs = {m: {str(r["configs"]) for r in rows if r["method"] == m and "configs" in r}
+            for m in ("static/scratch", "static/ft")}  # fmt: skip
+    assert len(cfgs["static/scratch"]) == 1 and cfgs["static/scratch"] == cfgs["static/ft"]
+    # tiers_select: each tier's pick is no costlier than its mode; the modes' own candidates
+    # are tiers_scratch's networks (same training, same tuning), so all-mode picks score alike
+    report = json.loads((out / "seed0" / "tier_select.json").read_text())
+    for tier in report:
+        costs = {str(c["choice"]): c["cost"] for c in tier["candidates"]}
+        assert tier["candidates"][0]["choice"] == tier["mode"]
+        assert costs[str(tier["chosen"])] <= costs[str(tier["mode"])]
+    by = {(r["method"], r["condition"]): r for r in rows if "accuracy" in r}
+    sel = [r for (m, _), r in by.items() if m == "dqmq/tiers_select"]
+    assert sel and all(r["cost"] <= by[("dqmq/tiers_scratch", r["condition"])]["cost"] for r in sel)
+    if all(t["chosen"] == t["mode"] for t in report):
+        assert all(r["accuracy"] == by[("dqmq/tiers_scratch", r["condition"])]["accuracy"]
+                   for r in sel)  # fmt: skip
     apart = sorted((out / "seed0").glob("tier_*.pt"))
     assert apart and all(load_dqmq(p)[2]["config"]["epochs"] == 1 for p in apart)
     assert "uniform_w4a4" not in methods and "dqnet/policy_hard" not in methods

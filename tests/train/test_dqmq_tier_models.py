@@ -62,3 +62,46 @@ def test_the_tier_table_shows_a_tuned_tier_as_exact():
     sim["bit_exact_vs_brevitas"] = False
     console.print(tier_table({"stream_accuracy": 0.5, "stream_cost": 0.1, "tiers": [row]}))
     assert "NO (3 frames)" in console.export_text()
+
+
+def test_freeze_tier_takes_the_tiers_own_weights_when_the_run_has_them(tmp_path):
+    from codesign.flow.config import FlowConfig  # noqa: PLC0415
+    from codesign.flow.core import FlowState  # noqa: PLC0415
+    from codesign.flow.tier_points import file_sha256, step_freeze_tier  # noqa: PLC0415
+    from codesign.models.checkpoint import load_checkpoint  # noqa: PLC0415
+    from codesign.policy.policy import QualityPolicy  # noqa: PLC0415
+    from codesign.train.dqmq_run import save_dqmq_checkpoint  # noqa: PLC0415
+
+    torch.manual_seed(0)
+    net = SwitchableCNN(ARCH, SPACE).eval()
+    policy = QualityPolicy(6, SPACE.sizes)
+    ckpt = save_dqmq_checkpoint(tmp_path / "checkpoint.pt", {
+        "format": "dqmq-1", "arch": ARCH.to_dict(), "space": SPACE.to_dict(),
+        "policy": {"n_features": 6, "sizes": list(SPACE.sizes), "use_quality": True},
+        "state": {"net": net.state_dict(), "policy": policy.state_dict()},
+    })  # fmt: skip
+    x, y, _ = _data(64)
+    tiers = np.array([[0, 0], [2, 1]])
+    models = finetune_tiers(net, tiers, np.arange(64) % 2, x, y, epochs=1, lr=1e-2,
+                            batch_size=16, seed=3, min_images=16)  # fmt: skip
+    tm = save_tier_models(tmp_path / "tier_models.pt", models, tiers)
+
+    def freeze(run: str, **tier: object) -> torch.nn.Module:
+        raw = {"run": {"name": run, "steps": ["freeze_tier"]},
+               "model": {"arch": ARCH.to_dict(), "bits": SPACE.config([2, 1]).to_dict()},
+               "tier": {"checkpoint": str(ckpt), "choice": [2, 1], "index": 1, **tier}}  # fmt: skip
+        state = step_freeze_tier(FlowState(run_dir=tmp_path / run), FlowConfig.model_validate(raw))
+        assert state.results["freeze_tier"]["weights"] == ("per tier" if tier else "shared")
+        return load_checkpoint(state.path("checkpoint"))
+
+    shared, own = (
+        freeze("shared")(x),
+        freeze("own", models=str(tm), models_sha256=file_sha256(tm))(x),
+    )
+    assert torch.equal(shared, net(x, torch.tensor([2, 1]).expand(64, -1)))
+    assert torch.equal(own, models[1](x)) and not torch.equal(own, shared)
+    with pytest.raises(ConfigError, match="SHA-256 differs"):
+        freeze("stale", models=str(tm), models_sha256="0" * 64)
+    save_tier_models(tm, models[:1], tiers[:1])  # a re-run tiers step without this tier
+    with pytest.raises(ConfigError, match=r"not \[2, 1\]; re-run the tiers step"):
+        freeze("gone", models=str(tm))
