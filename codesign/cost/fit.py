@@ -23,6 +23,7 @@ from typing import Any
 
 from codesign.cost.analytic import (
     DEFAULT_COEFS,
+    XCU_FAMILIES,
     AnalyticCostModel,
     dsp_count,
     features,
@@ -158,9 +159,11 @@ def _shape(spec: LayerSpec) -> tuple[Any, ...]:
 
 
 def _bram_threshold(fit: Sequence[Sample], family: str) -> float:
+    if family in XCU_FAMILIES:
+        return 4096.0  # not used there: Yosys's library costs decide (analytic.xcu_lutram)
     best, best_hits = 4096.0, -1
     for threshold in LUTRAM_GRID:
-        hits = sum(1 for s in fit if features(s.spec, threshold)[1] == s.measured.bram18)
+        hits = sum(1 for s in fit if features(s.spec, threshold, family)[1] == s.measured.bram18)
         if hits > best_hits:
             best, best_hits = float(threshold), hits
     return best
@@ -192,7 +195,7 @@ def fit_calibration(
     by_kind: dict[str, list[tuple[dict[str, float], Resources]]] = defaultdict(list)
     shape_of: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
     for s in fit:
-        feats, _ = features(s.spec, threshold)
+        feats, _ = features(s.spec, threshold, family)
         if "dsps" in feats:
             feats["dsps"] = float(dsp_count(s.spec, family))
             feats["macs"] = float(packed_macs(s.spec, family))
