@@ -504,7 +504,7 @@ def features(
             "counters": float(counters),
             # k > 1: the controller's kernel loops and head/tail address increments (a 1x1
             # window is a plain downsampler: measured ~80-110 LUT against ~210-270)
-            "kernel_loops": 1.0 if k > 1 else 0.0,
+            "kernel_loops": 1.0 if k > 1 and not (xcu and window > 1) else 0.0,
         }, bbram
     if kind is LayerKind.FMPADDING:
         return {"base": 1.0, "width": spec.simd * a}, 0.0
