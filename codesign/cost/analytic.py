@@ -335,12 +335,12 @@ def xcu_lutram(depth: int, width: int, single_port: bool = False) -> tuple[float
 
 #: Yosys's LUTRAM/BRAM choice on UltraScale(+), measured per memory on the fit points of the
 #: xcup DoE (81 MVAU weight and replay memories): (deeper than, more bits than) -> BRAM.
-#: Single port (weights): from 256 entries (beyond RAM256X1S a bit costs a RAM512X1S, 8
-#: LUTs) above 2,048 bits (432 x 3, 400 x 4, 360 x 5, 288 x 8 stayed LUTRAM; 750 x 3, 640 x 6,
-#: 400 x 10 went to BRAM); simple dual port (replay buffers): deeper than 128 above 2,560
+#: Single port (weights): deeper than 320 (between the measured 288 x 8, LUTRAM, and
+#: 384 x 12, BRAM) above 2,048 bits (432 x 3, 400 x 4, 360 x 5 stayed LUTRAM; 750 x 3,
+#: 640 x 6, 400 x 10 went to BRAM); simple dual port (replay buffers): deeper than 128 above 2,560
 #: bits (1024 x 2, 512 x 5, 128 x 24 LUTRAM; 512 x 6, 2048 x 2 BRAM). Shallower memories go
 #: to BRAM only above 8,192 bits (120 x 40 LUTRAM, 100 x 144 BRAM).
-XCU_BRAM_RULE = {"sp": (256, 2048), "sdp": (128, 2560), "shallow_bits": 8192}
+XCU_BRAM_RULE = {"sp": (320, 2048), "sdp": (128, 2560), "shallow_bits": 8192}
 
 
 def _xcu_in_bram(depth: int, width: int, lutram_max_bits: float, single_port: bool) -> bool:

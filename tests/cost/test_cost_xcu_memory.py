@@ -50,6 +50,8 @@ def test_single_port_cells(depth: int, width: int, luts: int) -> None:
     ("depth", "width", "single_port", "bram18"),
     [
         (432, 3, True, 0),
+        (288, 8, True, 0),
+        (384, 12, True, 1),
         (750, 3, True, 1),
         (120, 40, True, 0),
         (100, 144, True, 4),
