@@ -44,6 +44,7 @@ from codesign.resources import Resources
 
 __all__ = [
     "DEFAULT_COEFS",
+    "XCU_FAMILIES",
     "AnalyticCostModel",
     "Coefs",
     "dsp_count",
@@ -52,6 +53,7 @@ __all__ = [
     "mvu_lanes",
     "memory_cost",
     "packed_macs",
+    "xcu_lutram",
 ]
 
 #: (feature -> (lut coef, ff coef)) per kind key (``mvau_dsp``, ``mvau_lut``, ``thresholding``...).
@@ -163,6 +165,8 @@ _THRESHOLD_ROM_BRAM_BITS = 12288
 _YOSYS_LUTRAM_COST = 8  # one RAM64M / RAM32M cell (4 LUTs)
 _YOSYS_BRAM18_COST = 129
 _BRAM18_SHAPES = ((16384, 1), (8192, 2), (4096, 4), (2048, 9), (1024, 18), (512, 36))
+#: Families whose Yosys LUTRAM library is ``lutrams_xcu.txt`` (priced by :func:`xcu_lutram`).
+XCU_FAMILIES = frozenset({"xcu", "xcup"})
 
 
 def fifo_style(depth: int, width: int) -> str:
@@ -270,22 +274,109 @@ def packed_macs(spec: LayerSpec, family: str) -> int:
     return spec.pe * spec.simd
 
 
-def bram_mux_bits(depth: int, width: int, lutram_max_bits: float) -> float:
+def bram_mux_bits(
+    depth: int,
+    width: int,
+    lutram_max_bits: float,
+    family: str = "xc7",
+    single_port: bool = False,
+) -> float:
     """Output-mux inputs of a BRAM memory cascaded in depth: width x (BRAMs deep - 1).
 
     A memory deeper than one BRAM18 of the chosen aspect ratio reads through a LUT
     multiplexer over the cascade (0 for LUTRAM memories and single-BRAM-deep ones).
     """
-    if depth <= 0 or width <= 0 or not (depth * width > lutram_max_bits and depth > 64):
+    if depth <= 0 or width <= 0:
+        return 0.0
+    if family in XCU_FAMILIES:
+        if not _xcu_in_bram(depth, width, lutram_max_bits, single_port):
+            return 0.0
+    elif not (depth * width > lutram_max_bits and depth > 64):
         return 0.0
     d, w = min(_BRAM18_SHAPES, key=lambda s: math.ceil(width / s[1]) * math.ceil(depth / s[0]))
     return float(width * (math.ceil(depth / d) - 1))
 
 
-def memory_cost(depth: int, width: int, lutram_max_bits: float) -> tuple[float, float]:
-    """(LUTRAM LUTs, BRAM18) of a ``depth`` x ``width`` memory."""
+def _bram18s(depth: int, width: int) -> int:
+    """BRAM18s of a memory at the cheapest aspect ratio."""
+    return min(math.ceil(width / w) * math.ceil(depth / d) for d, w in _BRAM18_SHAPES)
+
+
+def xcu_lutram(depth: int, width: int, single_port: bool = False) -> tuple[float, float]:
+    """(LUTs, Yosys library cost) of a LUTRAM memory on UltraScale(+) (``lutrams_xcu.txt``).
+
+    Simple dual port (replay buffers, SWG line buffers): RAM32M16 (32 x 14 bits) or RAM64M8
+    (64 x 7), 8 LUTs each, the option of lower cost (16 per cell, scaled by the width used;
+    measured: 600 x 2 -> 16 RAM64M8 = 128 LUTs where xc7's RAM64M rule gives 40, 159 x 8
+    -> 5 RAM32M16, 101 x 18 -> 6 RAM64M8). Single port (MVAU weights): up to 32 entries
+    RAM32M16 (32 x 16); deeper, one cell per bit of 2^a entries (RAM64X1S..RAM512X1S: 1, 2,
+    4, 8 LUTs), ``a`` the cheapest in LUTs plus 0.2 per cell stacked in depth (Yosys's
+    choices on the xcup DoE: 150 deep -> 3 x 64, 360 -> 3 x 128, 400 and 432 -> 1 x 512).
+    """
     if depth <= 0 or width <= 0:
         return 0.0, 0.0
+    if single_port:
+        if depth <= 32:
+            cells = math.ceil(width / 16)
+            return 8.0 * cells, 16.0 * width / 16
+        best = min(
+            (math.ceil(depth / 2**a) * 2 ** (a - 6) + 0.2 * (math.ceil(depth / 2**a) - 1), -a)
+            for a in range(6, 10)
+        )
+        a = -best[1]
+        luts = float(width * math.ceil(depth / 2**a) * 2 ** (a - 6))
+        return luts, 2.0 * luts
+    c32 = math.ceil(depth / 32)
+    c64 = math.ceil(depth / 64)
+    if depth <= 32 or c32 * 7 < c64 * 14:  # cost 16 c32 w / 14 < 16 c64 w / 7
+        return 8.0 * c32 * math.ceil(width / 14), 16.0 * c32 * width / 14
+    return 8.0 * c64 * math.ceil(width / 7), 16.0 * c64 * width / 7
+
+
+#: Yosys's LUTRAM/BRAM choice on UltraScale(+), measured per memory on the fit points of the
+#: xcup DoE (81 MVAU weight and replay memories): (deeper than, more bits than) -> BRAM.
+#: Single port (weights): deeper than 320 (between the measured 288 x 8, LUTRAM, and
+#: 384 x 12, BRAM) above 2,048 bits (432 x 3, 400 x 4, 360 x 5 stayed LUTRAM; 750 x 3,
+#: 640 x 6, 400 x 10 went to BRAM); simple dual port (replay buffers): deeper than 128 above 2,560
+#: bits (1024 x 2, 512 x 5, 128 x 24 LUTRAM; 512 x 6, 2048 x 2 BRAM). Shallower memories go
+#: to BRAM only above 8,192 bits (120 x 40 LUTRAM, 100 x 144 BRAM).
+XCU_BRAM_RULE = {"sp": (320, 2048), "sdp": (128, 2560), "shallow_bits": 8192}
+
+
+def _xcu_in_bram(depth: int, width: int, lutram_max_bits: float, single_port: bool) -> bool:
+    """Yosys's LUTRAM/BRAM choice on UltraScale(+) (:data:`XCU_BRAM_RULE`).
+
+    ``lutram_max_bits`` 0 forces BRAM and infinity LUTRAM (``ram_style``); any other value
+    leaves the choice to the measured rule.
+    """
+    if lutram_max_bits == math.inf:
+        return False
+    if lutram_max_bits <= 0:
+        return True
+    min_depth, min_bits = XCU_BRAM_RULE["sp" if single_port else "sdp"]
+    bits = depth * width
+    return (depth > min_depth and bits > min_bits) or bits > XCU_BRAM_RULE["shallow_bits"]
+
+
+def memory_cost(
+    depth: int,
+    width: int,
+    lutram_max_bits: float,
+    family: str = "xc7",
+    single_port: bool = False,
+) -> tuple[float, float]:
+    """(LUTRAM LUTs, BRAM18) of a ``depth`` x ``width`` memory.
+
+    ``family`` ``xcu``/``xcup``: UltraScale(+)'s LUTRAM cells and Yosys's cost choice
+    between LUTRAM and BRAM (:func:`xcu_lutram`); other families: the 7-series rule below
+    (``lutram_max_bits``, RAM64M/RAM32M), which the shipped xc7 calibration was fitted with.
+    """
+    if depth <= 0 or width <= 0:
+        return 0.0, 0.0
+    if family in XCU_FAMILIES:
+        if _xcu_in_bram(depth, width, lutram_max_bits, single_port):
+            return 0.0, float(_bram18s(depth, width))
+        return xcu_lutram(depth, width, single_port)[0], 0.0
     if depth * width > lutram_max_bits and depth > 64:
         brams = min(math.ceil(width / w) * math.ceil(depth / d) for d, w in _BRAM18_SHAPES)
         return 0.0, float(brams)
@@ -296,9 +387,18 @@ def memory_cost(depth: int, width: int, lutram_max_bits: float) -> tuple[float, 
     return float(4 * math.ceil(width / 3) * math.ceil(depth / 64)), 0.0
 
 
-def features(spec: LayerSpec, lutram_max_bits: float) -> tuple[dict[str, float], float]:
-    """The LUT/FF features of one node, and its BRAM18 count (a rule)."""
+def features(
+    spec: LayerSpec, lutram_max_bits: float, family: str = "xc7"
+) -> tuple[dict[str, float], float]:
+    """The LUT/FF features of one node, and its BRAM18 count (a rule).
+
+    ``family`` picks the memory rule (:func:`memory_cost`); on ``xcu``/``xcup`` the MVAU
+    weight memory is single-port (memstream's) and the replay buffer holds 2^clog2(MW/SIMD)
+    entries (``replay_buffer.sv``'s ``Mem[2**AWIDTH]``). 7-series keeps the rule its
+    shipped calibration was fitted with.
+    """
     kind = spec.kind
+    xcu = family in XCU_FAMILIES
     a = spec.act_in.bits
     bram = 0.0
     if kind in (LayerKind.MVAU, LayerKind.VVAU):
@@ -306,8 +406,12 @@ def features(spec: LayerSpec, lutram_max_bits: float) -> tuple[dict[str, float],
         acc = extra(spec, "acc", w + a + math.ceil(math.log2(max(2, spec.mw))))
         k2 = int(extra(spec, "k", 1)) ** 2 if kind is LayerKind.VVAU else 1
         depth = (spec.mh // spec.pe) * ((spec.mw if k2 == 1 else k2) // spec.simd)
-        wlut, wbram = memory_cost(depth, spec.pe * spec.simd * w, lutram_max_bits)
+        wwidth = spec.pe * spec.simd * w
+        wlut, wbram = memory_cost(depth, wwidth, lutram_max_bits, family, single_port=xcu)
         bram += wbram
+        rdepth = spec.mw // spec.simd
+        if xcu:
+            rdepth = 2 ** _clog2(rdepth)
         f = {
             "base": 1.0,
             "acc": spec.pe * acc,
@@ -315,9 +419,9 @@ def features(spec: LayerSpec, lutram_max_bits: float) -> tuple[dict[str, float],
             # address counters of the weight memory and the input replay buffer (also
             # when the memories are in BRAM, where wmem/replay count no LUTs)
             "addr": float(_clog2(depth) + _clog2(spec.mw // spec.simd)),
-            "bram_mux": bram_mux_bits(depth, spec.pe * spec.simd * w, lutram_max_bits)
+            "bram_mux": bram_mux_bits(depth, wwidth, lutram_max_bits, family, single_port=xcu)
             + (
-                bram_mux_bits(spec.mw // spec.simd, spec.simd * a, lutram_max_bits)
+                bram_mux_bits(rdepth, spec.simd * a, lutram_max_bits, family)
                 if kind is LayerKind.MVAU and spec.mh > spec.pe
                 else 0.0
             ),
@@ -325,7 +429,7 @@ def features(spec: LayerSpec, lutram_max_bits: float) -> tuple[dict[str, float],
         if kind is LayerKind.MVAU:
             f["act_in"] = spec.simd * a
             if spec.mh > spec.pe:
-                rlut, rbram = memory_cost(spec.mw // spec.simd, spec.simd * a, lutram_max_bits)
+                rlut, rbram = memory_cost(rdepth, spec.simd * a, lutram_max_bits, family)
                 f["replay"] = rlut
                 bram += rbram
             else:
@@ -386,7 +490,7 @@ def features(spec: LayerSpec, lutram_max_bits: float) -> tuple[dict[str, float],
         # finn-plus's SWG buffer is ram_style "distributed" by default: LUTRAM at any size
         # (measured: 680 x 12 and 133 x 24 buffers, 0 BRAM); "block"/"auto" by the rule
         threshold = lutram_max_bits if extra(spec, "ram_block") else math.inf
-        blut, bbram = memory_cost(depth, spec.simd * a, threshold)
+        blut, bbram = memory_cost(depth, spec.simd * a, threshold, family)
         window = k * k if extra(spec, "parallel") else 1
         # the controller's counters and comparators (finn-plus swg_template_*.sv): element
         # counters over the whole input frame (ifm^2 x channel folds) and the buffer
@@ -400,7 +504,7 @@ def features(spec: LayerSpec, lutram_max_bits: float) -> tuple[dict[str, float],
             "counters": float(counters),
             # k > 1: the controller's kernel loops and head/tail address increments (a 1x1
             # window is a plain downsampler: measured ~80-110 LUT against ~210-270)
-            "kernel_loops": 1.0 if k > 1 else 0.0,
+            "kernel_loops": 1.0 if k > 1 and not (xcu and window > 1) else 0.0,
         }, bbram
     if kind is LayerKind.FMPADDING:
         return {"base": 1.0, "width": spec.simd * a}, 0.0
@@ -462,7 +566,7 @@ class AnalyticCostModel:
 
     def terms(self, spec: LayerSpec) -> tuple[tuple[str, Resources], ...]:
         """Each term of a node's price, by feature (the printable explanation)."""
-        feats, bram = features(spec, self.lutram_max_bits)
+        feats, bram = features(spec, self.lutram_max_bits, self.family)
         key = kind_key(spec)
         table = self.coefs.get(key, {})
         dsp = dsp_count(spec, self.family)

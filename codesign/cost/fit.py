@@ -16,6 +16,7 @@ in the results database).
 from __future__ import annotations
 
 import math
+import statistics
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from typing import Any
 
 from codesign.cost.analytic import (
     DEFAULT_COEFS,
+    XCU_FAMILIES,
     AnalyticCostModel,
     dsp_count,
     features,
@@ -39,7 +41,9 @@ from codesign.resources import Resources
 __all__ = [
     "LUTRAM_GRID",
     "Sample",
+    "IN_DESIGN_ESTIMATORS",
     "error_table",
+    "in_design_cv",
     "fit_calibration",
     "samples",
     "whole_design_table",
@@ -158,9 +162,11 @@ def _shape(spec: LayerSpec) -> tuple[Any, ...]:
 
 
 def _bram_threshold(fit: Sequence[Sample], family: str) -> float:
+    if family in XCU_FAMILIES:
+        return 4096.0  # not used there: Yosys's library costs decide (analytic.xcu_lutram)
     best, best_hits = 4096.0, -1
     for threshold in LUTRAM_GRID:
-        hits = sum(1 for s in fit if features(s.spec, threshold)[1] == s.measured.bram18)
+        hits = sum(1 for s in fit if features(s.spec, threshold, family)[1] == s.measured.bram18)
         if hits > best_hits:
             best, best_hits = float(threshold), hits
     return best
@@ -175,16 +181,23 @@ def fit_calibration(
     provenance: Mapping[str, Any] | None = None,
     prior: Mapping[str, Mapping[str, tuple[float, float]]] | None = None,
     robust: bool = ROBUST,
+    in_design_estimator: str = "split",
 ) -> Calibration:
     """Fit the coefficients to the records' ``fit`` points.
 
     ``prior``: the coefficients each fitted one is pulled towards (by one row's worth) and
     that kinds without data keep; default the analytic guesses (``DEFAULT_COEFS``), the
-    previous model in a feedback round.
+    previous model in a feedback round. ``in_design_estimator``: how the whole-design
+    share is estimated (:data:`IN_DESIGN_ESTIMATORS`; :func:`in_design_cv` compares them).
 
     Raises:
-        ConfigError: No fit points.
+        ConfigError: No fit points, or an unknown estimator.
     """
+    if in_design_estimator not in IN_DESIGN_ESTIMATORS:
+        raise ConfigError(
+            f"unknown in-design estimator {in_design_estimator!r}: "
+            f"use one of {', '.join(IN_DESIGN_ESTIMATORS)}"
+        )
     fit = [s for s in samples(records) if s.role == "fit"]
     if not fit:
         raise ConfigError("no calibration points to fit (all held out or none measured)")
@@ -192,7 +205,7 @@ def fit_calibration(
     by_kind: dict[str, list[tuple[dict[str, float], Resources]]] = defaultdict(list)
     shape_of: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
     for s in fit:
-        feats, _ = features(s.spec, threshold)
+        feats, _ = features(s.spec, threshold, family)
         if "dsps" in feats:
             feats["dsps"] = float(dsp_count(s.spec, family))
             feats["macs"] = float(packed_macs(s.spec, family))
@@ -202,6 +215,9 @@ def fit_calibration(
     for k, v in (prior or {}).items():
         base[k] = {**base.get(k, {}), **{n: (float(c[0]), float(c[1])) for n, c in v.items()}}
     coefs: dict[str, dict[str, tuple[float, float]]] = {k: dict(v) for k, v in base.items()}
+    # on UltraScale(+) the LUTRAM features count Yosys's cells exactly (analytic.xcu_lutram):
+    # their LUT coefficient is 1, not fitted (fitted, they traded against the constant)
+    counted = COUNTED_LUTRAM_FEATURES if family in XCU_FAMILIES else frozenset()
     for key, rows in by_kind.items():
         names = sorted({n for feats, _ in rows for n in feats})
         # drop features that never vary from zero (they cannot be fitted)
@@ -221,7 +237,28 @@ def fit_calibration(
                 for t, shape in zip(target, shape_of[key], strict=True)
             ]
             prior = [default.get(n, (0.0, 0.0))[index] for n in names]
-            fitted[res] = _nnls(matrix, target, weights, prior, robust=robust)
+            fixed = [j for j, n in enumerate(names) if res == "lut" and n in counted]
+            if not fixed:
+                fitted[res] = _nnls(matrix, target, weights, prior, robust=robust)
+                continue
+            # LUTRAM LUTs counted cell by cell: one LUT each, the rest of the node is fitted
+            free = [j for j in range(len(names)) if j not in fixed]
+            rest = [t - sum(row[j] for j in fixed) for t, row in zip(target, matrix, strict=True)]
+            sub = (
+                _nnls(
+                    [[row[j] for j in free] for row in matrix],
+                    rest,
+                    weights,
+                    [prior[j] for j in free],
+                    robust=robust,
+                )
+                if free
+                else []
+            )
+            coef = [1.0] * len(names)
+            for j, c in zip(free, sub, strict=True):
+                coef[j] = c
+            fitted[res] = coef
         # features no fit row exercises (e.g. sized-FIFO terms in a DoE of unsized designs)
         # keep their analytic defaults: no data, no change
         table = dict(coefs.get(key, {}))
@@ -236,7 +273,7 @@ def fit_calibration(
         lutram_max_bits=threshold,
         provenance=dict(provenance or {}),
     )
-    in_design = _fit_in_design(records)
+    in_design = _fit_in_design(records, in_design_estimator)
     return Calibration(
         family=cal.family,
         tool=cal.tool,
@@ -252,8 +289,74 @@ def fit_calibration(
     )
 
 
-def _fit_in_design(records: Sequence[Mapping[str, Any]]) -> dict[str, tuple[float, float]]:
+#: LUTRAM features whose LUT coefficient is 1 on UltraScale(+) (the weight memory, replay
+#: buffer, SWG line buffer and sized LUTRAM FIFOs' cells).
+COUNTED_LUTRAM_FEATURES = frozenset({"wmem", "replay", "buf", "lutram"})
+
+#: Whole-design share estimators: ``split`` (LUT MVUs apart, sums over sums) and
+#: ``median`` (one share for every kind: the median over the fit designs of
+#: ``(whole - sum) / sum``, robust to a design whose saving one odd node makes).
+IN_DESIGN_ESTIMATORS = ("split", "median")
+
+
+def _whole_designs(records: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """Fit records synthesized whole with every node measured on its own."""
+    return [
+        rec
+        for rec in records
+        if rec.get("point", {}).get("role", "fit") == "fit"
+        and rec.get("whole")
+        and all(x.get("measured") is not None for x in rec["nodes"])
+    ]
+
+
+def _median_in_design(records: Sequence[Mapping[str, Any]]) -> dict[str, tuple[float, float]]:
+    designs = _whole_designs(records)
+    if not designs:
+        return {}
+    share = []
+    for res in ("lut", "ff"):
+        ratios = []
+        for rec in designs:
+            total = sum(float(n["measured"][res]) for n in rec["nodes"])
+            ratios.append((rec["whole"]["resources"][res] - total) / max(1.0, total))
+        share.append(round(float(statistics.median(ratios)), 5))
+    return {"*": (share[0], share[1])}
+
+
+def in_design_cv(records: Sequence[Mapping[str, Any]]) -> dict[str, float]:
+    """Leave-one-design-out error of each in-design estimator (mean |%| of whole LUT).
+
+    Each fit design synthesized whole and per layer is priced as the sum of its measured
+    nodes plus the shares fitted on the other designs, and compared with its whole
+    synthesis: the estimator is chosen on fit data, not on the held-out designs. Empty
+    with fewer than three such designs.
+    """
+    designs = _whole_designs(records)
+    if len(designs) < 3:
+        return {}
+    out = {}
+    for estimator in IN_DESIGN_ESTIMATORS:
+        errs = []
+        for i, rec in enumerate(designs):
+            shares = _fit_in_design([*designs[:i], *designs[i + 1 :]], estimator)
+            common = shares.get("*", (0.0, 0.0))[0]
+            pred = 0.0
+            for node in rec["nodes"]:
+                key = kind_key(spec_from_dict(node["spec"]))
+                pred += node["measured"]["lut"] * (1.0 + shares.get(key, (common, 0.0))[0])
+            whole = rec["whole"]["resources"]["lut"]
+            errs.append(100.0 * abs(pred - whole) / max(1.0, whole))
+        out[estimator] = round(sum(errs) / len(errs), 2)
+    return out
+
+
+def _fit_in_design(
+    records: Sequence[Mapping[str, Any]], estimator: str = "split"
+) -> dict[str, tuple[float, float]]:
     """Whole minus the sum of its measured layers, as shares of the layers' own costs.
+
+    ``estimator`` ``median``: :func:`_median_in_design`; ``split`` (below):
 
     Per fit record synthesized whole and per layer, ``whole - sum`` (LUT and FF apart):
     the common share ``*`` from the designs without LUT MVUs (sum over sum), then the LUT
@@ -261,6 +364,8 @@ def _fit_in_design(records: Sequence[Mapping[str, Any]]) -> dict[str, tuple[floa
     designs of one kind, one common ratio. Measured: designs with LUT MVUs save 5-16%
     whole, DSP-MVU designs ~3%.
     """
+    if estimator == "median":
+        return _median_in_design(records)
     rows, ys = [], {"lut": [], "ff": []}
     for rec in records:
         if rec.get("point", {}).get("role", "fit") != "fit" or not rec.get("whole"):

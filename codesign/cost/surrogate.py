@@ -113,6 +113,11 @@ class PairwiseSurrogate:
         target_cycles: Cycles per frame the folding aims at (``clock / FPS``).
         normalizer: Resources -> normalized cost.
         mvau_wwidth_max: SetFolding's weight-stream cap.
+        fifo_sizing: Price FIFOs at their expected sized depths
+            (:func:`codesign.cost.network.expected_fifo_depths`, as ``DesignPricer(...,
+            fifo_sizing=True)``); the layers before ``i - 1`` sit at their first candidate
+            when layer ``i``'s table is made, so their cycles (the FIFOs' upstream rate)
+            are approximated. Default False: unsized FIFOs, as before.
 
     Raises:
         ConfigError: The candidates do not match the network.
@@ -128,6 +133,7 @@ class PairwiseSurrogate:
         target_cycles: int,
         normalizer: Normalizer,
         mvau_wwidth_max: int = 36,
+        fifo_sizing: bool = False,
     ) -> None:
         import numpy as np
 
@@ -145,6 +151,7 @@ class PairwiseSurrogate:
         self.target_cycles = int(target_cycles)
         self.normalizer = normalizer
         self.mvau_wwidth_max = mvau_wwidth_max
+        self.fifo_sizing = fifo_sizing
         n = arch.n_layers
         self.const = 0.0
         self.tables: list[np.ndarray] = []
@@ -162,7 +169,12 @@ class PairwiseSurrogate:
 
     def _group_costs(self, i: int, prev: Candidate | None, cand: Candidate) -> tuple[float, float]:
         """(input-quantizer group cost, layer ``i``'s group cost) for one pair."""
-        from codesign.cost.network import base_layers, insert_dwc_fifo, predict_folding
+        from codesign.cost.network import (
+            base_layers,
+            expected_fifo_depths,
+            insert_dwc_fifo,
+            predict_folding,
+        )
         from codesign.models.bits import BitConfig, LayerBits
 
         n = self.arch.n_layers
@@ -178,6 +190,8 @@ class PairwiseSurrogate:
         specs = base_layers(self.arch, bits, impl)
         specs = predict_folding(specs, self.target_cycles, self.mvau_wwidth_max, relax=False)
         specs = insert_dwc_fifo(specs)
+        if self.fifo_sizing:
+            specs = expected_fifo_depths(specs)
         groups = node_groups(specs)
         mine = [s for s, g in zip(specs, groups, strict=True) if g == i]
         first = [s for s, g in zip(specs, groups, strict=True) if g == -1]
@@ -243,11 +257,13 @@ def surrogate_for_board(
     input_bits: int = 8,
     model: CostModel | None = None,
     bram: bool = False,
+    fifo_sizing: bool = False,
 ) -> PairwiseSurrogate:
     """A surrogate for ``arch`` on ``board`` at ``fps``, with the board's best cost model.
 
     The target is ``floor(f_clk / fps)`` cycles per frame at the board's clock; costs are
     normalized by :meth:`Normalizer.for_capacity` (DSPs at the board's LUT/DSP ratio).
+    ``fifo_sizing``: see :class:`PairwiseSurrogate` (default False, unsized FIFOs).
 
     Raises:
         ConfigError: Unknown board, bad fps or candidates.
@@ -268,4 +284,5 @@ def surrogate_for_board(
         input_bits=input_bits,
         target_cycles=target,
         normalizer=Normalizer.for_capacity(spec.capacity, bram=bram),
+        fifo_sizing=fifo_sizing,
     )

@@ -282,7 +282,13 @@ def calibrate(
     from codesign.boards import load_board
     from codesign.cost.db import ResultsDB
     from codesign.cost.doe import Role, calibration_points, design_points
-    from codesign.cost.fit import error_table, fit_calibration, samples, whole_design_table
+    from codesign.cost.fit import (
+        error_table,
+        fit_calibration,
+        in_design_cv,
+        samples,
+        whole_design_table,
+    )
 
     spec = load_board(board)
     root = Path(root)
@@ -349,12 +355,18 @@ def calibrate(
             sum(r.get("seconds", 0.0) for r in records) / max(1, len(records)), 1
         ),
     }
+    # the whole-design share's estimator: the one with the lower leave-one-design-out
+    # error over the fit designs ("split" when there are too few to tell)
+    cv = in_design_cv(records)
+    estimator = min(cv, key=lambda k: cv[k]) if cv else "split"
+    provenance["in_design"] = {"estimator": estimator, "loo_cv_lut_pct": cv}
     cal = fit_calibration(
         records,
         family=str(first.get("family") or spec.family),
         tool=str(first.get("tool", "yosys")),
         tool_version=str(first.get("tool_version", "")),
         provenance=provenance,
+        in_design_estimator=estimator,
     )
     model = cal.model()
     data = samples(records)
