@@ -11,13 +11,17 @@
 // the operand types. In MODE 0, U is the sum of exactly WEIGHT_WIDTH x ACTIVATION_WIDTH
 // AND-ed partial-product bits (Baugh-Wooley: a bit of negative weight, w_i a_j with exactly
 // one of them a sign bit, enters inverted and its -2^(i+j) goes into OFF), added as rows over
-// the narrower operand; no sign extension, so the cost tracks w x a. MODE 1 offsets its
-// (A+1)-bit two's-complement product by 2^A; MODE 2 is one bit. The adder tree therefore
-// adds unsigned values only, and the accumulator starts each row at -SF*SIMD*OFF (mod
-// 2^ACCU_WIDTH) instead of 0, which removes every lane's offset at no cost.
-// Pipeline: operand registers, lane registers, adder tree with a register every
-// LEVELS_PER_STAGE levels (and at its root), accumulator. PIPELINE_DEPTH is the latency
-// from an accepted input to the output register (the AXI wrapper sizes its queue by it).
+// the narrower operand; no sign extension, so the cost tracks w x a. MODE 2 is one bit.
+// MODE 1 uses dot = 2 * sum(x where w = +1) - sum(x): each PE's lanes are the masked
+// activations (an AND per bit), and ONE extra tree, shared by all PEs, adds the unmasked
+// vector; each PE's root then gives 2 * M - T. Signed activations enter with their sign bit
+// inverted (x + 2^(A-1), unsigned), a masked-out lane as 2^(A-1), so OFF = 2^(A-1).
+// The adder trees therefore add unsigned values only, and the accumulator starts each row at
+// -SF*SIMD*OFF (mod 2^ACCU_WIDTH) instead of 0, which removes every lane's offset at no cost.
+// Pipeline: operand registers, lane registers (MODE 1: the operands once more), adder tree
+// with a register every LEVELS_PER_STAGE levels (and at its root), accumulator.
+// PIPELINE_DEPTH is the latency from an accepted input to the output register (the AXI
+// wrapper sizes its queue by it).
 (* use_dsp = "no" *)
 module codesign_mvu_lut_core #(
 	int unsigned  PE,
@@ -49,10 +53,11 @@ module codesign_mvu_lut_core #(
 	// Lane width: U < 2^UW for the operand ranges of each mode.
 	localparam int unsigned  UW =
 		MODE == 2? 1 :
-		MODE == 1? AW + 1 :
+		MODE == 1? AW :
 		/* else */ WW + AW;
 	localparam int unsigned  N2 = 2**TREE_LEVELS;	// tree leaves (SIMD padded with zeros)
-	localparam int unsigned  AE = AW + 1;	// activation, sign-extended
+	// tree rows: one per PE, plus (MODE 1) the shared row of the unmasked activations
+	localparam int unsigned  PT = MODE == 1? PE + 1 : PE;
 
 	// Partial-product bit w_i a_j has negative weight (exactly one of them is a sign bit).
 	function automatic bit negative(input int unsigned  i, input int unsigned  j);
@@ -62,7 +67,7 @@ module codesign_mvu_lut_core #(
 	// OFF: product = U - OFF for every lane
 	function automatic longint unsigned  lane_offset();
 		automatic longint unsigned  off = 0;
-		if(MODE == 1)  off = 64'd1 << AW;
+		if(MODE == 1)  off = SIGNED_ACTIVATIONS? 64'd1 << (AW-1) : 0;
 		else if(MODE == 0) begin
 			for(int unsigned  i = 0; i < WW; i++) begin
 				for(int unsigned  j = 0; j < AW; j++) begin
@@ -106,9 +111,9 @@ module codesign_mvu_lut_core #(
 			acc = lane_t'(~(wv[0] ^ av[0]));
 		end
 		else if(MODE == 1) begin
-			automatic logic signed [AE-1:0]  ax = SIGNED_ACTIVATIONS? $signed({av[AW-1], av}) : $signed({1'b0, av});
-			automatic logic [AE-1:0]  p = wv[0]? ax : -ax;
-			acc = {~p[AE-1], p[AE-2:0]};	// p + 2^AW
+			// x + 2^(A-1) (signed) or x (unsigned) if the weight is +1, else 2^(A-1) or 0
+			acc = av & {AW{wv[0]}};
+			if(SIGNED_ACTIVATIONS)  acc[AW-1] = ~acc[AW-1];
 		end
 		else begin
 			// rows over the narrower operand, each row the wider operand AND-ed with one bit
@@ -127,7 +132,7 @@ module codesign_mvu_lut_core #(
 
 	logic  V2 = 0;
 	logic  L2 = 0;
-	lane_t  P2[PE][N2];
+	lane_t  P2[PT][N2];
 	always_ff @(posedge clk) begin
 		if(rst) begin
 			V2 <= 0;
@@ -138,12 +143,28 @@ module codesign_mvu_lut_core #(
 			L2 <= L1;
 		end
 	end
+	// MODE 1 registers the operands once more instead of the lanes, so that each lane's AND
+	// folds into the first adder's LUTs (a register in between would cost a LUT per bit).
+	logic [PE-1:0][SIMD-1:0][WEIGHT_WIDTH-1:0]  W2;
+	logic [SIMD-1:0][ACTIVATION_WIDTH-1:0]  A2;
+	if(MODE == 1) begin : genOperands2
+		always_ff @(posedge clk) begin
+			W2 <= W1;
+			A2 <= A1;
+		end
+	end : genOperands2
 	// one process per lane (generate, not a procedural loop): the lanes' loops then stay
 	// below the elaborators' unroll limits at any PE x SIMD (Yosys's read_slang: 4000)
-	for(genvar  pe = 0; pe < PE; pe++) begin : genLanePE
+	for(genvar  pe = 0; pe < PT; pe++) begin : genLanePE
 		for(genvar  s = 0; s < N2; s++) begin : genLane
 			if(s < SIMD) begin : genUsed
-				always_ff @(posedge clk)  P2[pe][s] <= lane(W1[pe][s], A1[s]);
+				if(MODE == 1) begin : genMasked
+					// row PE: every weight +1, the unmasked activations (shared by all PEs)
+					assign	P2[pe][s] = lane(pe < PE? W2[pe][s] : WW'(1), A2[s]);
+				end : genMasked
+				else begin : genReg
+					always_ff @(posedge clk)  P2[pe][s] <= lane(W1[pe][s], A1[s]);
+				end : genReg
 			end : genUsed
 			else begin : genPad
 				assign	P2[pe][s] = lane_t'(0);
@@ -161,17 +182,17 @@ module codesign_mvu_lut_core #(
 		localparam int unsigned  WL = UW + l;
 		// register after every LEVELS_PER_STAGE levels, and always at the root
 		localparam bit  REG = (l > 0) && ((l % LEVELS_PER_STAGE == 0) || (l == TREE_LEVELS));
-		logic [WL-1:0]  s[PE][N];
+		logic [WL-1:0]  s[PT][N];
 		if(l == 0) begin : genLeaves
-			for(genvar  pe = 0; pe < PE; pe++) begin : genPE
+			for(genvar  pe = 0; pe < PT; pe++) begin : genPE
 				for(genvar  i = 0; i < N; i++) begin : genI
 					assign	s[pe][i] = P2[pe][i];
 				end : genI
 			end : genPE
 		end : genLeaves
 		else begin : genAdd
-			logic [WL-1:0]  sum[PE][N];
-			for(genvar  pe = 0; pe < PE; pe++) begin : genPE
+			logic [WL-1:0]  sum[PT][N];
+			for(genvar  pe = 0; pe < PT; pe++) begin : genPE
 				for(genvar  i = 0; i < N; i++) begin : genI
 					assign	sum[pe][i] = WL'(genLvl[l-1].s[pe][2*i]) + WL'(genLvl[l-1].s[pe][2*i+1]);
 				end : genI
@@ -201,6 +222,19 @@ module codesign_mvu_lut_core #(
 		end : genAdd
 	end : genLvl
 
+	// Root value per PE; MODE 1: 2 * M - T, in RW bits (signed), then sign-extended
+	localparam int unsigned  TW = UW + TREE_LEVELS;	// root width
+	localparam int unsigned  RW = MODE == 1? TW + 2 : TW;
+	logic [PE-1:0][RW-1:0]  Root;
+	for(genvar  pe = 0; pe < PE; pe++) begin : genRoot
+		if(MODE == 1) begin : genMasked
+			assign	Root[pe] = {1'b0, genLvl[TREE_LEVELS].s[pe][0], 1'b0} - RW'(genLvl[TREE_LEVELS].s[PE][0]);
+		end : genMasked
+		else begin : genPlain
+			assign	Root[pe] = genLvl[TREE_LEVELS].s[pe][0];
+		end : genPlain
+	end : genRoot
+
 	// Accumulator: modulo 2^ACCU_WIDTH, exact whenever the row's result fits (FINN sizes
 	// ACCU_WIDTH for that); each row starts at INIT, which cancels the lanes' offsets.
 	logic  Fresh = 1;	// the next valid input starts a new row
@@ -218,7 +252,8 @@ module codesign_mvu_lut_core #(
 		end
 		if(Vt[TREE_LEVELS]) begin
 			for(int unsigned  pe = 0; pe < PE; pe++) begin
-				automatic logic [ACCU_WIDTH-1:0]  root = ACCU_WIDTH'(genLvl[TREE_LEVELS].s[pe][0]);
+				automatic logic [ACCU_WIDTH-1:0]  root = MODE == 1?
+					ACCU_WIDTH'($signed(Root[pe])) : ACCU_WIDTH'(Root[pe]);
 				automatic logic [ACCU_WIDTH-1:0]  nxt = (Fresh? INIT : Acc[pe]) + root;
 				Acc[pe] <= nxt;
 				if(Lt[TREE_LEVELS])  ODat[pe] <= nxt;
