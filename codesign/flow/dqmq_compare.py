@@ -233,7 +233,7 @@ def _select(
 
     chosen, models, report = select_tiers(
         router.tiers, routed, routed_val, (val.images, val.labels), candidates, train_apart,
-        finetune, surrogate.discrete,
+        finetune, surrogate.discrete, min_val=sec.tier_select_min_val,
     )  # fmt: skip
     atomic_write_json(out / f"seed{seed}" / "tier_select.json", report)
     return tiered_predictor(models, chosen, router.route)

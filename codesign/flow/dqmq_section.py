@@ -97,6 +97,7 @@ class DqmqSection(Section):
             also reports ``dqmq/tiers_select``, each tier's configuration chosen by its
             tuned network's accuracy on routed hold-out images (no costlier than the mode).
         tier_select_top: How many of the policy's likeliest choices per tier to try.
+        tier_select_min_val: A tier fewer hold-out images reach keeps its mode.
         n_val: Hold-out training images (disjoint from ``data.n_train``) for ``tier_select``.
         methods: The methods ``codesign evaluate`` trains (``null`` = all): ``dqmq``,
             ``static``, ``dqnet``, ``uniform_wXaX``.
@@ -141,6 +142,7 @@ class DqmqSection(Section):
     tier_train_epochs: int = Field(default=0, ge=0)
     tier_select: TierSelect = TierSelect.MODE
     tier_select_top: int = Field(default=3, ge=0)
+    tier_select_min_val: int = Field(default=100, ge=1)
     n_val: int = Field(default=2000, ge=1)
     methods: list[str] | None = None
 

@@ -12,7 +12,7 @@ no more expensive than the tier's mode (so the stream's cost can only go down), 
 apart and tuned on the tier's routed images like ``dqmq/tiers_scratch``; the one with the
 best accuracy on hold-out training images (``dqmq.n_val``, disjoint from the training
 subset, corrupted by the same mix) routed to the tier wins, the cheaper on a tie (a tier
-no hold-out image reaches keeps its mode). Why: the
+fewer than ``dqmq.tier_select_min_val`` hold-out images reach keeps its mode). Why: the
 policy's mode is what the *switchable* network prefers; a dedicated network at another
 configuration may serve the tier's images better (e.g. fewer bits under noise).
 """
@@ -56,6 +56,7 @@ def select_tiers(
     train_apart: Callable[[list[int]], Any],
     finetune: Callable[[Any, list[int], np.ndarray, int], Any],
     cost: Callable[[list[int]], float],
+    min_val: int = 1,
 ) -> tuple[np.ndarray, list[Any], list[dict[str, Any]]]:
     """Per tier, the candidate whose tuned network is most accurate on its routed hold-out.
 
@@ -68,6 +69,7 @@ def select_tiers(
         train_apart: ``choice -> network`` trained apart (cached by the caller).
         finetune: ``(network, choice, routed_mask_as_0_or_-1, tier_id) -> plain model``.
         cost: ``choice -> normalized cost``.
+        min_val: A tier with fewer routed hold-out images keeps its mode (too little evidence).
 
     Returns:
         ``(chosen (T, L), models, report)``: the chosen choices, their tuned models (eval
@@ -82,7 +84,8 @@ def select_tiers(
         x, y = images[mine], labels[mine]
         own = np.where(np.asarray(routed) == t, 0, -1)
         scored = []
-        for choice in candidates[t] if len(mine) else candidates[t][:1]:  # no evidence: mode
+        enough = len(mine) >= max(1, min_val)
+        for choice in candidates[t] if enough else candidates[t][:1]:  # no evidence: the mode
             model = finetune(train_apart(choice), choice, own, t)
             with torch.no_grad():
                 acc = float((model(x).argmax(1) == y).float().mean()) if len(mine) else 0.0

@@ -92,6 +92,7 @@ dqmq:
   tier_train_epochs: 1
   tier_select: val_accuracy
   n_val: 64
+  tier_select_min_val: 8
   methods: [dqmq, static, uniform_w2a2]
 """
 
@@ -118,6 +119,7 @@ def test_evaluate_with_the_session2_objective(tmp_path, monkeypatch, capsys):
     # are tiers_scratch's networks (same training, same tuning), so all-mode picks score alike
     report = json.loads((out / "seed0" / "tier_select.json").read_text())
     for tier in report:
+        assert tier["n_val"] >= 8 or len(tier["candidates"]) == 1  # too few: the mode only
         costs = {str(c["choice"]): c["cost"] for c in tier["candidates"]}
         assert tier["candidates"][0]["choice"] == tier["mode"]
         assert costs[str(tier["chosen"])] <= costs[str(tier["mode"])]
