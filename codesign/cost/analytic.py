@@ -339,7 +339,8 @@ def xcu_lutram(depth: int, width: int, single_port: bool = False) -> tuple[float
 #: 384 x 12, BRAM) above 2,048 bits (432 x 3, 400 x 4, 360 x 5 stayed LUTRAM; 750 x 3,
 #: 640 x 6, 400 x 10 went to BRAM); simple dual port (replay buffers): deeper than 128 above 2,560
 #: bits (1024 x 2, 512 x 5, 128 x 24 LUTRAM; 512 x 6, 2048 x 2 BRAM). Shallower memories go
-#: to BRAM only above 8,192 bits (120 x 40 LUTRAM, 100 x 144 BRAM).
+#: to BRAM only above 8,192 bits (120 x 40 LUTRAM, 100 x 144 BRAM), never up to 64 entries
+#: (50 x 384 weights: 384 RAM64X1S).
 XCU_BRAM_RULE = {"sp": (320, 2048), "sdp": (128, 2560), "shallow_bits": 8192}
 
 
@@ -355,6 +356,8 @@ def _xcu_in_bram(depth: int, width: int, lutram_max_bits: float, single_port: bo
         return True
     min_depth, min_bits = XCU_BRAM_RULE["sp" if single_port else "sdp"]
     bits = depth * width
+    if depth <= 64:  # one LUTRAM cell deep at any width (measured: 50 x 384 weights)
+        return False
     return (depth > min_depth and bits > min_bits) or bits > XCU_BRAM_RULE["shallow_bits"]
 
 

@@ -55,6 +55,7 @@ def test_single_port_cells(depth: int, width: int, luts: int) -> None:
         (750, 3, True, 1),
         (120, 40, True, 0),
         (100, 144, True, 4),
+        (50, 384, True, 0),
         (1024, 2, False, 0),
         (128, 24, False, 0),
         (512, 6, False, 1),
