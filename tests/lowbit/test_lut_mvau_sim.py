@@ -179,6 +179,15 @@ def test_quickstart_cnn_mixing_lut_and_dsp_mvaus_is_bit_exact(tmp_path: Path) ->
 
 
 @pytest.mark.slow
+def test_quickstart_cnn_all_lut_w2a2_is_bit_exact_under_backpressure(tmp_path: Path) -> None:
+    model, run = _quickstart(tmp_path, [(2, 2), (2, 2), (2, 2), (2, None)], ("lut",) * 4)
+    assert _mvau_impls(run.run_dir) == ["lut"] * 4
+    assert run.estimates.total.dsp == 0
+    images = np.random.default_rng(4).random((3, 1, 28, 28)).astype(np.float32)
+    _check(model, run.run_dir, images)  # = FINN = Brevitas, at 100% and 90% sink-ready
+
+
+@pytest.mark.slow
 def test_maxpool_model_is_bit_exact_under_backpressure(tmp_path: Path) -> None:
     import sys
 
