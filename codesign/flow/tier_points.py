@@ -102,14 +102,7 @@ def step_freeze_tier(state: FlowState, cfg: FlowConfig) -> FlowState:
     sec: TierSection | None = getattr(cfg, "tier", None)
     if sec is None:
         raise ConfigError("step 'freeze_tier' needs a 'tier:' section")
-    path = Path(sec.checkpoint)
-    if not path.is_file():
-        raise ConfigError(f"tier.checkpoint {path} does not exist; run the DQMQ flow first")
-    if sec.sha256 is not None and file_sha256(path) != sec.sha256:
-        raise ConfigError(
-            f"tier.checkpoint {path} changed since this point was made (SHA-256 differs); "
-            f"expand the sweep again"
-        )
+    path = _checked_file("tier.checkpoint", sec.checkpoint, sec.sha256, "run the DQMQ flow first")
     net, _, _ = load_dqmq(path)
     arch = cfg.model.build_arch()
     if net.arch != arch:
@@ -152,18 +145,30 @@ def step_freeze_tier(state: FlowState, cfg: FlowConfig) -> FlowState:
     return state
 
 
+def _checked_file(key: str, value: Any, sha256: str | None, hint: str) -> Path:
+    """``value`` as a path that exists and, if ``sha256`` is given, still has that digest.
+
+    Raises:
+        ConfigError: The file is missing (``hint`` says how to make it) or has changed.
+    """
+    path = Path(value)
+    if not path.is_file():
+        raise ConfigError(f"{key} {path} does not exist; {hint}")
+    if sha256 is not None and file_sha256(path) != sha256:
+        raise ConfigError(
+            f"{key} {path} changed since this point was made (SHA-256 differs); "
+            f"expand the sweep again"
+        )
+    return path
+
+
 def _tier_model(sec: TierSection, arch: Any, frozen: Any) -> Any:
     """The tier's model from ``sec.models``, checked against the file's digest and its bits."""
     from codesign.train.dqmq_finetune import load_tier_model  # noqa: PLC0415
 
-    path = Path(sec.models)  # type: ignore[arg-type]
-    if not path.is_file():
-        raise ConfigError(f"tier.models {path} does not exist; run the DQMQ flow's tiers step")
-    if sec.models_sha256 is not None and file_sha256(path) != sec.models_sha256:
-        raise ConfigError(
-            f"tier.models {path} changed since this point was made (SHA-256 differs); "
-            f"expand the sweep again"
-        )
+    path = _checked_file(
+        "tier.models", sec.models, sec.models_sha256, "run the DQMQ flow's tiers step"
+    )
     model = load_tier_model(path, arch, sec.choice)
     if model.bits.to_dict() != frozen.bits.to_dict():
         raise ConfigError(f"tier.models {path}: tier {sec.index}'s bits differ from its choice")
