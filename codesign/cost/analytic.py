@@ -381,8 +381,7 @@ def memory_cost(
             return 0.0, float(_bram18s(depth, width))
         return xcu_lutram(depth, width, single_port)[0], 0.0
     if depth * width > lutram_max_bits and depth > 64:
-        brams = min(math.ceil(width / w) * math.ceil(depth / d) for d, w in _BRAM18_SHAPES)
-        return 0.0, float(brams)
+        return 0.0, float(_bram18s(depth, width))
     # Yosys's simple-dual-port LUTRAMs (share/xilinx/lutrams_xc5v.txt): RAM64M (64 x 3 bits)
     # and, up to 32 entries, RAM32M (32 x 6 bits); 4 LUTs each
     if depth <= 32:

@@ -367,11 +367,7 @@ def _fit_in_design(
     if estimator == "median":
         return _median_in_design(records)
     rows, ys = [], {"lut": [], "ff": []}
-    for rec in records:
-        if rec.get("point", {}).get("role", "fit") != "fit" or not rec.get("whole"):
-            continue
-        if any(x.get("measured") is None for x in rec["nodes"]):
-            continue
+    for rec in _whole_designs(records):
         sums = {"lut": [0.0, 0.0], "ff": [0.0, 0.0]}
         for node in rec["nodes"]:
             lut_mvu = kind_key(spec_from_dict(node["spec"])) == "mvau_lut"
