@@ -10,6 +10,8 @@ from codesign.errors import ConfigError
 if TYPE_CHECKING:
     from torch import Tensor
 
+    from codesign.data.datasets import Dataset
+
 
 def load_split(dataset: str, split: str, n: int, seed: int) -> tuple[Tensor, Tensor]:
     """A seeded random subset of ``n`` images of one dataset split.
@@ -27,8 +29,6 @@ def load_split(dataset: str, split: str, n: int, seed: int) -> tuple[Tensor, Ten
         ConfigError: ``n`` exceeds the split.
         DatasetMissingError: The dataset is not installed.
     """
-    import torch  # noqa: PLC0415
-
     from codesign.data.datasets import load_dataset  # noqa: PLC0415
 
     ds = load_dataset(dataset, split)
@@ -39,11 +39,20 @@ def load_split(dataset: str, split: str, n: int, seed: int) -> tuple[Tensor, Ten
             f"{option} is {n} but {dataset} has {total} {split} images; set {option} <= {total}"
         )
     if n < total:
-        # Pick the subset on the uint8 arrays, so only n images are converted to float.
-        gen = torch.Generator().manual_seed(seed + (0 if split == "train" else 1))
-        idx = torch.randperm(total, generator=gen)[:n].sort().values.numpy()  # (n,)
-        ds = dataclasses.replace(ds, images=ds.images[idx], labels=ds.labels[idx])
+        ds = _permuted_slice(ds, seed + (0 if split == "train" else 1), 0, n)
     return ds.tensors()  # (n, 1, H, W) float32 in [0, 1], (n,) int64
+
+
+def _permuted_slice(ds: Dataset, seed: int, start: int, stop: int) -> Dataset:
+    """Images ``start:stop`` of ``ds`` under a seeded permutation, in their original order.
+
+    Picked on the uint8 arrays, so only the chosen images are converted to float.
+    """
+    import torch  # noqa: PLC0415
+
+    gen = torch.Generator().manual_seed(seed)
+    idx = torch.randperm(len(ds), generator=gen)[start:stop].sort().values.numpy()
+    return dataclasses.replace(ds, images=ds.images[idx], labels=ds.labels[idx])
 
 
 def load_holdout(dataset: str, n_train: int, n: int, seed: int) -> tuple[Tensor, Tensor]:
@@ -56,8 +65,6 @@ def load_holdout(dataset: str, n_train: int, n: int, seed: int) -> tuple[Tensor,
         ConfigError: ``n_train + n`` exceeds the training split.
         DatasetMissingError: The dataset is not installed.
     """
-    import torch  # noqa: PLC0415
-
     from codesign.data.datasets import load_dataset  # noqa: PLC0415
 
     ds = load_dataset(dataset, "train")
@@ -67,7 +74,4 @@ def load_holdout(dataset: str, n_train: int, n: int, seed: int) -> tuple[Tensor,
             f"a hold-out of {n} images needs data.n_train <= {total - n} ({dataset} has {total} "
             f"training images)"
         )
-    gen = torch.Generator().manual_seed(seed)
-    idx = torch.randperm(total, generator=gen)[n_train : n_train + n].sort().values.numpy()
-    ds = dataclasses.replace(ds, images=ds.images[idx], labels=ds.labels[idx])
-    return ds.tensors()
+    return _permuted_slice(ds, seed, n_train, n_train + n).tensors()

@@ -166,10 +166,7 @@ def load_tier_model(path: Path, arch: CnnArch, choice: Sequence[int]) -> QuantCN
         raise ConfigError(
             f"{path} holds tiers {payload['choices']}, not {want}; re-run the tiers step"
         )
-    i = payload["choices"].index(want)
-    model = build_cnn(arch, BitConfig.from_dict(payload["bits"][i]))
-    model.load_state_dict(payload["state"][i])
-    return model.eval()
+    return _tier_net(arch, payload, payload["choices"].index(want))
 
 
 def load_tier_models(path: Path, arch: CnnArch, tiers: np.ndarray) -> list[QuantCNN]:
@@ -184,9 +181,11 @@ def load_tier_models(path: Path, arch: CnnArch, tiers: np.ndarray) -> list[Quant
             f"{path} holds tiers {payload['choices']}, tiers.json {np.asarray(tiers).tolist()}; "
             "re-run the tiers step"
         )
-    models = []
-    for bits, state in zip(payload["bits"], payload["state"], strict=True):
-        model = build_cnn(arch, BitConfig.from_dict(bits))
-        model.load_state_dict(state)
-        models.append(model.eval())
-    return models
+    return [_tier_net(arch, payload, i) for i in range(len(payload["choices"]))]
+
+
+def _tier_net(arch: CnnArch, payload: dict[str, Any], i: int) -> QuantCNN:
+    """Tier ``i`` of a tier-models payload as a plain model at its bits, in eval mode."""
+    model = build_cnn(arch, BitConfig.from_dict(payload["bits"][i]))
+    model.load_state_dict(payload["state"][i])
+    return model.eval()
