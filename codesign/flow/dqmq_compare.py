@@ -16,9 +16,13 @@ evaluates on the clean test subset and on every corruption x ``dqmq.eval_severit
   trained apart from scratch, then tuned on its routed images) and ``static/scratch`` (the
   static policy's configuration trained apart the same way, then tuned on all images: the
   best static mixed configuration with the same training as the tiers);
-* with ``dqmq.tier_select: val_accuracy`` too: ``dqmq/tiers_select`` (each tier's
-  configuration chosen on routed hold-out images, :mod:`codesign.flow.dqmq_select`; the
-  candidates' scores in ``OUT/seed<s>/tier_select.json``);
+* with ``dqmq.tier_select: val_accuracy`` or ``budget`` too: ``dqmq/tiers_select`` (each
+  tier's configuration chosen on routed hold-out images, one by one or together within the
+  budget, :mod:`codesign.flow.dqmq_select`; the candidates' scores in
+  ``OUT/seed<s>/tier_select.json``);
+* with two seeds or more, ``headroom.json`` and a table in ``summary.md``: how much any
+  quality router could gain over blind mixes of the uniform designs
+  (:mod:`codesign.flow.dqmq_headroom`);
 * ``uniform_wXaX`` (trained at that precision by the same loop for the same epochs).
 
 Each seed's rows go to ``OUT/seed<s>/rows.json`` (a seed with that file is not redone, so
@@ -40,6 +44,7 @@ import numpy as np
 
 from codesign.flow.config import FlowConfig
 from codesign.flow.dqmq import _section, space_of, train_tier_apart, training_data
+from codesign.flow.dqmq_headroom import headroom_markdown, router_headroom
 from codesign.io import atomic_write_json, atomic_write_text
 from codesign.policy.options import TierSelect
 
@@ -138,7 +143,7 @@ def compare(
                             preds["tiers_scratch"] = tiered_predictor(
                                 models, router.tiers, router.route
                             )
-                            if sec.tier_select is TierSelect.VAL_ACCURACY:
+                            if sec.tier_select is not TierSelect.MODE:
                                 preds["tiers_select"] = _select(
                                     cfg, seed, out, net, policy, router, routed, data,
                                     train_cfg, eval_surrogate, uniform,
@@ -186,7 +191,11 @@ def compare(
     atomic_write_json(out / "results.json", rows)
     summary = summarize(rows)
     atomic_write_json(out / "summary.json", summary)
-    atomic_write_text(out / "summary.md", summary_markdown(summary, seeds, cfg))
+    headroom = router_headroom(rows, also=[] if sec.cost_target is None else [sec.cost_target])
+    atomic_write_json(out / "headroom.json", headroom)
+    atomic_write_text(
+        out / "summary.md", summary_markdown(summary, seeds, cfg) + headroom_markdown(headroom)
+    )
     plot(rows, out)
     return summary
 
@@ -208,13 +217,21 @@ def _select(
     val = mixed_data(x_val, y_val, dict(sec.mix), list(sec.severities), seed + 7919)
     routed_val = router.route(val.features.double().numpy())
     uniform_choices = [net.uniform_choice(w, a) for w, a in uniform]
+    together = sec.tier_select is TierSelect.BUDGET
+    budget = None
+    if together:  # the flow's target, or what the policy's tiers spend as cut
+        share = np.bincount(routed, minlength=len(router.tiers)) / len(routed)
+        spent = sum(
+            w * surrogate.discrete(list(t)) for w, t in zip(share, router.tiers, strict=True)
+        )
+        budget = sec.cost_target if sec.cost_target is not None else float(spent)
     candidates = []
     for t, mode in enumerate(router.tiers):
         mine = np.flatnonzero(routed == t)
         feats = data.features[mine] if mine.size else data.features
         ranked = ranked_choices(mean_log_probs(policy, feats))
         candidates.append(candidate_configs(mode, ranked, uniform_choices, surrogate.discrete,
-                                            sec.tier_select_top))  # fmt: skip
+                                            sec.tier_select_top, any_cost=together))  # fmt: skip
     nets: dict[tuple[int, ...], Any] = {}
 
     def train_apart(choice: list[int]) -> Any:
@@ -233,7 +250,7 @@ def _select(
 
     chosen, models, report = select_tiers(
         router.tiers, routed, routed_val, (val.images, val.labels), candidates, train_apart,
-        finetune, surrogate.discrete, min_val=sec.tier_select_min_val,
+        finetune, surrogate.discrete, min_val=sec.tier_select_min_val, budget=budget,
     )  # fmt: skip
     atomic_write_json(out / f"seed{seed}" / "tier_select.json", report)
     return tiered_predictor(models, chosen, router.route)

@@ -95,7 +95,9 @@ class DqmqSection(Section):
             ``tier_finetune_epochs`` the ``tiers`` step then deploys these models.
         tier_select: ``codesign evaluate`` only, with ``tier_train_epochs``: ``val_accuracy``
             also reports ``dqmq/tiers_select``, each tier's configuration chosen by its
-            tuned network's accuracy on routed hold-out images (no costlier than the mode).
+            tuned network's accuracy on routed hold-out images (no costlier than the mode);
+            ``budget`` chooses the tiers together, any cost, within ``cost_target`` (or the
+            modes' mean cost).
         tier_select_top: How many of the policy's likeliest choices per tier to try.
         tier_select_min_val: A tier fewer hold-out images reach keeps its mode.
         n_val: Hold-out training images (disjoint from ``data.n_train``) for ``tier_select``.
@@ -172,12 +174,12 @@ class DqmqSection(Section):
         total = sum(self.mix.values())
         if abs(total - 1.0) > 1e-6:
             raise ValueError(f"dqmq.mix fractions sum to {total:g}; make them sum to 1")
-        if self.tier_select is TierSelect.VAL_ACCURACY and (
+        if self.tier_select is not TierSelect.MODE and (
             self.tier_train_epochs < 1 or self.tier_finetune_epochs < 1
         ):
             raise ValueError(
-                "dqmq.tier_select val_accuracy trains the candidates apart and tunes them: "
-                "set dqmq.tier_train_epochs and dqmq.tier_finetune_epochs"
+                f"dqmq.tier_select {self.tier_select.value} trains the candidates apart and "
+                "tunes them: set dqmq.tier_train_epochs and dqmq.tier_finetune_epochs"
             )
         if self.budget is Budget.LAGRANGIAN and self.cost_target is None:
             raise ValueError("dqmq.budget lagrangian needs a dqmq.cost_target")

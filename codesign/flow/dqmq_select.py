@@ -15,11 +15,20 @@ subset, corrupted by the same mix) routed to the tier wins, the cheaper on a tie
 fewer than ``dqmq.tier_select_min_val`` hold-out images reach keeps its mode). Why: the
 policy's mode is what the *switchable* network prefers; a dedicated network at another
 configuration may serve the tier's images better (e.g. fewer bits under noise).
+
+With ``dqmq.tier_select: budget`` every tier's candidates also include costlier choices
+(:func:`candidate_configs` with ``any_cost``) and the tiers are chosen together
+(:func:`pick_within_budget`): the combination with the best expected hold-out accuracy of
+the stream whose mean cost, each tier weighted by its share of the training images, stays
+within the budget. Why: a router only pays off where the best precision depends on the
+input (``codesign.flow.dqmq_headroom`` measures how much); per-tier "no costlier than the
+mode" can save bits where they are wasted but never move them to where they are needed.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -27,7 +36,9 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 
-__all__ = ["candidate_configs", "select_tiers"]
+__all__ = ["candidate_configs", "pick_within_budget", "select_tiers"]
+
+_MAX_COMBINATIONS = 200_000  # exhaustive search over the tiers' candidates up to this many
 
 
 def candidate_configs(
@@ -36,9 +47,13 @@ def candidate_configs(
     uniform: Sequence[Sequence[int]],
     cost: Callable[[list[int]], float],
     top: int,
+    any_cost: bool = False,
 ) -> list[list[int]]:
-    """The tier's mode first, then ranked and uniform choices no costlier than it, no repeats."""
-    limit = cost(list(mode)) + 1e-12
+    """The tier's mode first, then ranked and uniform choices no costlier than it, no repeats.
+
+    With ``any_cost`` the costlier ones too (``tier_select: budget`` prices the tiers together).
+    """
+    limit = float("inf") if any_cost else cost(list(mode)) + 1e-12
     out = [[int(c) for c in mode]]
     for choice in [*np.asarray(ranked)[:top].tolist(), *[list(u) for u in uniform]]:
         choice = [int(c) for c in choice]
@@ -57,8 +72,12 @@ def select_tiers(
     finetune: Callable[[Any, list[int], np.ndarray, int], Any],
     cost: Callable[[list[int]], float],
     min_val: int = 1,
+    budget: float | None = None,
 ) -> tuple[np.ndarray, list[Any], list[dict[str, Any]]]:
     """Per tier, the candidate whose tuned network is most accurate on its routed hold-out.
+
+    With ``budget``: the tiers' candidates chosen together by :func:`pick_within_budget`
+    (weights: each tier's share of ``routed``) instead of one by one.
 
     Args:
         tiers: ``(T, L)`` the policy's tiers (modes), the clusters' labels.
@@ -70,6 +89,7 @@ def select_tiers(
         finetune: ``(network, choice, routed_mask_as_0_or_-1, tier_id) -> plain model``.
         cost: ``choice -> normalized cost``.
         min_val: A tier with fewer routed hold-out images keeps its mode (too little evidence).
+        budget: Mean normalized cost the tiers may spend together (``None``: per tier).
 
     Returns:
         ``(chosen (T, L), models, report)``: the chosen choices, their tuned models (eval
@@ -78,7 +98,8 @@ def select_tiers(
     import torch  # noqa: PLC0415
 
     images, labels = val
-    chosen, models, report = [], [], []
+    share = np.bincount(np.asarray(routed), minlength=len(tiers)) / max(1, len(routed))  # (T,)
+    every: list[list[tuple[float, float, list[int], Any]]] = []
     for t in range(len(tiers)):
         mine = np.flatnonzero(np.asarray(routed_val) == t)
         x, y = images[mine], labels[mine]
@@ -90,20 +111,96 @@ def select_tiers(
             with torch.no_grad():
                 acc = float((model(x).argmax(1) == y).float().mean()) if len(mine) else 0.0
             scored.append((acc, -cost(choice), choice, model))
-        best = max(scored, key=lambda s: (s[0], s[1]))
-        chosen.append(best[2])
-        models.append(best[3])
+        every.append(scored)
+    if budget is None:
+        picks = [max(range(len(sc)), key=lambda j, sc=sc: (sc[j][0], sc[j][1])) for sc in every]
+    else:
+        accs = [[a for a, _, _, _ in sc] for sc in every]
+        costs = [[-nc for _, nc, _, _ in sc] for sc in every]
+        picks = pick_within_budget(accs, costs, share, budget)
+    chosen, models, report = [], [], []
+    for t, (scored, j) in enumerate(zip(every, picks, strict=True)):
+        n_val = int(np.sum(np.asarray(routed_val) == t))
+        chosen.append(scored[j][2])
+        models.append(scored[j][3])
         report.append(
             {
                 "tier": t,
                 "mode": [int(c) for c in tiers[t]],
-                "chosen": best[2],
-                "n_val": int(len(mine)),
+                "chosen": scored[j][2],
+                "n_val": n_val,
+                "share": round(float(share[t]), 4),
                 "candidates": [
                     {"choice": c, "val_accuracy": round(a, 4), "cost": round(-nc, 5)}
                     for a, nc, c, _ in scored
                 ],
             }
         )
-        log.info("tier %d: %s -> %s (hold-out %d images)", t, tiers[t].tolist(), best[2], len(mine))
+        log.info("tier %d: %s -> %s (hold-out %d images)", t, tiers[t].tolist(), chosen[-1], n_val)
     return np.array(chosen, dtype=np.int64), models, report
+
+
+def pick_within_budget(
+    accuracy: Sequence[Sequence[float]],
+    cost: Sequence[Sequence[float]],
+    share: Sequence[float],
+    budget: float,
+) -> list[int]:
+    """Per tier one candidate: best ``sum(share * accuracy)``, ``sum(share * cost) <= budget``.
+
+    Exhaustive over the combinations (ties: the cheaper, then the earlier candidates); if none
+    fits, the cheapest combination. Beyond ``_MAX_COMBINATIONS`` a greedy upgrade from the
+    cheapest (the best accuracy gained per cost added, while it fits).
+
+    Args:
+        accuracy: Per tier, its candidates' hold-out accuracy.
+        cost: Per tier, its candidates' normalized cost.
+        share: Per tier, the fraction of the stream routed to it.
+        budget: The stream's mean cost allowed.
+
+    Returns:
+        Per tier the index of its chosen candidate.
+    """
+    import itertools  # noqa: PLC0415
+
+    acc = [np.asarray(a, dtype=np.float64) for a in accuracy]
+    cst = [np.asarray(c, dtype=np.float64) for c in cost]
+    w = np.asarray(share, dtype=np.float64)
+    cheapest = [int(np.argmin(c)) for c in cst]
+    if math.prod(len(a) for a in acc) > _MAX_COMBINATIONS:
+        return _greedy_within_budget(acc, cst, w, budget, cheapest)
+    best, best_key = cheapest, None
+    for combo in itertools.product(*(range(len(a)) for a in acc)):
+        spend = float(sum(w[t] * cst[t][j] for t, j in enumerate(combo)))
+        if spend > budget + 1e-12:
+            continue
+        key = (float(sum(w[t] * acc[t][j] for t, j in enumerate(combo))), -spend)
+        if best_key is None or key > best_key:
+            best, best_key = list(combo), key
+    return best
+
+
+def _greedy_within_budget(
+    acc: list[np.ndarray], cst: list[np.ndarray], w: np.ndarray, budget: float, start: list[int]
+) -> list[int]:
+    picks = list(start)
+    spend = float(sum(w[t] * cst[t][j] for t, j in enumerate(picks)))
+    while True:
+        moves = [
+            (
+                w[t]
+                * (acc[t][j] - acc[t][picks[t]])
+                / max(w[t] * (cst[t][j] - cst[t][picks[t]]), 1e-12),
+                t,
+                j,
+            )
+            for t in range(len(acc))
+            for j in range(len(acc[t]))
+            if acc[t][j] > acc[t][picks[t]]
+            and spend + w[t] * (cst[t][j] - cst[t][picks[t]]) <= budget + 1e-12
+        ]
+        if not moves:
+            return picks
+        _, t, j = max(moves)
+        spend += w[t] * (cst[t][j] - cst[t][picks[t]])
+        picks[t] = j

@@ -53,7 +53,13 @@ class TierSelect(StrEnum):
     ``val_accuracy``: among the mode and cheaper likely or uniform choices, the one whose
     network, trained apart and tuned on the tier's images, is most accurate on the tier's
     routed hold-out images (``codesign.flow.dqmq_select``).
+    ``budget``: every tier may also take costlier choices; the tiers' configurations are
+    chosen *together*, maximizing the routed hold-out accuracy of the stream at a mean cost
+    (weighted by each tier's share of the training images) no higher than
+    ``dqmq.cost_target`` (or the modes' mean cost without one): a tier whose images lose
+    little at fewer bits (e.g. noise) pays for more bits where they matter (e.g. contrast).
     """
 
     MODE = "mode"
     VAL_ACCURACY = "val_accuracy"
+    BUDGET = "budget"

@@ -137,6 +137,7 @@ def test_evaluate_with_the_session2_objective(tmp_path, monkeypatch, capsys):
     assert ckpt["cost_version"] == load_cost_model("xc7").version
     assert [e["phase"] for e in ckpt["state"]["history"]] == ["warmup", "joint", "finetune"]
     assert "static/routed_ft" in (out / "summary.md").read_text()
+    assert json.loads((out / "headroom.json").read_text()) is None  # one seed: no held-out seed
 
     # Deploy what was evaluated: the flow's train_dqmq -> tiers (same flow, seed 0) writes
     # the same network and the tier models that scored dqmq/tiers_scratch (tiers trained

@@ -118,3 +118,35 @@ def test_holdout_is_disjoint_from_the_training_subset():
     assert v.shape[0] == 200 and not any(bytes(im.numpy().tobytes()) in seen for im in v)
     with pytest.raises(ConfigError, match="needs data.n_train <= 59800"):
         load_holdout("fashion_mnist", 59_900, 200, 3)
+
+
+def test_budget_selection_moves_bits_to_the_tier_that_needs_them():
+    from codesign.flow.dqmq_select import candidate_configs, pick_within_budget  # noqa: PLC0415
+
+    # tier 0 (noise-like) loses nothing at the cheap design, tier 1 (contrast-like) 8 points
+    acc = [[0.80, 0.80, 0.81], [0.70, 0.78, 0.79]]
+    cost = [[1.0, 2.0, 3.0], [1.0, 2.0, 3.0]]
+    assert pick_within_budget(acc, cost, [0.5, 0.5], 1.5) == [0, 1]  # not [1, 0]: same cost
+    assert pick_within_budget(acc, cost, [0.5, 0.5], 3.0) == [2, 2]  # enough for the best
+    assert pick_within_budget(acc, cost, [0.5, 0.5], 0.5) == [0, 0]  # none fits: the cheapest
+    assert pick_within_budget(acc, cost, [0.9, 0.1], 1.1) == [0, 1]  # shares weigh the cost
+    tie = [[0.8, 0.8], [0.8, 0.8]]
+    assert pick_within_budget(tie, [[1.0, 2.0], [1.0, 2.0]], [0.5, 0.5], 2.0) == [0, 0]
+    # budget mode offers costlier choices too
+    ranked = np.array([[1, 1], [2, 0], [0, 2], [2, 2], [1, 0]])
+    got = candidate_configs([1, 1], ranked, [[0, 0], [1, 1], [2, 2]], lambda c: sum(c) / 10,
+                            top=3, any_cost=True)  # fmt: skip
+    assert got == [[1, 1], [2, 0], [0, 2], [0, 0], [2, 2]]
+    with pytest.raises(ValueError, match="tier_select budget trains the candidates apart"):
+        DqmqSection(tier_select="budget", tier_finetune_epochs=1)
+
+
+def test_budget_selection_greedy_beyond_the_exhaustive_limit(monkeypatch):
+    import codesign.flow.dqmq_select as sel  # noqa: PLC0415
+
+    acc = [[0.80, 0.80, 0.81], [0.70, 0.78, 0.79]]
+    cost = [[1.0, 2.0, 3.0], [1.0, 2.0, 3.0]]
+    exhaustive = sel.pick_within_budget(acc, cost, [0.5, 0.5], 1.5)
+    monkeypatch.setattr(sel, "_MAX_COMBINATIONS", 1)
+    assert sel.pick_within_budget(acc, cost, [0.5, 0.5], 1.5) == exhaustive == [0, 1]
+    assert sel.pick_within_budget(acc, cost, [0.5, 0.5], 9.0) == [2, 2]
