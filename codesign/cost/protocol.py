@@ -131,11 +131,14 @@ class Candidate:
     """One choice for a weight layer: weight and activation bit-widths and implementation.
 
     ``act`` is the layer's output activation width (``None`` for the classifier).
+    ``input_bits`` (first layer only) is the network input's width when the input quantizer
+    is switched with the first layer; ``None``: the surrogate's fixed input width.
     """
 
     weight: int
     act: int | None
     impl: Impl = Impl.DSP
+    input_bits: int | None = None
 
 
 @runtime_checkable

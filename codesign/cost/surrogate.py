@@ -153,6 +153,9 @@ class PairwiseSurrogate:
         self.mvau_wwidth_max = mvau_wwidth_max
         self.fifo_sizing = fifo_sizing
         n = arch.n_layers
+        # an input width switched with the first layer moves the nodes before it too: their
+        # price then goes into the first layer's table instead of the constant
+        switched = any(c.input_bits is not None for c in self.candidates[0])
         self.const = 0.0
         self.tables: list[np.ndarray] = []
         for i in range(n):
@@ -161,8 +164,8 @@ class PairwiseSurrogate:
             for j, prev in enumerate(rows):
                 for k, cand in enumerate(self.candidates[i]):
                     consts, cost = self._group_costs(i, prev, cand)
-                    table[j, k] = cost
-                    if i == 0 and j == 0 and k == 0:
+                    table[j, k] = cost + (consts if i == 0 and switched else 0.0)
+                    if i == 0 and j == 0 and k == 0 and not switched:
                         self.const = consts
             self.tables.append(table)
         self._torch_tables: list[Tensor] | None = None
@@ -186,7 +189,10 @@ class PairwiseSurrogate:
             act = None if m == n - 1 else c.act
             layers.append(LayerBits(c.weight, act))
             impl.append(c.impl)
-        bits = BitConfig(input_bits=self.input_bits, layers=tuple(layers))
+        first = cand if i == 0 else (prev if i == 1 and prev is not None else None)
+        first = first or self.candidates[0][0]
+        input_bits = self.input_bits if first.input_bits is None else first.input_bits
+        bits = BitConfig(input_bits=input_bits, layers=tuple(layers))
         specs = base_layers(self.arch, bits, impl)
         specs = predict_folding(specs, self.target_cycles, self.mvau_wwidth_max, relax=False)
         specs = insert_dwc_fifo(specs)

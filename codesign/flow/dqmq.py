@@ -56,7 +56,7 @@ def space_of(cfg: FlowConfig) -> tuple[CnnArch, SwitchSpace]:
     sec = _section(cfg)
     arch = cfg.model.build_arch()
     layers = sec.pairs_per_layer(arch.n_layers)
-    space = SwitchSpace.per_layer(arch, layers, input_bits=sec.input_bits)
+    space = SwitchSpace.per_layer(arch, layers, sec.input_bits, sec.input_candidates)
     space.validate(arch)
     return arch, space
 

@@ -60,7 +60,11 @@ class DqmqSection(Section):
         layer_candidates: Per weight layer (each conv, then the classifier, which takes the
             weight bit-widths), its own ``(weight, act)`` pairs; overrides ``candidates``.
             The uniform baselines are the ``(b, b)`` pairs every layer offers.
-        input_bits: Input quantizer bits (fixed: the dataflow input).
+        input_bits: Input quantizer bits (the dataflow input; with ``input_candidates``,
+            the width the uniform baselines read).
+        input_candidates: Input widths the policy may choose per image, switched with the
+            first conv (e.g. ``[4, 8]``: a low-contrast image needs its pixels' low bits, a
+            noisy one does not); ``null``: always ``input_bits``.
         mix: Training mix, condition ("clean" or a corruption) -> fraction, summing to 1.
         severities: Severities drawn for corrupted training samples.
         eval_severities: Severities of every corruption in the evaluation.
@@ -114,6 +118,7 @@ class DqmqSection(Section):
     )
     layer_candidates: list[list[tuple[int, int]]] | None = None
     input_bits: int = 8
+    input_candidates: list[int] | None = None
     mix: dict[str, float] = Field(default_factory=_default_mix)
     severities: list[int] = Field(default_factory=lambda: [1, 2, 3, 4, 5])
     eval_severities: list[int] = Field(default_factory=lambda: [1, 3, 5])

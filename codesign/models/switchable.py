@@ -53,32 +53,55 @@ __all__ = ["SwitchSpace", "SwitchableCNN"]
 
 @dataclass(frozen=True)
 class SwitchSpace:
-    """The candidate precisions of every weight layer, and the fixed input bit-width.
+    """The candidate precisions of every weight layer, and the input bit-width(s).
 
     Attributes:
-        input_bits: Bit-width of the input quantizer (not switched: it is the dataflow input).
+        input_bits: Bit-width of the input quantizer; with ``input_options``, the one the
+            uniform baselines read the input at.
         candidates: Per weight layer (convs, then the classifier), its candidate
             :class:`LayerBits`, without repeats. The classifier's candidates have
             ``act=None``.
+        input_options: ``None`` (the input is read at ``input_bits``), or per candidate of
+            the first layer the bit-width its input is quantized to: the input quantizer is
+            switched with the first layer (a low-contrast image keeps its detail in the
+            low bits of its pixels; a noisy one does not need them), so
+            ``candidates[0]`` may repeat a :class:`LayerBits` at different input widths.
     """
 
     input_bits: int
     candidates: tuple[tuple[LayerBits, ...], ...]
+    input_options: tuple[int, ...] | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "candidates", tuple(tuple(c) for c in self.candidates))
         check_bits(self.input_bits, "input")
         if not self.candidates:
             raise ConfigError("a switch space needs at least one layer")
+        if self.input_options is not None:
+            object.__setattr__(self, "input_options", tuple(int(b) for b in self.input_options))
+            for b in self.input_options:
+                check_bits(b, "input option")
+            if len(self.input_options) != len(self.candidates[0]):
+                raise ConfigError(
+                    f"switch space: {len(self.input_options)} input widths for "
+                    f"{len(self.candidates[0])} first-layer candidates"
+                )
         for i, layer in enumerate(self.candidates):
             if not layer:
                 raise ConfigError(f"switch space: layer {i} has no candidates")
-            if len(set(layer)) != len(layer):
+            keyed = list(zip(self.input_options, layer, strict=True)) if i == 0 and (
+                self.input_options is not None
+            ) else list(layer)  # fmt: skip
+            if len(set(keyed)) != len(keyed):
                 raise ConfigError(f"switch space: layer {i} lists a candidate twice: {layer}")
 
     @classmethod
     def uniform(
-        cls, arch: CnnArch, pairs: Sequence[Sequence[int]], input_bits: int = 8
+        cls,
+        arch: CnnArch,
+        pairs: Sequence[Sequence[int]],
+        input_bits: int = 8,
+        input_candidates: Sequence[int] | None = None,
     ) -> SwitchSpace:
         """The same ``(weight, act)`` pairs in every conv layer; the classifier gets the weights.
 
@@ -86,15 +109,22 @@ class SwitchSpace:
             arch: The architecture (for the number of layers).
             pairs: ``(weight, act)`` bit-width pairs, e.g. ``[(2, 2), (4, 4), (8, 8)]``.
             input_bits: Input quantizer bit-width.
+            input_candidates: Input widths switched with the first layer (see
+                :meth:`per_layer`).
 
         Raises:
             ConfigError: A pair is malformed or a bit-width is not allowed.
         """
-        return cls.per_layer(arch, [pairs] * (len(arch.stages) + 1), input_bits=input_bits)
+        layers = [pairs] * (len(arch.stages) + 1)
+        return cls.per_layer(arch, layers, input_bits, input_candidates)
 
     @classmethod
     def per_layer(
-        cls, arch: CnnArch, layers: Sequence[Sequence[Sequence[int]]], input_bits: int = 8
+        cls,
+        arch: CnnArch,
+        layers: Sequence[Sequence[Sequence[int]]],
+        input_bits: int = 8,
+        input_candidates: Sequence[int] | None = None,
     ) -> SwitchSpace:
         """Each weight layer its own ``(weight, act)`` pairs (convs, then the classifier).
 
@@ -105,10 +135,14 @@ class SwitchSpace:
             layers: One list of ``(weight, act)`` pairs per weight layer, e.g. for the
                 quickstart ``[[(4, 4), (4, 8), (8, 8)], [(2, 2), (4, 4)], [(2, 2), (4, 4)],
                 [(4, 4), (8, 8)]]``.
-            input_bits: Input quantizer bit-width.
+            input_bits: Input quantizer bit-width (with ``input_candidates``: one of them,
+                the uniform baselines').
+            input_candidates: ``None``, or the input widths the first layer may read: its
+                candidates become every (input width, pair), ordered by input width.
 
         Raises:
-            ConfigError: Wrong number of layers, a malformed pair, a bit-width not allowed.
+            ConfigError: Wrong number of layers, a malformed pair, a bit-width not allowed,
+                ``input_bits`` not among ``input_candidates``.
         """
         names = arch.layer_names()
         if len(layers) != len(names):
@@ -130,7 +164,16 @@ class SwitchSpace:
                     f"layer '{names[i]}': give at least one (weight, act) candidate pair"
                 )
             out.append(tuple(dict.fromkeys(parsed)))
-        return cls(input_bits, tuple(out))
+        if input_candidates is None:
+            return cls(input_bits, tuple(out))
+        widths = sorted({check_bits(b, "input candidate") for b in input_candidates})
+        if input_bits not in widths:
+            raise ConfigError(
+                f"input_bits {input_bits} is not among the input candidates {widths}: the "
+                "uniform baselines read the input at input_bits"
+            )
+        first = [(b, c) for b in widths for c in out[0]]
+        return cls(input_bits, (tuple(c for _, c in first), *out[1:]), tuple(b for b, _ in first))
 
     def uniform_pairs(self) -> list[tuple[int, int]]:
         """The ``(b, b)`` pairs every layer offers (the classifier: weight ``b``), in order."""
@@ -144,7 +187,7 @@ class SwitchSpace:
                 and any(h.weight == b for h in head)
             ):
                 out.append((b, b))
-        return out
+        return list(dict.fromkeys(out))
 
     @property
     def n_layers(self) -> int:
@@ -192,15 +235,39 @@ class SwitchSpace:
             if not 0 <= c < n:
                 raise ConfigError(f"layer {i}: candidate index {c} is outside 0..{n - 1}")
         layers = tuple(self.candidates[i][c] for i, c in enumerate(choice))
-        return BitConfig(self.input_bits, layers)
+        return BitConfig(self.input_of(choice[0]), layers)
+
+    def input_of(self, first: int) -> int:
+        """The input width the first layer's candidate ``first`` reads."""
+        return self.input_bits if self.input_options is None else self.input_options[first]
+
+    def uniform_choice(self, weight: int, act: int) -> list[int]:
+        """The candidate indices of a uniform ``W{weight}A{act}`` network at ``input_bits``.
+
+        Raises:
+            ConfigError: A layer lacks that candidate.
+        """
+        out = []
+        for i, cands in enumerate(self.candidates):
+            idx = [j for j, c in enumerate(cands) if c.weight == weight and c.act in (act, None)]
+            if i == 0:  # the uniform baselines read the input at input_bits
+                idx = [j for j in idx if self.input_of(j) == self.input_bits]
+            if not idx:
+                raise ConfigError(f"layer {i} has no candidate W{weight}A{act}")
+            out.append(idx[0])
+        return out
 
     def lowest(self) -> list[int]:
         """Per layer, the candidate with the fewest bits (weight + act, then weight)."""
-        return [min(range(len(c)), key=lambda j, c=c: _bits_key(c[j])) for c in self.candidates]
+        return [min(range(n), key=lambda j, i=i: self._key(i, j)) for i, n in enumerate(self.sizes)]
 
     def highest(self) -> list[int]:
         """Per layer, the candidate with the most bits."""
-        return [max(range(len(c)), key=lambda j, c=c: _bits_key(c[j])) for c in self.candidates]
+        return [max(range(n), key=lambda j, i=i: self._key(i, j)) for i, n in enumerate(self.sizes)]
+
+    def _key(self, i: int, j: int) -> tuple[int, ...]:
+        key = _bits_key(self.candidates[i][j])
+        return (*key, self.input_of(j)) if i == 0 else key
 
     def bits_table(self) -> list[list[tuple[int, int]]]:
         """Per layer and candidate ``(weight, act)``; the classifier's act is its weight bits."""
@@ -208,10 +275,13 @@ class SwitchSpace:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data; :meth:`from_dict` reads it back."""
-        return {
+        out: dict[str, Any] = {
             "input_bits": self.input_bits,
             "candidates": [[c.to_dict() for c in cands] for cands in self.candidates],
         }
+        if self.input_options is not None:
+            out["input_options"] = list(self.input_options)
+        return out
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> SwitchSpace:
@@ -225,9 +295,14 @@ class SwitchSpace:
                 tuple(LayerBits(int(c["weight"]), c.get("act")) for c in layer)
                 for layer in data["candidates"]
             )
-            return cls(int(data["input_bits"]), cands)
+            options = data.get("input_options")
+            return cls(int(data["input_bits"]), cands, None if options is None else tuple(options))
         except (KeyError, TypeError, ValueError) as err:
             raise ConfigError(f"malformed switch space: {err}") from None
+
+
+def _input_quant(bits: int) -> qnn.QuantIdentity:
+    return qnn.QuantIdentity(act_quant=InputQuant, bit_width=bits, return_quant_tensor=True)
 
 
 def _bits_key(bits: LayerBits) -> tuple[int, int]:
@@ -289,9 +364,10 @@ class SwitchableCNN(nn.Module):
         space.validate(arch)
         self.arch = arch
         self.space = space
-        self.input_quant = qnn.QuantIdentity(
-            act_quant=InputQuant, bit_width=space.input_bits, return_quant_tensor=True
-        )
+        self.input_quant = _input_quant(space.input_bits)
+        if space.input_options is not None:  # the input quantizer switched with layer 0
+            widths = sorted(set(space.input_options))
+            self.input_quants = nn.ModuleDict({str(b): _input_quant(b) for b in widths})
         layers = []
         in_channels = arch.in_channels
         for stage, cands in zip(arch.stages, space.candidates[:-1], strict=True):
@@ -326,20 +402,20 @@ class SwitchableCNN(nn.Module):
         """
         if choice.ndim == 1:
             choice = choice.expand(x.shape[0], -1)  # (B, L)
-        h = self.input_quant(x).value  # (B, C, H, W) on the input grid
+        h = self._input(x)  # (B, C, H, W): on the input grid unless layer 0 picks the grid
         last = len(self.layers) - 1
-        for i, layer in enumerate(self.layers):
+        for i in range(len(self.layers)):
             if i == last:
                 h = h.flatten(1)  # (B, C_last * S * S), NCHW order
             col = choice[:, i]  # (B,)
             present = torch.unique(col).tolist()
             if len(present) == 1:
-                h = layer.run(present[0], h)
+                h = self._run(i, present[0], h)
             else:
                 out = None
                 for j in present:
                     idx = torch.nonzero(col == j).squeeze(1)  # (B_j,)
-                    part = layer.run(j, h.index_select(0, idx))
+                    part = self._run(i, j, h.index_select(0, idx))
                     if out is None:
                         out = part.new_zeros((h.shape[0], *part.shape[1:]))
                     out = out.index_copy(0, idx, part)
@@ -348,6 +424,16 @@ class SwitchableCNN(nn.Module):
                 g = gate[:, i]  # (B,)
                 h = h * g.reshape(-1, *([1] * (h.ndim - 1)))
         return h
+
+    def _input(self, x: Tensor) -> Tensor:
+        """The input on the fixed input grid, or as is when layer 0's options quantize it."""
+        return x if self.space.input_options is not None else self.input_quant(x).value
+
+    def _run(self, i: int, j: int, h: Tensor) -> Tensor:
+        """Option ``j`` of layer ``i`` on ``h`` (layer 0 first quantizes at its input width)."""
+        if i == 0 and self.space.input_options is not None:
+            h = self.input_quants[str(self.space.input_of(j))](h).value
+        return self.layers[i].run(j, h)
 
     @contextmanager
     def weights_once(self) -> Iterator[None]:
@@ -380,13 +466,13 @@ class SwitchableCNN(nn.Module):
         Not a deployable network (every option runs on every sample); it is the "soft"
         evaluation of a policy. ``probs[i]`` is ``(B, K_i)``.
         """
-        h = self.input_quant(x).value
+        h = self._input(x)
         last = len(self.layers) - 1
         for i, layer in enumerate(self.layers):
             if i == last:
                 h = h.flatten(1)
             p = probs[i]  # (B, K_i)
-            outs = [layer.run(j, h) for j in range(len(layer.options))]
+            outs = [self._run(i, j, h) for j in range(len(layer.options))]
             stacked = torch.stack(outs, dim=1)  # (B, K_i, ...)
             h = (stacked * p.reshape(*p.shape, *([1] * (stacked.ndim - 2)))).sum(dim=1)
         return h
@@ -400,7 +486,10 @@ class SwitchableCNN(nn.Module):
         """
         bits = self.space.config(choice)
         plain = build_cnn(self.arch, bits)
-        plain.input_quant.load_state_dict(self.input_quant.state_dict())
+        quant = self.input_quant
+        if self.space.input_options is not None:
+            quant = self.input_quants[str(bits.input_bits)]
+        plain.input_quant.load_state_dict(quant.state_dict())
         for i, j in enumerate(int(c) for c in choice):
             option = self.layers[i].options[j]
             target = plain.classifier if i == len(self.layers) - 1 else plain.features[i]
@@ -408,15 +497,5 @@ class SwitchableCNN(nn.Module):
         return plain.eval()
 
     def uniform_choice(self, weight: int, act: int) -> list[int]:
-        """The candidate indices of a uniform ``W{weight}A{act}`` network.
-
-        Raises:
-            ConfigError: A layer lacks that candidate.
-        """
-        out = []
-        for i, cands in enumerate(self.space.candidates):
-            idx = [j for j, c in enumerate(cands) if c.weight == weight and c.act in (act, None)]
-            if not idx:
-                raise ConfigError(f"layer {i} has no candidate W{weight}A{act}")
-            out.append(idx[0])
-        return out
+        """The candidate indices of a uniform ``W{weight}A{act}`` network (see the space's)."""
+        return self.space.uniform_choice(weight, act)

@@ -74,10 +74,17 @@ class TableSurrogate:
 
 
 def candidates_of(space: SwitchSpace, impl: Impl = Impl.DSP) -> tuple[tuple[Candidate, ...], ...]:
-    """The protocol's :class:`Candidate` per layer of a switch space, all with ``impl``."""
-    return tuple(
-        tuple(Candidate(c.weight, c.act, impl) for c in layer) for layer in space.candidates
-    )
+    """The protocol's :class:`Candidate` per layer of a switch space, all with ``impl``.
+
+    Where the space switches the input width with the first layer, its candidates carry it.
+    """
+    out = [[Candidate(c.weight, c.act, impl) for c in layer] for layer in space.candidates]
+    if space.input_options is not None:
+        out[0] = [
+            Candidate(c.weight, c.act, c.impl, input_bits=b)
+            for c, b in zip(out[0], space.input_options, strict=True)
+        ]
+    return tuple(tuple(layer) for layer in out)
 
 
 def layer_macs(arch: CnnArch) -> list[int]:

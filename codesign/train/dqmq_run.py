@@ -241,10 +241,7 @@ def method_configs(
         ),
     }
     for w, a in space.uniform_pairs():
-        choice = [
-            next(j for j, c in enumerate(layer) if c.weight == w and c.act in (a, None))
-            for layer in space.candidates
-        ]
+        choice = space.uniform_choice(w, a)
         out[f"uniform_w{w}a{a}"] = (
             cost,
             section.train_config(

@@ -23,7 +23,8 @@ from codesign.models.switchable import SwitchableCNN, SwitchSpace
 
 def test_frozen_mixed_choice_compiles_bit_exactly(tmp_path):
     arch = CnnArch(stages=(StageSpec(4, stride=2),), num_classes=4, input_size=8)
-    space = SwitchSpace.uniform(arch, [(2, 2), (4, 4)], input_bits=4)
+    # the input width switched with the first layer: [in4 W2A2, in4 W4A4, in8 W2A2, in8 W4A4]
+    space = SwitchSpace.uniform(arch, [(2, 2), (4, 4)], input_bits=8, input_candidates=[4, 8])
     torch.manual_seed(0)
     net = SwitchableCNN(arch, space)
     gen = torch.Generator().manual_seed(0)
@@ -35,10 +36,11 @@ def test_frozen_mixed_choice_compiles_bit_exactly(tmp_path):
             option.bn.bias.data = torch.rand(4, generator=gen) + 0.5
     net.train()
     with torch.no_grad():  # BN statistics for both options
-        net(x, torch.randint(0, 2, (64, 2), generator=gen))
+        net(x, torch.stack([torch.randint(0, n, (64,), generator=gen) for n in space.sizes], 1))
     net.eval()
-    choice = [0, 1]  # W2A2 conv, W4 classifier
+    choice = [0, 1]  # 4-bit input, W2A2 conv, W4 classifier
     plain = net.freeze(choice)
+    assert plain.bits.input_bits == 4
     with contextlib.redirect_stdout(io.StringIO()):
         qonnx = export_qonnx(plain, tmp_path / "qonnx")
     result = compile_model(qonnx, CompileConfig(board="pynq-z2", fps=100_000), tmp_path / "run")
