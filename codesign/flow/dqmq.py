@@ -21,6 +21,7 @@ deploy_tiers  ``deploy_report``     ``dqmq/deploy.json`` (per tier: routed share
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +29,7 @@ from codesign.errors import ConfigError
 from codesign.flow.config import FlowConfig
 from codesign.flow.core import FlowState
 from codesign.io import atomic_write_json
+from codesign.policy.options import TierSelect
 
 if TYPE_CHECKING:
     from codesign.flow.dqmq_section import DqmqSection
@@ -161,6 +163,36 @@ def train_tier_apart(
     return load_dqmq(path)[0]
 
 
+def tier_trainers(
+    cfg: FlowConfig, seed: int, folder: Path, net: SwitchableCNN, data: MixedData, batch_size: int
+) -> tuple[Callable[[list[int]], Any], Callable[[Any, list[int], Any, int], Any]]:
+    """``(train_apart, finetune)`` for ``dqmq.tier_select``: the tiers' own training.
+
+    ``train_apart(choice)`` is :func:`train_tier_apart` (cached per choice; checkpoints in
+    ``folder``); ``finetune(network, choice, own_mask, tier_id)`` tunes it on the routed
+    images by :func:`tier_finetune_recipe`, seeded by ``tier_id``.
+    """
+    import numpy as np  # noqa: PLC0415
+
+    from codesign.train.dqmq_finetune import finetune_tiers  # noqa: PLC0415
+
+    sec = _section(cfg)
+    nets: dict[tuple[int, ...], SwitchableCNN] = {}
+
+    def train_apart(choice: list[int]) -> SwitchableCNN:
+        key = tuple(int(c) for c in choice)
+        if key not in nets:
+            nets[key] = train_tier_apart(key, folder, cfg, seed, data)
+        return nets[key]
+
+    def finetune(source: Any, choice: list[int], own: Any, tier: int) -> Any:
+        recipe = tier_finetune_recipe(sec, batch_size, seed)
+        return finetune_tiers(net, np.array([choice]), own, data.images, data.labels,
+                              tier_ids=[tier], nets=[source], **recipe)[0]  # fmt: skip
+
+    return train_apart, finetune
+
+
 def make_tiers(checkpoint: Path, cfg: FlowConfig, k: int, out: Path) -> dict[str, Any]:
     """Cluster the policy's decisions over the training data into ``k`` tiers; write JSON.
 
@@ -175,7 +207,11 @@ def make_tiers(checkpoint: Path, cfg: FlowConfig, k: int, out: Path) -> dict[str
         The JSON written: ``tiers`` (BitConfig dicts), ``choices``, ``share`` (fraction of the
         training data each tier's cluster holds), ``router``, ``cost``, ``fit_index`` (each
         tier's index in the clustering, before sorting by cost), ``tier_models`` (the
-        fine-tuned models' file name, if any).
+        fine-tuned models' file name, if any). With ``dqmq.tier_select`` (and both epoch
+        options) each tier's deployed choice is picked like evaluate's
+        ``dqmq/tiers_select`` (:func:`codesign.flow.dqmq_select.select_for_router`):
+        ``choices`` are the picks, the router still routes by the policy's modes (its
+        ``tiers``), and ``tier_select`` holds the candidates' scores.
     """
     import numpy as np  # noqa: PLC0415
     import torch  # noqa: PLC0415
@@ -206,10 +242,7 @@ def make_tiers(checkpoint: Path, cfg: FlowConfig, k: int, out: Path) -> dict[str
     result = {
         "checkpoint": str(checkpoint),
         "k": int(len(tiers)),
-        "tiers": [net.space.config(t.tolist()).to_dict() for t in tiers],
-        "describe": [net.space.config(t.tolist()).describe() for t in tiers],
-        "choices": tiers.tolist(),
-        "cost": [round(surrogate.discrete(t.tolist()), 5) for t in tiers],
+        **_deployed(net.space, surrogate, tiers),
         "share": [round(float(np.mean(routed == i)), 4) for i in range(len(tiers))],
         "router": router.to_dict(),
         "cost_version": surrogate.version,
@@ -218,18 +251,45 @@ def make_tiers(checkpoint: Path, cfg: FlowConfig, k: int, out: Path) -> dict[str
     if sec.tier_finetune_epochs > 0:
         from codesign.train.dqmq_finetune import finetune_tiers, save_tier_models  # noqa: PLC0415
 
-        nets = None
-        if sec.tier_train_epochs > 0:
-            nets = [train_tier_apart(c, Path(out).parent, cfg, seed, train) for c in tiers]
-        models = finetune_tiers(net, tiers, routed, train.images, train.labels,
-                                **tier_finetune_recipe(sec, cfg.data.batch_size, seed),
-                                tier_ids=order, nets=nets)  # fmt: skip
-        result["tier_weights"] = "trained apart, fine-tuned" if nets else "fine-tuned"
+        if sec.tier_select is not TierSelect.MODE:  # evaluate's dqmq/tiers_select
+            from codesign.flow.dqmq_select import select_for_router  # noqa: PLC0415
+
+            train_apart, finetune = tier_trainers(cfg, seed, Path(out).parent, net, train,
+                                                  cfg.data.batch_size)  # fmt: skip
+            chosen, models, report = select_for_router(
+                sec, seed, (cfg.data.dataset.value, cfg.data.n_train), net, policy, router,
+                routed, train, surrogate, train_apart, finetune, tier_ids=order,
+            )  # fmt: skip
+            result.update(_deployed(net.space, surrogate, chosen))
+            result["tier_select"] = report
+            result["tier_weights"] = (
+                f"selected ({sec.tier_select.value}), trained apart, fine-tuned"
+            )
+            tiers = chosen
+        else:
+            nets = None
+            if sec.tier_train_epochs > 0:
+                nets = [train_tier_apart(c, Path(out).parent, cfg, seed, train) for c in tiers]
+            models = finetune_tiers(net, tiers, routed, train.images, train.labels,
+                                    **tier_finetune_recipe(sec, cfg.data.batch_size, seed),
+                                    tier_ids=order, nets=nets)  # fmt: skip
+            result["tier_weights"] = "trained apart, fine-tuned" if nets else "fine-tuned"
         save_tier_models(Path(out).parent / TIER_MODELS_FILE, models, tiers)
         result["tier_models"] = TIER_MODELS_FILE
     atomic_write_json(out, result)
     log.info("tiers: %s", ", ".join(result["describe"]))
     return result
+
+
+def _deployed(space: SwitchSpace, surrogate: Any, choices: Any) -> dict[str, Any]:
+    """``tiers``, ``describe``, ``choices`` and ``cost`` of the tiers' deployed choices."""
+    rows = [[int(c) for c in t] for t in choices]
+    return {
+        "tiers": [space.config(t).to_dict() for t in rows],
+        "describe": [space.config(t).describe() for t in rows],
+        "choices": rows,
+        "cost": [round(surrogate.discrete(t), 5) for t in rows],
+    }
 
 
 def step_tiers(state: FlowState, cfg: FlowConfig) -> FlowState:
@@ -276,16 +336,17 @@ def step_deploy_tiers(state: FlowState, cfg: FlowConfig) -> FlowState:
         raise ConfigError("step 'deploy_tiers' needs 'compile:' and 'simulate:' sections")
     net, _, _ = load_dqmq(state.path("switchable_checkpoint"))
     tiers_json = json.loads(state.path("tiers").read_text())
-    router = Router.from_dict(tiers_json["router"])
+    router = Router.from_dict(tiers_json["router"])  # routes by the policy's modes
+    choices = np.asarray(tiers_json["choices"], dtype=np.int64)  # (T, L) what is deployed
     models = None
     if tiers_json.get("tier_models"):
         models = load_tier_models(
-            state.path("tiers").parent / tiers_json["tier_models"], net.arch, router.tiers
+            state.path("tiers").parent / tiers_json["tier_models"], net.arch, choices
         )
     images, labels = load_split(cfg.data.dataset.value, "test", cfg.data.n_test, cfg.run.seed)
     with torch_threads(cfg.run.torch_threads):
         routed = router.route(quality_features(images).double().numpy())  # (N,)
-        table = deploy_table(net, router.tiers, routed, images, labels, tiers_json["cost"],
+        table = deploy_table(net, choices, routed, images, labels, tiers_json["cost"],
                              models=models)  # fmt: skip
         table["weights"] = (
             f"per tier: {tiers_json.get('tier_weights', 'fine-tuned')}"
@@ -293,8 +354,8 @@ def step_deploy_tiers(state: FlowState, cfg: FlowConfig) -> FlowState:
             else "shared"
         )
         frames_n = cfg.simulate.frames
-        for t, choice in enumerate(router.tiers):
-            state.report("deploy_tiers", t, len(router.tiers))
+        for t, choice in enumerate(choices):
+            state.report("deploy_tiers", t, len(choices))
             mine = np.nonzero(routed == t)[0]
             idx = mine[:frames_n] if mine.size else np.arange(min(frames_n, len(labels)))
             row = deploy_tier(
@@ -308,7 +369,7 @@ def step_deploy_tiers(state: FlowState, cfg: FlowConfig) -> FlowState:
                 model=models[t] if models is not None else None,
             )
             table["tiers"][t].update(row)
-    state.report("deploy_tiers", len(router.tiers), len(router.tiers))
+    state.report("deploy_tiers", len(choices), len(choices))
     path = atomic_write_json(state.run_dir / "dqmq" / "deploy.json", table)
     state.add_artifact("deploy_report", path)
     state.results["deploy_tiers"] = table

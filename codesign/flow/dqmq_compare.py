@@ -43,7 +43,13 @@ from typing import Any
 import numpy as np
 
 from codesign.flow.config import FlowConfig
-from codesign.flow.dqmq import _section, space_of, train_tier_apart, training_data
+from codesign.flow.dqmq import (
+    _section,
+    space_of,
+    tier_trainers,
+    train_tier_apart,
+    training_data,
+)
 from codesign.flow.dqmq_headroom import headroom_markdown, router_headroom
 from codesign.io import atomic_write_json, atomic_write_text
 from codesign.policy.options import TierSelect
@@ -146,7 +152,7 @@ def compare(
                             if sec.tier_select is not TierSelect.MODE:
                                 preds["tiers_select"] = _select(
                                     cfg, seed, out, net, policy, router, routed, data,
-                                    train_cfg, eval_surrogate, uniform,
+                                    train_cfg, eval_surrogate,
                                 )  # fmt: skip
                 elif method.startswith("uniform"):
                     choice = torch.tensor(list(train_cfg.fixed_choice))
@@ -202,55 +208,18 @@ def compare(
 
 def _select(
     cfg: FlowConfig, seed: int, out: Path, net: Any, policy: Any, router: Any, routed: Any,
-    data: Any, train_cfg: Any, surrogate: Any, uniform: Any,
+    data: Any, train_cfg: Any, surrogate: Any,
 ) -> Any:  # fmt: skip
     """``dqmq/tiers_select``: each tier's configuration picked on routed hold-out images."""
-    from codesign.data.splits import load_holdout  # noqa: PLC0415
-    from codesign.flow.dqmq_select import candidate_configs, select_tiers  # noqa: PLC0415
-    from codesign.policy.policy import mean_log_probs  # noqa: PLC0415
-    from codesign.policy.tiers import ranked_choices  # noqa: PLC0415
+    from codesign.flow.dqmq_select import select_for_router  # noqa: PLC0415
     from codesign.train.dqmq_finetune import tiered_predictor  # noqa: PLC0415
-    from codesign.train.dqmq_run import mixed_data  # noqa: PLC0415
 
     sec = _section(cfg)
-    x_val, y_val = load_holdout(cfg.data.dataset.value, cfg.data.n_train, sec.n_val, seed)
-    val = mixed_data(x_val, y_val, dict(sec.mix), list(sec.severities), seed + 7919)
-    routed_val = router.route(val.features.double().numpy())
-    uniform_choices = [net.uniform_choice(w, a) for w, a in uniform]
-    together = sec.tier_select is TierSelect.BUDGET
-    budget = None
-    if together:  # the flow's target, or what the policy's tiers spend as cut
-        share = np.bincount(routed, minlength=len(router.tiers)) / len(routed)
-        spent = sum(
-            w * surrogate.discrete(list(t)) for w, t in zip(share, router.tiers, strict=True)
-        )
-        budget = sec.cost_target if sec.cost_target is not None else float(spent)
-    candidates = []
-    for t, mode in enumerate(router.tiers):
-        mine = np.flatnonzero(routed == t)
-        feats = data.features[mine] if mine.size else data.features
-        ranked = ranked_choices(mean_log_probs(policy, feats))
-        candidates.append(candidate_configs(mode, ranked, uniform_choices, surrogate.discrete,
-                                            sec.tier_select_top, any_cost=together))  # fmt: skip
-    nets: dict[tuple[int, ...], Any] = {}
-
-    def train_apart(choice: list[int]) -> Any:
-        key = tuple(choice)
-        if key not in nets:
-            nets[key] = train_tier_apart(choice, out / f"seed{seed}", cfg, seed, data)
-        return nets[key]
-
-    def finetune(source: Any, choice: list[int], own: Any, tier: int) -> Any:
-        from codesign.flow.dqmq import tier_finetune_recipe  # noqa: PLC0415
-        from codesign.train.dqmq_finetune import finetune_tiers  # noqa: PLC0415
-
-        recipe = tier_finetune_recipe(sec, train_cfg.batch_size, train_cfg.seed)
-        return finetune_tiers(net, np.array([choice]), own, data.images, data.labels,
-                              tier_ids=[tier], nets=[source], **recipe)[0]  # fmt: skip
-
-    chosen, models, report = select_tiers(
-        router.tiers, routed, routed_val, (val.images, val.labels), candidates, train_apart,
-        finetune, surrogate.discrete, min_val=sec.tier_select_min_val, budget=budget,
+    train_apart, finetune = tier_trainers(cfg, seed, out / f"seed{seed}", net, data,
+                                          train_cfg.batch_size)  # fmt: skip
+    chosen, models, report = select_for_router(
+        sec, seed, (cfg.data.dataset.value, cfg.data.n_train), net, policy, router, routed,
+        data, surrogate, train_apart, finetune,
     )  # fmt: skip
     atomic_write_json(out / f"seed{seed}" / "tier_select.json", report)
     return tiered_predictor(models, chosen, router.route)

@@ -36,7 +36,7 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 
-__all__ = ["candidate_configs", "pick_within_budget", "select_tiers"]
+__all__ = ["candidate_configs", "pick_within_budget", "select_for_router", "select_tiers"]
 
 _MAX_COMBINATIONS = 200_000  # exhaustive search over the tiers' candidates up to this many
 
@@ -204,3 +204,75 @@ def _greedy_within_budget(
         _, t, j = max(moves)
         spend += w[t] * (cst[t][j] - cst[t][picks[t]])
         picks[t] = j
+
+
+def select_for_router(
+    sec: Any,
+    seed: int,
+    holdout: tuple[str, int],
+    net: Any,
+    policy: Any,
+    router: Any,
+    routed: np.ndarray,
+    data: Any,
+    surrogate: Any,
+    train_apart: Callable[[list[int]], Any],
+    finetune: Callable[[Any, list[int], np.ndarray, int], Any],
+    tier_ids: Sequence[int] | None = None,
+) -> tuple[np.ndarray, list[Any], list[dict[str, Any]]]:
+    """The ``dqmq.tier_select`` of a router's tiers, the same in evaluate and the ``tiers`` step.
+
+    Args:
+        sec: The flow's ``dqmq:`` section (``tier_select``, ``n_val``, ``mix``, ...).
+        seed: The run's seed (hold-out subset and corruptions).
+        holdout: ``(dataset, n_train)``: the hold-out images are those the training subset
+            of ``n_train`` leaves out.
+        net: The switchable network (its space's uniform choices are candidates).
+        policy: The trained policy (each tier's likeliest choices are candidates).
+        router: The router; its ``tiers`` are the modes, and it routes the hold-out.
+        routed: ``(N,)`` tier of each training image.
+        data: The training data (``features``).
+        surrogate: Prices a choice (``discrete``).
+        train_apart: ``choice -> network`` trained apart (cached by the caller).
+        finetune: ``(network, choice, own_mask, tier_id) -> plain model``.
+        tier_ids: Each tier's id for ``finetune`` (default its index): a caller that
+            reordered the tiers passes their clustering indices, so each is tuned the same.
+
+    Returns:
+        :func:`select_tiers`'s ``(chosen (T, L), models, report)``.
+    """
+    from codesign.data.splits import load_holdout  # noqa: PLC0415
+    from codesign.policy.options import TierSelect  # noqa: PLC0415
+    from codesign.policy.policy import mean_log_probs  # noqa: PLC0415
+    from codesign.policy.tiers import ranked_choices  # noqa: PLC0415
+    from codesign.train.dqmq_run import mixed_data  # noqa: PLC0415
+
+    dataset, n_train = holdout
+    x_val, y_val = load_holdout(dataset, n_train, sec.n_val, seed)
+    val = mixed_data(x_val, y_val, dict(sec.mix), list(sec.severities), seed + 7919)
+    routed_val = router.route(val.features.double().numpy())
+    uniform = [net.space.uniform_choice(w, a) for w, a in net.space.uniform_pairs()]
+    together = sec.tier_select is TierSelect.BUDGET
+    budget = None
+    if together:  # the flow's target, or what the policy's tiers spend as cut
+        share = np.bincount(routed, minlength=len(router.tiers)) / len(routed)
+        spent = sum(
+            w * surrogate.discrete(list(t)) for w, t in zip(share, router.tiers, strict=True)
+        )
+        budget = sec.cost_target if sec.cost_target is not None else float(spent)
+    candidates = []
+    for t, mode in enumerate(router.tiers):
+        mine = np.flatnonzero(routed == t)
+        ranked = ranked_choices(
+            mean_log_probs(policy, data.features[mine] if mine.size else data.features)
+        )
+        candidates.append(candidate_configs(mode, ranked, uniform, surrogate.discrete,
+                                            sec.tier_select_top, any_cost=together))  # fmt: skip
+    ids = list(range(len(router.tiers))) if tier_ids is None else [int(i) for i in tier_ids]
+
+    def tuned(source: Any, choice: list[int], own: np.ndarray, t: int) -> Any:
+        return finetune(source, choice, own, ids[t])
+
+    return select_tiers(router.tiers, routed, routed_val, (val.images, val.labels), candidates,
+                        train_apart, tuned, surrogate.discrete, min_val=sec.tier_select_min_val,
+                        budget=budget)  # fmt: skip

@@ -79,3 +79,39 @@ def test_budget_selection_with_switched_input_width(tmp_path, monkeypatch, capsy
         "uniform_w2a2/ft", "uniform_w4a4/ft"]  # fmt: skip
     assert any(b["budget"] == pytest.approx(0.035) for b in headroom["budgets"])
     assert "Router headroom" in (out / "summary.md").read_text()
+
+    # the flow's tiers step deploys what evaluate scored as dqmq/tiers_select (seed 0)
+    from codesign.data.splits import load_split
+    from codesign.flow.config import load_flow_config
+    from codesign.flow.dqmq import CHECKPOINT_FILE, TIERS_FILE
+    from codesign.flow.runner import run_flow
+    from codesign.flow.steps import STEPS
+    from codesign.policy.tiers import Router
+    from codesign.quality import Corruption
+    from codesign.train.dqmq_eval import evaluate_method, test_conditions
+    from codesign.train.dqmq_finetune import load_tier_models, tiered_predictor
+    from codesign.train.dqmq_run import build_surrogate, load_dqmq
+
+    flow.write_text(FLOW.replace("steps: [train_dqmq]", "steps: [train_dqmq, tiers]"))
+    cfg = load_flow_config(flow, STEPS).with_overrides(out_dir=tmp_path / "run")
+    run_flow(cfg, STEPS)
+    tiers_json = json.loads((tmp_path / "run" / TIERS_FILE).read_text())
+    report = json.loads((out / "seed0" / "tier_select.json").read_text())
+    router = Router.from_dict(tiers_json["router"])
+    order = tiers_json["fit_index"]  # the flow sorts the tiers by their modes' cost
+    assert tiers_json["choices"] == [report[i]["chosen"] for i in order]
+    assert router.tiers.tolist() == [report[i]["mode"] for i in order]  # routes by the modes
+    assert tiers_json["tier_weights"].startswith("selected (budget)")
+    net, _, _ = load_dqmq(tmp_path / "run" / CHECKPOINT_FILE)
+    models = load_tier_models(tmp_path / "run" / "dqmq" / tiers_json["tier_models"], net.arch,
+                              tiers_json["choices"])  # fmt: skip
+    x, y = load_split("fashion_mnist", "test", 32, 0)
+    conds = test_conditions(x, y, [c.value for c in Corruption], [3], 0)
+    sur = build_surrogate("lut", net.arch, net.space, board="pynq-z2", fps=10_000.0)
+    mine = evaluate_method(tiered_predictor(models, tiers_json["choices"], router.route), conds,
+                           sur, net.space.bits_table())  # fmt: skip
+    theirs = [r for r in rows if r["method"] == "dqmq/tiers_select" and r["seed"] == 0]
+    assert len(mine) == len(theirs) == len(conds)
+    for m, t in zip(mine, theirs, strict=True):
+        assert (m["condition"], m["accuracy"], m["cost"]) == (t["condition"], t["accuracy"],
+                                                              t["cost"])  # fmt: skip

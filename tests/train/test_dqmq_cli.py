@@ -153,7 +153,12 @@ def test_evaluate_with_the_session2_objective(tmp_path, monkeypatch, capsys):
     from codesign.train.dqmq_finetune import load_tier_models, tiered_predictor
     from codesign.train.dqmq_run import build_surrogate
 
-    flow.write_text(EVAL_FLOW.replace("steps: [train_dqmq]", "steps: [train_dqmq, tiers]"))
+    # (tier_select mode: the tiers as cut; tests/train/test_dqmq_budget_select.py deploys picks)
+    flow.write_text(
+        EVAL_FLOW.replace("steps: [train_dqmq]", "steps: [train_dqmq, tiers]").replace(
+            "tier_select: val_accuracy", "tier_select: mode"
+        )
+    )
     cfg = load_flow_config(flow, STEPS).with_overrides(out_dir=tmp_path / "run")
     result = run_flow(cfg, STEPS)
     assert result.state.results["tiers"]["fine_tuned"]
