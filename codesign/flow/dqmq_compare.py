@@ -19,7 +19,8 @@ evaluates on the clean test subset and on every corruption x ``dqmq.eval_severit
 * with ``dqmq.tier_select: val_accuracy`` or ``budget`` too: ``dqmq/tiers_select`` (each
   tier's configuration chosen on routed hold-out images, one by one or together within the
   budget, :mod:`codesign.flow.dqmq_select`; the candidates' scores in
-  ``OUT/seed<s>/tier_select.json``);
+  ``OUT/seed<s>/tier_select.json``) and ``static/select`` (the same pick for the static
+  policy's one design: its control; ``static_select.json``);
 * with two seeds or more, ``headroom.json`` and a table in ``summary.md``: how much any
   quality router could gain over blind mixes of the uniform designs
   (:mod:`codesign.flow.dqmq_headroom`);
@@ -174,6 +175,14 @@ def compare(
                             nets = [train_tier_apart(one[0], out / f"seed{seed}", cfg, seed, data)]
                             models = _finetune(net, one, routed, data, sec, train_cfg, nets=nets)
                             preds["scratch"] = tiered_predictor(models, one)
+                            if sec.tier_select is not TierSelect.MODE:  # one tier, same pick
+                                params = policy.numpy_params()
+                                alone = Router(tuple(w for w, _ in params),
+                                               tuple(b for _, b in params), one)  # fmt: skip
+                                preds["select"] = _select(
+                                    cfg, seed, out, net, policy, alone, routed, data,
+                                    train_cfg, eval_surrogate, "static_select.json",
+                                )  # fmt: skip
                         if dqmq_router is not None:  # control: per-tier weights, one precision
                             same = np.repeat(one, len(dqmq_router.tiers), axis=0)  # (T, L)
                             routed = dqmq_router.route(data.features.double().numpy())
@@ -208,20 +217,24 @@ def compare(
 
 def _select(
     cfg: FlowConfig, seed: int, out: Path, net: Any, policy: Any, router: Any, routed: Any,
-    data: Any, train_cfg: Any, surrogate: Any,
+    data: Any, train_cfg: Any, surrogate: Any, report: str = "tier_select.json",
 ) -> Any:  # fmt: skip
-    """``dqmq/tiers_select``: each tier's configuration picked on routed hold-out images."""
+    """``dqmq/tiers_select``: each tier's configuration picked on routed hold-out images.
+
+    With a one-tier router (the static policy's configuration), ``static/select``: the same
+    pick for one design serving every image, the static baseline of the same machinery.
+    """
     from codesign.flow.dqmq_select import select_for_router  # noqa: PLC0415
     from codesign.train.dqmq_finetune import tiered_predictor  # noqa: PLC0415
 
     sec = _section(cfg)
     train_apart, finetune = tier_trainers(cfg, seed, out / f"seed{seed}", net, data,
                                           train_cfg.batch_size)  # fmt: skip
-    chosen, models, report = select_for_router(
+    chosen, models, scores = select_for_router(
         sec, seed, (cfg.data.dataset.value, cfg.data.n_train), net, policy, router, routed,
         data, surrogate, train_apart, finetune,
     )  # fmt: skip
-    atomic_write_json(out / f"seed{seed}" / "tier_select.json", report)
+    atomic_write_json(out / f"seed{seed}" / report, scores)
     return tiered_predictor(models, chosen, router.route)
 
 

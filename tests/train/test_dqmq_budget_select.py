@@ -36,7 +36,7 @@ dqmq:
   tier_select: budget
   n_val: 64
   tier_select_min_val: 8
-  methods: [dqmq, uniform_w2a2, uniform_w4a4]
+  methods: [dqmq, static, uniform_w2a2, uniform_w4a4]
 """
 
 
@@ -67,6 +67,13 @@ def test_budget_selection_with_switched_input_width(tmp_path, monkeypatch, capsy
         for t in report:
             if len(t["candidates"]) > 1:
                 assert {"[2, 0, 0]", "[3, 1, 1]"} <= {str(c["choice"]) for c in t["candidates"]}
+        # the static control: one design for every image, picked the same way
+        alone = json.loads((out / f"seed{seed}" / "static_select.json").read_text())
+        assert len(alone) == 1 and alone[0]["share"] == 1.0 and alone[0]["n_val"] == 64
+        picked = {str(c["choice"]): c["cost"] for c in alone[0]["candidates"]}
+        assert picked[str(alone[0]["chosen"])] <= 0.035 + 1e-4 or picked[
+            str(alone[0]["chosen"])] == min(picked.values())  # fmt: skip
+    assert {r["method"] for r in rows} >= {"static/select", "static/scratch"}
     # the uniform baselines read 8-bit inputs; the priced designs know the input width
     by = {r["method"]: r for r in rows if r.get("condition") == "clean" and r["seed"] == 0}
     assert by["uniform_w4a4"]["configs"][0][0] == [3, 1, 1]  # first layer: in8 W4A4
