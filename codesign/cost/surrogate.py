@@ -183,16 +183,18 @@ class PairwiseSurrogate:
         n = self.arch.n_layers
         layers = []
         impl = []
+        chosen = []
         for m in range(n):
             c = cand if m == i else (prev if (m == i - 1 and prev is not None) else None)
             c = c or self.candidates[m][0]
+            chosen.append(c)
             act = None if m == n - 1 else c.act
             layers.append(LayerBits(c.weight, act))
             impl.append(c.impl)
-        first = cand if i == 0 else (prev if i == 1 and prev is not None else None)
-        first = first or self.candidates[0][0]
-        input_bits = self.input_bits if first.input_bits is None else first.input_bits
-        bits = BitConfig(input_bits=input_bits, layers=tuple(layers))
+        width = chosen[0].input_bits  # the first layer's candidate reads its own input width
+        bits = BitConfig(
+            input_bits=self.input_bits if width is None else width, layers=tuple(layers)
+        )
         specs = base_layers(self.arch, bits, impl)
         specs = predict_folding(specs, self.target_cycles, self.mvau_wwidth_max, relax=False)
         specs = insert_dwc_fifo(specs)

@@ -234,10 +234,7 @@ def make_tiers(checkpoint: Path, cfg: FlowConfig, k: int, out: Path) -> dict[str
     costs = [surrogate.discrete(t.tolist()) for t in tiers]
     order = np.argsort(costs, kind="stable")
     tiers = tiers[order]
-    params = policy.numpy_params()
-    router = Router(
-        weights=tuple(w for w, _ in params), biases=tuple(b for _, b in params), tiers=tiers
-    )
+    router = Router.from_params(policy.numpy_params(), tiers)
     routed = router.route(train.features.double().numpy())
     result = {
         "checkpoint": str(checkpoint),

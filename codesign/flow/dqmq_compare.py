@@ -132,8 +132,7 @@ def compare(
                         decisions = policy.argmax(data.features).numpy()
                     fill = ranked_choices(mean_log_probs(policy, data.features))
                     tiers = fit_tiers(decisions, space.sizes, sec.tiers, seed=seed, fill=fill)
-                    params = policy.numpy_params()
-                    router = Router(tuple(w for w, _ in params), tuple(b for _, b in params), tiers)
+                    router = Router.from_params(policy.numpy_params(), tiers)
                     preds = method_predictors(net, policy, router, uniform)
                     dqmq_router = router
                     if sec.tier_finetune_epochs > 0:
@@ -176,9 +175,7 @@ def compare(
                             models = _finetune(net, one, routed, data, sec, train_cfg, nets=nets)
                             preds["scratch"] = tiered_predictor(models, one)
                             if sec.tier_select is not TierSelect.MODE:  # one tier, same pick
-                                params = policy.numpy_params()
-                                alone = Router(tuple(w for w, _ in params),
-                                               tuple(b for _, b in params), one)  # fmt: skip
+                                alone = Router.from_params(policy.numpy_params(), one)
                                 preds["select"] = _select(
                                     cfg, seed, out, net, policy, alone, routed, data,
                                     train_cfg, eval_surrogate, "static_select.json",

@@ -89,9 +89,9 @@ class SwitchSpace:
         for i, layer in enumerate(self.candidates):
             if not layer:
                 raise ConfigError(f"switch space: layer {i} has no candidates")
-            keyed = list(zip(self.input_options, layer, strict=True)) if i == 0 and (
-                self.input_options is not None
-            ) else list(layer)  # fmt: skip
+            keyed = list(layer)  # layer 0 may repeat a pair at different input widths
+            if i == 0 and self.input_options is not None:
+                keyed = list(zip(self.input_options, layer, strict=True))
             if len(set(keyed)) != len(keyed):
                 raise ConfigError(f"switch space: layer {i} lists a candidate twice: {layer}")
 

@@ -78,13 +78,14 @@ def candidates_of(space: SwitchSpace, impl: Impl = Impl.DSP) -> tuple[tuple[Cand
 
     Where the space switches the input width with the first layer, its candidates carry it.
     """
-    out = [[Candidate(c.weight, c.act, impl) for c in layer] for layer in space.candidates]
-    if space.input_options is not None:
-        out[0] = [
-            Candidate(c.weight, c.act, c.impl, input_bits=b)
-            for c, b in zip(out[0], space.input_options, strict=True)
-        ]
-    return tuple(tuple(layer) for layer in out)
+    switched = space.input_options is not None
+    return tuple(
+        tuple(
+            Candidate(c.weight, c.act, impl, space.input_of(j) if i == 0 and switched else None)
+            for j, c in enumerate(layer)
+        )
+        for i, layer in enumerate(space.candidates)
+    )
 
 
 def layer_macs(arch: CnnArch) -> list[int]:

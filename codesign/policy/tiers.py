@@ -142,6 +142,13 @@ class Router:
     biases: tuple[np.ndarray, ...]
     tiers: np.ndarray
 
+    @classmethod
+    def from_params(
+        cls, params: Sequence[tuple[np.ndarray, np.ndarray]], tiers: np.ndarray
+    ) -> Router:
+        """The router of a policy's per-layer ``(weight, bias)`` (``numpy_params()``)."""
+        return cls(tuple(w for w, _ in params), tuple(b for _, b in params), tiers)
+
     def route(self, features: np.ndarray) -> np.ndarray:
         """``(N, F)`` features -> ``(N,)`` tier index."""
         score = np.zeros((features.shape[0], self.tiers.shape[0]))  # (N, T)
