@@ -105,6 +105,8 @@ class DqmqSection(Section):
         tier_select_top: How many of the policy's likeliest choices per tier to try.
         tier_select_min_val: A tier fewer hold-out images reach keeps its mode.
         n_val: Hold-out training images (disjoint from ``data.n_train``) for ``tier_select``.
+        val_repeats: Independent corruption draws of each hold-out image for ``tier_select``
+            (``n_val * val_repeats`` routed samples; more shrink the selection's noise).
         methods: The methods ``codesign evaluate`` trains (``null`` = all): ``dqmq``,
             ``static``, ``dqnet``, ``uniform_wXaX``.
         board: Board of the analytic surrogate and of the LUT/DSP/cycles in evaluations.
@@ -151,6 +153,7 @@ class DqmqSection(Section):
     tier_select_top: int = Field(default=3, ge=0)
     tier_select_min_val: int = Field(default=100, ge=1)
     n_val: int = Field(default=2000, ge=1)
+    val_repeats: int = Field(default=1, ge=1, le=64)
     methods: list[str] | None = None
 
     @property

@@ -11,10 +11,11 @@ tier's configuration is picked among
 no more expensive than the tier's mode (so the stream's cost can only go down), each trained
 apart and tuned on the tier's routed images like ``dqmq/tiers_scratch``; the one with the
 best accuracy on hold-out training images (``dqmq.n_val``, disjoint from the training
-subset, corrupted by the same mix) routed to the tier wins, the cheaper on a tie (a tier
-fewer than ``dqmq.tier_select_min_val`` hold-out images reach keeps its mode). Why: the
-policy's mode is what the *switchable* network prefers; a dedicated network at another
-configuration may serve the tier's images better (e.g. fewer bits under noise).
+subset, corrupted by the same mix, ``dqmq.val_repeats`` independent draws of each) routed to
+the tier wins, the cheaper on a tie (a tier fewer than ``dqmq.tier_select_min_val`` hold-out
+images reach keeps its mode). Why: the policy's mode is what the *switchable* network
+prefers; a dedicated network at another configuration may serve the tier's images better
+(e.g. fewer bits under noise).
 
 With ``dqmq.tier_select: budget`` every tier's candidates also include costlier choices
 (:func:`candidate_configs` with ``any_cost``) and the tiers are chosen together
@@ -39,6 +40,7 @@ log = logging.getLogger(__name__)
 __all__ = ["candidate_configs", "pick_within_budget", "select_for_router", "select_tiers"]
 
 _MAX_COMBINATIONS = 200_000  # exhaustive search over the tiers' candidates up to this many
+_DRAW = 104_729  # seed step between the hold-out's corruption draws (``dqmq.val_repeats``)
 
 
 def candidate_configs(
@@ -95,8 +97,6 @@ def select_tiers(
         ``(chosen (T, L), models, report)``: the chosen choices, their tuned models (eval
         mode) and per tier the candidates' hold-out accuracy and cost.
     """
-    import torch  # noqa: PLC0415
-
     images, labels = val
     share = np.bincount(np.asarray(routed), minlength=len(tiers)) / max(1, len(routed))  # (T,)
     every: list[list[tuple[float, float, list[int], Any]]] = []
@@ -108,8 +108,7 @@ def select_tiers(
         enough = len(mine) >= max(1, min_val)
         for choice in candidates[t] if enough else candidates[t][:1]:  # no evidence: the mode
             model = finetune(train_apart(choice), choice, own, t)
-            with torch.no_grad():
-                acc = float((model(x).argmax(1) == y).float().mean()) if len(mine) else 0.0
+            acc = _accuracy(model, x, y)
             scored.append((acc, -cost(choice), choice, model))
         every.append(scored)
     if budget is None:
@@ -138,6 +137,20 @@ def select_tiers(
         )
         log.info("tier %d: %s -> %s (hold-out %d images)", t, tiers[t].tolist(), chosen[-1], n_val)
     return np.array(chosen, dtype=np.int64), models, report
+
+
+def _accuracy(model: Any, x: Any, y: Any, batch: int = 4096) -> float:
+    """``model``'s accuracy on ``(x, y)``, in batches (a large hold-out stays small in memory)."""
+    import torch  # noqa: PLC0415
+
+    if len(y) == 0:
+        return 0.0
+    with torch.no_grad():
+        right = sum(
+            int((model(x[i : i + batch]).argmax(1) == y[i : i + batch]).sum())
+            for i in range(0, len(y), batch)
+        )
+    return float(np.float32(right) / np.float32(len(y)))  # as torch's float32 mean gave
 
 
 def pick_within_budget(
@@ -241,6 +254,8 @@ def select_for_router(
     Returns:
         :func:`select_tiers`'s ``(chosen (T, L), models, report)``.
     """
+    import torch  # noqa: PLC0415
+
     from codesign.data.splits import load_holdout  # noqa: PLC0415
     from codesign.policy.options import TierSelect  # noqa: PLC0415
     from codesign.policy.policy import mean_log_probs  # noqa: PLC0415
@@ -249,8 +264,13 @@ def select_for_router(
 
     dataset, n_train = holdout
     x_val, y_val = load_holdout(dataset, n_train, sec.n_val, seed)
-    val = mixed_data(x_val, y_val, dict(sec.mix), list(sec.severities), seed + 7919)
-    routed_val = router.route(val.features.double().numpy())
+    draws = [  # draw 0 is the single draw of val_repeats 1
+        mixed_data(x_val, y_val, dict(sec.mix), list(sec.severities), seed + 7919 + _DRAW * r)
+        for r in range(sec.val_repeats)
+    ]
+    images = torch.cat([d.images for d in draws])
+    labels = torch.cat([d.labels for d in draws])
+    routed_val = router.route(torch.cat([d.features for d in draws]).double().numpy())
     uniform = [net.space.uniform_choice(w, a) for w, a in net.space.uniform_pairs()]
     together = sec.tier_select is TierSelect.BUDGET
     budget = None
@@ -273,6 +293,6 @@ def select_for_router(
     def tuned(source: Any, choice: list[int], own: np.ndarray, t: int) -> Any:
         return finetune(source, choice, own, ids[t])
 
-    return select_tiers(router.tiers, routed, routed_val, (val.images, val.labels), candidates,
+    return select_tiers(router.tiers, routed, routed_val, (images, labels), candidates,
                         train_apart, tuned, surrogate.discrete, min_val=sec.tier_select_min_val,
                         budget=budget)  # fmt: skip

@@ -35,6 +35,7 @@ dqmq:
   tier_train_epochs: 1
   tier_select: budget
   n_val: 64
+  val_repeats: 2
   tier_select_min_val: 8
   methods: [dqmq, static, uniform_w2a2, uniform_w4a4]
 """
@@ -58,6 +59,7 @@ def test_budget_selection_with_switched_input_width(tmp_path, monkeypatch, capsy
     for seed in (0, 1):
         report = json.loads((out / f"seed{seed}" / "tier_select.json").read_text())
         shares = [t["share"] for t in report]
+        assert sum(t["n_val"] for t in report) == 128  # val_repeats: two draws of 64 images
         assert sum(shares) == pytest.approx(1.0, abs=1e-3)
         cost = {(t["tier"], str(c["choice"])): c["cost"] for t in report for c in t["candidates"]}
         spent = sum(t["share"] * cost[(t["tier"], str(t["chosen"]))] for t in report)
@@ -69,7 +71,7 @@ def test_budget_selection_with_switched_input_width(tmp_path, monkeypatch, capsy
                 assert {"[2, 0, 0]", "[3, 1, 1]"} <= {str(c["choice"]) for c in t["candidates"]}
         # the static control: one design for every image, picked the same way
         alone = json.loads((out / f"seed{seed}" / "static_select.json").read_text())
-        assert len(alone) == 1 and alone[0]["share"] == 1.0 and alone[0]["n_val"] == 64
+        assert len(alone) == 1 and alone[0]["share"] == 1.0 and alone[0]["n_val"] == 128
         picked = {str(c["choice"]): c["cost"] for c in alone[0]["candidates"]}
         assert picked[str(alone[0]["chosen"])] <= 0.035 + 1e-4 or picked[
             str(alone[0]["chosen"])] == min(picked.values())  # fmt: skip
