@@ -11,7 +11,7 @@ from rich.table import Table
 
 from codesign.cli.main import err_console
 from codesign.cli.progress import ProgressBars
-from codesign.errors import ConfigError
+from codesign.errors import CodesignError, ConfigError
 
 
 def _progress() -> Progress:
@@ -77,19 +77,48 @@ def tiers(run_dir: Path, k: int) -> None:
 
 @click.command("evaluate")
 @click.argument("flow_file", type=click.Path(path_type=Path, dir_okay=False))
-@click.option("--seeds", default="0,1,2", show_default=True, help="Comma-separated seeds.")
+@click.option("--seeds", default="0,1,2", show_default=True,
+              help="Seeds: comma-separated, with ranges like 5-8.")  # fmt: skip
 @click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), required=True,
               help="Output folder (checkpoints per seed and method, tables, plots).")  # fmt: skip
-def evaluate(flow_file: Path, seeds: str, out_dir: Path) -> None:
+@click.option("--jobs", "-j", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Seeds at once, each in a process of its own (about 1 GB each for the "
+                   "quickstart network); each logs to OUT/seed<s>/evaluate.log.")  # fmt: skip
+def evaluate(flow_file: Path, seeds: str, out_dir: Path, jobs: int) -> None:
     """Compare DQMQ with its baselines on clean and corrupted test data (resumable)."""
     from codesign.flow.config import load_flow_config  # noqa: PLC0415
-    from codesign.flow.dqmq_compare import compare  # noqa: PLC0415
+    from codesign.flow.dqmq_compare import aggregate, compare  # noqa: PLC0415
+    from codesign.flow.dqmq_seeds import LOG_FILE, parse_seeds, run_seeds  # noqa: PLC0415
 
     try:
-        seed_list = [int(s) for s in seeds.split(",") if s.strip()]
-    except ValueError:
-        raise ConfigError(f"--seeds must be comma-separated integers, got {seeds!r}") from None
+        seed_list = parse_seeds(seeds)
+    except ValueError as exc:
+        raise ConfigError(f"--seeds {seeds!r}: {exc}") from None
     cfg = load_flow_config(flow_file)
-    with _progress() as progress:
+    if jobs > 1:
+        with _progress() as progress:
+            bar = progress.add_task("seeds", total=len(seed_list), metrics="")
+            left = [s for s in seed_list if not (out_dir / f"seed{s}" / "rows.json").is_file()]
+            progress.update(bar, completed=len(seed_list) - len(left))
+
+            def on_done(seed: int, error: str | None) -> None:
+                progress.update(
+                    bar, advance=1, metrics=f"seed {seed} {'FAILED' if error else 'done'}"
+                )
+
+            failures = run_seeds(cfg, seed_list, out_dir, jobs, on_done)
+        if failures:
+            failed = {f.seed for f in failures}
+            for f in failures:
+                log_file = out_dir / f"seed{f.seed}" / LOG_FILE
+                err_console.print(f"seed {f.seed} failed: {f.error} (log: {log_file})")
+            done = [s for s in seed_list if s not in failed]
+            if done:
+                aggregate(cfg, done, out_dir)
+            raise CodesignError(
+                f"{len(failed)} of {len(seed_list)} seed(s) failed; the finished seeds are kept "
+                "and the same command runs only the missing ones"
+            )
+    with _progress() as progress:  # with --jobs every seed is done: this only aggregates
         compare(cfg, seed_list, out_dir, progress=ProgressBars(progress))
     Console().print((out_dir / "summary.md").read_text())  # the table, and the router headroom

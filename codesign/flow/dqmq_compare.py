@@ -69,6 +69,17 @@ def compare(
         The summary: per method, mean and std over seeds of clean accuracy, corrupted
         accuracy, mean bits and cost.
     """
+    for seed in seeds:
+        evaluate_seed(cfg, seed, out, progress)
+    return aggregate(cfg, seeds, out)
+
+
+def evaluate_seed(cfg: FlowConfig, seed: int, out: Path, progress: Progress | None = None) -> Path:
+    """Train (or reuse) and evaluate every method for one seed; its rows to ``OUT/seed<s>``.
+
+    Returns:
+        ``OUT/seed<s>/rows.json``; a seed that already has it is not redone.
+    """
     import torch  # noqa: PLC0415
 
     from codesign.data.splits import load_split  # noqa: PLC0415
@@ -90,6 +101,11 @@ def compare(
     )
     from codesign.train.fixed import torch_threads  # noqa: PLC0415
 
+    out = Path(out)
+    cached = out / f"seed{seed}" / "rows.json"
+    if cached.is_file():  # this seed is done (a killed or parallel run wrote it)
+        log.info("seed %d: reusing %s", seed, cached)
+        return cached
     sec = _section(cfg)
     arch, space = space_of(cfg)
     eval_surrogate = build_surrogate(
@@ -97,107 +113,112 @@ def compare(
     )
     pricer = DesignPricer(arch, space, board=sec.board, fps=sec.fps, impl=sec.impl)
     uniform = space.uniform_pairs()
-    rows: list[dict[str, Any]] = []
-    out = Path(out)
     with torch_threads(cfg.run.torch_threads):
-        for seed in seeds:
-            cached = out / f"seed{seed}" / "rows.json"
-            if cached.is_file():  # this seed is done (a killed or parallel run wrote it)
-                log.info("seed %d: reusing %s", seed, cached)
-                continue
-            seed_rows: list[dict[str, Any]] = []
-            data = training_data(cfg, seed)
-            x_test, y_test = load_split(cfg.data.dataset.value, "test", cfg.data.n_test, seed)
-            conds = test_conditions(x_test, y_test, [c.value for c in Corruption],
-                                    sec.eval_severities, seed)  # fmt: skip
-            methods = method_configs(sec, seed, space)
-            dqmq_router = None  # the dqmq method's router (for static's routed control)
-            for m_i, (method, (sur_name, train_cfg)) in enumerate(methods.items()):
-                surrogate = build_surrogate(sur_name, arch, space, board=sec.board, fps=sec.fps)
-                train_cfg = _with_batch(train_cfg, cfg.data.batch_size)
+        seed_rows: list[dict[str, Any]] = []
+        data = training_data(cfg, seed)
+        x_test, y_test = load_split(cfg.data.dataset.value, "test", cfg.data.n_test, seed)
+        conds = test_conditions(x_test, y_test, [c.value for c in Corruption],
+                                sec.eval_severities, seed)  # fmt: skip
+        methods = method_configs(sec, seed, space)
+        dqmq_router = None  # the dqmq method's router (for static's routed control)
+        for m_i, (method, (sur_name, train_cfg)) in enumerate(methods.items()):
+            surrogate = build_surrogate(sur_name, arch, space, board=sec.board, fps=sec.fps)
+            train_cfg = _with_batch(train_cfg, cfg.data.batch_size)
 
-                def on_batch(
-                    done: int, total: int, _m: Any, task: str = f"seed {seed} {method}"
-                ) -> None:
-                    if progress is not None:
-                        progress(task, done, total)
-
-                path = out / f"seed{seed}" / f"{method}.pt"
-                train_method(path, method, arch, space, surrogate, data, train_cfg,
-                             flow_config=cfg.to_yaml_dict(), on_batch=on_batch)  # fmt: skip
-                net, policy, ckpt = load_dqmq(path)
-                preds: dict[str, Any] = {}
-                if method == "dqmq":
-                    with torch.no_grad():
-                        decisions = policy.argmax(data.features).numpy()
-                    fill = ranked_choices(mean_log_probs(policy, data.features))
-                    tiers = fit_tiers(decisions, space.sizes, sec.tiers, seed=seed, fill=fill)
-                    router = Router.from_params(policy.numpy_params(), tiers)
-                    preds = method_predictors(net, policy, router, uniform)
-                    dqmq_router = router
-                    if sec.tier_finetune_epochs > 0:
-                        routed = router.route(data.features.double().numpy())
-                        models = _finetune(net, router.tiers, routed, data, sec, train_cfg)
-                        preds["tiers_ft"] = tiered_predictor(models, router.tiers, router.route)
-                        if sec.tier_train_epochs > 0:  # the tiers trained apart, then tuned
-                            nets = [
-                                train_tier_apart(choice, out / f"seed{seed}", cfg, seed, data)
-                                for choice in router.tiers
-                            ]
-                            models = _finetune(net, router.tiers, routed, data, sec, train_cfg,
-                                               nets=nets)  # fmt: skip
-                            preds["tiers_scratch"] = tiered_predictor(
-                                models, router.tiers, router.route
-                            )
-                            if sec.tier_select is not TierSelect.MODE:
-                                preds["tiers_select"] = _select(
-                                    cfg, seed, out, net, policy, router, routed, data,
-                                    train_cfg, eval_surrogate,
-                                )  # fmt: skip
-                elif method.startswith("uniform"):
-                    choice = torch.tensor(list(train_cfg.fixed_choice))
-                    preds = {"fixed": _fixed(net, choice)}
-                    if sec.tier_finetune_epochs > 0:  # the same extra epochs as static/ft
-                        one = choice.numpy()[None, :]  # (1, L)
-                        routed = np.zeros(data.labels.shape[0], dtype=np.int64)
-                        models = _finetune(net, one, routed, data, sec, train_cfg)
-                        preds["ft"] = tiered_predictor(models, one)
-                else:
-                    preds = {"policy_hard": method_predictors(net, policy)["policy_hard"]}
-                    if method == "static" and sec.tier_finetune_epochs > 0:
-                        with torch.no_grad():
-                            one = policy.argmax(data.features[:1]).numpy()  # (1, L)
-                        routed = np.zeros(data.labels.shape[0], dtype=np.int64)
-                        models = _finetune(net, one, routed, data, sec, train_cfg)
-                        preds["ft"] = tiered_predictor(models, one)
-                        if sec.tier_train_epochs > 0:  # its configuration trained apart, tuned
-                            nets = [train_tier_apart(one[0], out / f"seed{seed}", cfg, seed, data)]
-                            models = _finetune(net, one, routed, data, sec, train_cfg, nets=nets)
-                            preds["scratch"] = tiered_predictor(models, one)
-                            if sec.tier_select is not TierSelect.MODE:  # one tier, same pick
-                                alone = Router.from_params(policy.numpy_params(), one)
-                                preds["select"] = _select(
-                                    cfg, seed, out, net, policy, alone, routed, data,
-                                    train_cfg, eval_surrogate, "static_select.json",
-                                )  # fmt: skip
-                        if dqmq_router is not None:  # control: per-tier weights, one precision
-                            same = np.repeat(one, len(dqmq_router.tiers), axis=0)  # (T, L)
-                            routed = dqmq_router.route(data.features.double().numpy())
-                            models = _finetune(net, same, routed, data, sec, train_cfg)
-                            preds["routed_ft"] = tiered_predictor(models, same, dqmq_router.route)
-                for variant, predict in preds.items():
-                    name = method if variant == "fixed" else f"{method}/{variant}"
-                    for row in evaluate_method(
-                        predict, conds, eval_surrogate, space.bits_table(), pricer=pricer
-                    ):
-                        seed_rows.append({"seed": seed, "method": name, **row})
-                    log.info("seed %d %s evaluated", seed, name)
-                train_seconds = ckpt["metrics"].get("seconds")
-                seed_rows.append({"seed": seed, "method": method, "condition": "_train",
-                                  "seconds": train_seconds})  # fmt: skip
+            def on_batch(
+                done: int, total: int, _m: Any, task: str = f"seed {seed} {method}"
+            ) -> None:
                 if progress is not None:
-                    progress(f"seed {seed}", m_i + 1, len(methods))
-            atomic_write_json(cached, seed_rows)
+                    progress(task, done, total)
+
+            path = out / f"seed{seed}" / f"{method}.pt"
+            train_method(path, method, arch, space, surrogate, data, train_cfg,
+                         flow_config=cfg.to_yaml_dict(), on_batch=on_batch)  # fmt: skip
+            net, policy, ckpt = load_dqmq(path)
+            preds: dict[str, Any] = {}
+            if method == "dqmq":
+                with torch.no_grad():
+                    decisions = policy.argmax(data.features).numpy()
+                fill = ranked_choices(mean_log_probs(policy, data.features))
+                tiers = fit_tiers(decisions, space.sizes, sec.tiers, seed=seed, fill=fill)
+                router = Router.from_params(policy.numpy_params(), tiers)
+                preds = method_predictors(net, policy, router, uniform)
+                dqmq_router = router
+                if sec.tier_finetune_epochs > 0:
+                    routed = router.route(data.features.double().numpy())
+                    models = _finetune(net, router.tiers, routed, data, sec, train_cfg)
+                    preds["tiers_ft"] = tiered_predictor(models, router.tiers, router.route)
+                    if sec.tier_train_epochs > 0:  # the tiers trained apart, then tuned
+                        nets = [
+                            train_tier_apart(choice, out / f"seed{seed}", cfg, seed, data)
+                            for choice in router.tiers
+                        ]
+                        models = _finetune(net, router.tiers, routed, data, sec, train_cfg,
+                                           nets=nets)  # fmt: skip
+                        preds["tiers_scratch"] = tiered_predictor(
+                            models, router.tiers, router.route
+                        )
+                        if sec.tier_select is not TierSelect.MODE:
+                            preds["tiers_select"] = _select(
+                                cfg, seed, out, net, policy, router, routed, data,
+                                train_cfg, eval_surrogate,
+                            )  # fmt: skip
+            elif method.startswith("uniform"):
+                choice = torch.tensor(list(train_cfg.fixed_choice))
+                preds = {"fixed": _fixed(net, choice)}
+                if sec.tier_finetune_epochs > 0:  # the same extra epochs as static/ft
+                    one = choice.numpy()[None, :]  # (1, L)
+                    routed = np.zeros(data.labels.shape[0], dtype=np.int64)
+                    models = _finetune(net, one, routed, data, sec, train_cfg)
+                    preds["ft"] = tiered_predictor(models, one)
+            else:
+                preds = {"policy_hard": method_predictors(net, policy)["policy_hard"]}
+                if method == "static" and sec.tier_finetune_epochs > 0:
+                    with torch.no_grad():
+                        one = policy.argmax(data.features[:1]).numpy()  # (1, L)
+                    routed = np.zeros(data.labels.shape[0], dtype=np.int64)
+                    models = _finetune(net, one, routed, data, sec, train_cfg)
+                    preds["ft"] = tiered_predictor(models, one)
+                    if sec.tier_train_epochs > 0:  # its configuration trained apart, tuned
+                        nets = [train_tier_apart(one[0], out / f"seed{seed}", cfg, seed, data)]
+                        models = _finetune(net, one, routed, data, sec, train_cfg, nets=nets)
+                        preds["scratch"] = tiered_predictor(models, one)
+                        if sec.tier_select is not TierSelect.MODE:  # one tier, same pick
+                            alone = Router.from_params(policy.numpy_params(), one)
+                            preds["select"] = _select(
+                                cfg, seed, out, net, policy, alone, routed, data,
+                                train_cfg, eval_surrogate, "static_select.json",
+                            )  # fmt: skip
+                    if dqmq_router is not None:  # control: per-tier weights, one precision
+                        same = np.repeat(one, len(dqmq_router.tiers), axis=0)  # (T, L)
+                        routed = dqmq_router.route(data.features.double().numpy())
+                        models = _finetune(net, same, routed, data, sec, train_cfg)
+                        preds["routed_ft"] = tiered_predictor(models, same, dqmq_router.route)
+            for variant, predict in preds.items():
+                name = method if variant == "fixed" else f"{method}/{variant}"
+                for row in evaluate_method(
+                    predict, conds, eval_surrogate, space.bits_table(), pricer=pricer
+                ):
+                    seed_rows.append({"seed": seed, "method": name, **row})
+                log.info("seed %d %s evaluated", seed, name)
+            train_seconds = ckpt["metrics"].get("seconds")
+            seed_rows.append({"seed": seed, "method": method, "condition": "_train",
+                              "seconds": train_seconds})  # fmt: skip
+            if progress is not None:
+                progress(f"seed {seed}", m_i + 1, len(methods))
+    atomic_write_json(cached, seed_rows)
+    return cached
+
+
+def aggregate(cfg: FlowConfig, seeds: Sequence[int], out: Path) -> dict[str, Any]:
+    """The seeds' rows into ``results.json``, the summary, the router headroom and the plots.
+
+    Returns:
+        :func:`compare`'s summary.
+    """
+    sec = _section(cfg)
+    out = Path(out)
+    rows: list[dict[str, Any]] = []
     for seed in seeds:
         rows.extend(json.loads((out / f"seed{seed}" / "rows.json").read_text()))
     atomic_write_json(out / "results.json", rows)

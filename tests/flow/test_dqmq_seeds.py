@@ -1,0 +1,95 @@
+"""`codesign evaluate --jobs`: seeds in parallel processes give the rows of a sequential run."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import pytest
+
+from codesign.cli.main import main
+from codesign.flow.dqmq_seeds import parse_seeds
+
+FLOW = """
+run: {name: tiny-jobs, steps: [train_dqmq]}
+data: {dataset: fashion_mnist, n_train: 64, n_test: 32, batch_size: 32}
+model:
+  arch:
+    stages: [{width: 4, stride: 2}, {width: 4, stride: 2}]
+dqmq:
+  candidates: [[2, 2], [4, 4]]
+  mix: {clean: 0.5, gaussian_noise: 0.25, contrast: 0.25}
+  eval_severities: [3]
+  epochs: 2
+  warmup_epochs: 1
+  cost_target: 0.1
+  tiers: 2
+  methods: [dqmq, uniform_w2a2]
+"""
+
+
+def test_parse_seeds():
+    assert parse_seeds("0,1,2") == [0, 1, 2]
+    assert parse_seeds("5-8, 2,6") == [5, 6, 7, 8, 2]
+    assert parse_seeds("3-3,") == [3]
+    for bad in ("", "a", "1-", "-2", "4-2", "1.5", "1--2"):
+        with pytest.raises(ValueError):
+            parse_seeds(bad)
+
+
+def _timeless(path) -> list[dict]:
+    """The rows without the training wall times (which differ run to run)."""
+    return [{k: v for k, v in r.items() if k != "seconds"} for r in json.loads(path.read_text())]
+
+
+def _main(monkeypatch, *args: str) -> int:
+    monkeypatch.setattr(sys, "argv", ["codesign", *args])
+    try:
+        main()
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    return 0
+
+
+def test_jobs_match_sequential_and_resume(tmp_path, monkeypatch, capsys):
+    flow = tmp_path / "flow.yaml"
+    flow.write_text(FLOW)
+    one, par = tmp_path / "one", tmp_path / "par"
+    code = _main(monkeypatch, "evaluate", str(flow), "--seeds", "0,1", "--out", str(one))
+    if code and "dataset" in capsys.readouterr().err.lower():
+        pytest.skip("Fashion-MNIST not installed")
+    assert code == 0
+
+    # seeds 0-2 in parallel; seed 2 cannot write its rows (a folder is in the way)
+    (par / "seed2" / "rows.json").mkdir(parents=True)
+    capsys.readouterr()
+    code = _main(monkeypatch, "evaluate", str(flow), "--seeds", "0-2", "--jobs", "3",
+                 "--out", str(par))  # fmt: skip
+    err = capsys.readouterr().err
+    assert code != 0
+    assert "seed 2 failed: IsADirectoryError" in err and "1 of 3 seed(s) failed" in err
+    assert "Traceback" not in err
+    assert "seed 2 failed" in (par / "seed2" / "evaluate.log").read_text()
+    for seed in (0, 1):  # the same rows as one process running the seeds one after another
+        rows = _timeless(par / f"seed{seed}" / "rows.json")
+        assert rows == _timeless(one / f"seed{seed}" / "rows.json")
+        assert any(r["method"] == "dqmq/tiers" for r in rows)
+        assert (
+            f"seed {seed} dqmq/tiers evaluated"
+            in (par / f"seed{seed}" / "evaluate.log").read_text()
+        )
+    kept = json.loads((par / "results.json").read_text())  # the finished seeds, aggregated
+    assert {r["seed"] for r in kept} == {0, 1}
+
+    # the same command again: only seed 2 runs
+    (par / "seed2" / "rows.json").rmdir()
+    stamp = (par / "seed0" / "rows.json").stat().st_mtime_ns
+    code = _main(monkeypatch, "evaluate", str(flow), "--seeds", "0-2", "--jobs", "2",
+                 "--out", str(par))  # fmt: skip
+    assert code == 0
+    assert (par / "seed0" / "rows.json").stat().st_mtime_ns == stamp
+    assert {r["seed"] for r in json.loads((par / "results.json").read_text())} == {0, 1, 2}
+    assert "dqmq/tiers" in capsys.readouterr().out  # the summary table is printed
+
+    assert _main(monkeypatch, "evaluate", str(flow), "--seeds", "3-1", "--out", str(par)) != 0
+    assert "--seeds '3-1': range '3-1' runs backwards" in capsys.readouterr().err
