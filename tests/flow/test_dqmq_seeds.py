@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
-import sys
 
 import pytest
 
-from codesign.cli.main import main
+from codesign.cli.main import run_cli
 from codesign.flow.dqmq_seeds import parse_seeds
 
 FLOW = """
@@ -42,20 +41,11 @@ def _timeless(path) -> list[dict]:
     return [{k: v for k, v in r.items() if k != "seconds"} for r in json.loads(path.read_text())]
 
 
-def _main(monkeypatch, *args: str) -> int:
-    monkeypatch.setattr(sys, "argv", ["codesign", *args])
-    try:
-        main()
-    except SystemExit as exc:
-        return int(exc.code or 0)
-    return 0
-
-
-def test_jobs_match_sequential_and_resume(tmp_path, monkeypatch, capsys):
+def test_jobs_match_sequential_and_resume(tmp_path, capsys):
     flow = tmp_path / "flow.yaml"
     flow.write_text(FLOW)
     one, par = tmp_path / "one", tmp_path / "par"
-    code = _main(monkeypatch, "evaluate", str(flow), "--seeds", "0,1", "--out", str(one))
+    code = run_cli(["evaluate", str(flow), "--seeds", "0,1", "--out", str(one)])
     if code and "dataset" in capsys.readouterr().err.lower():
         pytest.skip("Fashion-MNIST not installed")
     assert code == 0
@@ -63,8 +53,7 @@ def test_jobs_match_sequential_and_resume(tmp_path, monkeypatch, capsys):
     # seeds 0-2 in parallel; seed 2 cannot write its rows (a folder is in the way)
     (par / "seed2" / "rows.json").mkdir(parents=True)
     capsys.readouterr()
-    code = _main(monkeypatch, "evaluate", str(flow), "--seeds", "0-2", "--jobs", "3",
-                 "--out", str(par))  # fmt: skip
+    code = run_cli(["evaluate", str(flow), "--seeds", "0-2", "--jobs", "3", "--out", str(par)])
     err = capsys.readouterr().err
     assert code != 0
     assert "seed 2 failed: IsADirectoryError" in err and "1 of 3 seed(s) failed" in err
@@ -84,12 +73,11 @@ def test_jobs_match_sequential_and_resume(tmp_path, monkeypatch, capsys):
     # the same command again: only seed 2 runs
     (par / "seed2" / "rows.json").rmdir()
     stamp = (par / "seed0" / "rows.json").stat().st_mtime_ns
-    code = _main(monkeypatch, "evaluate", str(flow), "--seeds", "0-2", "--jobs", "2",
-                 "--out", str(par))  # fmt: skip
+    code = run_cli(["evaluate", str(flow), "--seeds", "0-2", "--jobs", "2", "--out", str(par)])
     assert code == 0
     assert (par / "seed0" / "rows.json").stat().st_mtime_ns == stamp
     assert {r["seed"] for r in json.loads((par / "results.json").read_text())} == {0, 1, 2}
     assert "dqmq/tiers" in capsys.readouterr().out  # the summary table is printed
 
-    assert _main(monkeypatch, "evaluate", str(flow), "--seeds", "3-1", "--out", str(par)) != 0
+    assert run_cli(["evaluate", str(flow), "--seeds", "3-1", "--out", str(par)]) != 0
     assert "--seeds '3-1': range '3-1' runs backwards" in capsys.readouterr().err
