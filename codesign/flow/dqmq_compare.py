@@ -21,6 +21,9 @@ evaluates on the clean test subset and on every corruption x ``dqmq.eval_severit
   budget, :mod:`codesign.flow.dqmq_select`; the candidates' scores in
   ``OUT/seed<s>/tier_select.json``) and ``static/select`` (the same pick for the static
   policy's one design: its control; ``static_select.json``);
+* ``gaps.json`` and a table in ``summary.md``: every quality-aware method minus the static
+  hull at equal cost and minus each static design, paired per seed, with 95% intervals
+  (:mod:`codesign.flow.dqmq_gaps`);
 * with two seeds or more, ``headroom.json`` and a table in ``summary.md``: how much any
   quality router could gain over blind mixes of the uniform designs
   (:mod:`codesign.flow.dqmq_headroom`);
@@ -51,6 +54,7 @@ from codesign.flow.dqmq import (
     train_tier_apart,
     training_data,
 )
+from codesign.flow.dqmq_gaps import gaps_markdown, paired_gaps
 from codesign.flow.dqmq_headroom import headroom_markdown, router_headroom
 from codesign.io import atomic_write_json, atomic_write_text
 from codesign.policy.options import TierSelect
@@ -226,8 +230,11 @@ def aggregate(cfg: FlowConfig, seeds: Sequence[int], out: Path) -> dict[str, Any
     atomic_write_json(out / "summary.json", summary)
     headroom = router_headroom(rows, also=[] if sec.cost_target is None else [sec.cost_target])
     atomic_write_json(out / "headroom.json", headroom)
+    gaps = paired_gaps(rows)
+    atomic_write_json(out / "gaps.json", gaps)
     atomic_write_text(
-        out / "summary.md", summary_markdown(summary, seeds, cfg) + headroom_markdown(headroom)
+        out / "summary.md",
+        summary_markdown(summary, seeds, cfg) + gaps_markdown(gaps) + headroom_markdown(headroom),
     )
     plot(rows, out)
     return summary

@@ -88,6 +88,11 @@ def test_budget_selection_with_switched_input_width(tmp_path, monkeypatch, capsy
         "uniform_w2a2/ft", "uniform_w4a4/ft"]  # fmt: skip
     assert any(b["budget"] == pytest.approx(0.035) for b in headroom["budgets"])
     assert "Router headroom" in (out / "summary.md").read_text()
+    gaps = json.loads((out / "gaps.json").read_text())  # paired, with intervals
+    hull = [g for g in gaps if g["method"] == "dqmq/tiers_select" and g["versus"].startswith(
+        "static hull")]  # fmt: skip
+    assert len(hull) == 1 and hull[0]["seeds"] == [0, 1] and len(hull[0]["gaps"]) == 2
+    assert "Paired gaps" in (out / "summary.md").read_text()
 
     # the flow's tiers step deploys what evaluate scored as dqmq/tiers_select (seed 0)
     from codesign.data.splits import load_split
