@@ -4,9 +4,11 @@ Each seed runs :func:`codesign.flow.dqmq_compare.evaluate_seed` in a process of 
 torch thread each, the flow's ``run.torch_threads``) and logs to ``OUT/seed<s>/evaluate.log``.
 Its rows land atomically in ``OUT/seed<s>/rows.json``, so a killed run, rerun, does only the
 seeds still missing. Every seed's training is seeded and shares nothing with the others, so a
-seed's rows are the same whether it ran alone or beside others (tested). Why: the seeds are
-what a DQMQ comparison needs many of (the gaps are a few tenths of a point, the seed spread
-as large), and each runs best on one core; a 16-core machine runs 16 at the speed of one.
+seed's rows are the same whether it ran alone or beside others (tested); Ctrl-C or SIGTERM
+stops the workers at once (what they wrote is atomic: checkpoints and rows are whole or
+absent). Why: the seeds are what a DQMQ comparison needs many of (the gaps are a few tenths
+of a point, the seed spread as large), and each runs best on one core; a 16-core machine runs
+16 at the speed of one.
 """
 
 from __future__ import annotations
@@ -83,7 +85,8 @@ def run_seeds(
         return failures
     log.info("evaluating %d seed(s), %d at a time", len(todo), min(jobs, len(todo)))
     spawn = multiprocessing.get_context("spawn")  # no forked torch/OpenMP state
-    with ProcessPoolExecutor(max_workers=min(jobs, len(todo)), mp_context=spawn) as pool:
+    pool = ProcessPoolExecutor(max_workers=min(jobs, len(todo)), mp_context=spawn)
+    try:
         futures = {pool.submit(_seed_task, cfg, seed, out): seed for seed in todo}
         for fut in as_completed(futures):
             seed = futures[fut]
@@ -98,6 +101,12 @@ def run_seeds(
                 )
             if on_done is not None:
                 on_done(seed, error)
+    except BaseException:  # Ctrl-C, SIGTERM: stop the workers now, not after their seeds
+        pool.shutdown(wait=False, cancel_futures=True)
+        for child in multiprocessing.active_children():
+            child.terminate()
+        raise
+    pool.shutdown()
     return sorted(failures, key=lambda f: f.seed)
 
 
