@@ -75,18 +75,22 @@ def _interval(gaps: Sequence[float]) -> dict[str, Any]:
     g = np.asarray(gaps, dtype=np.float64)
     n = len(g)
     mean = float(g.mean())
-    sd = float(g.std(ddof=1)) if n > 1 else math.nan
-    se = sd / math.sqrt(n) if n > 1 else math.nan
-    half = float(t.ppf(0.975, n - 1)) * se if n > 1 else math.nan
-    return {
+    out: dict[str, Any] = {
         "n": n,
         "gaps": [round(float(x), 5) for x in g],
         "mean": round(mean, 5),
-        "std": round(sd, 5),
-        "se": round(se, 5),
-        "ci95": [round(mean - half, 5), round(mean + half, 5)],
+        "std": None,
+        "se": None,
+        "ci95": None,
         "positive": int((g > 0).sum()),
     }
+    if n > 1:  # one seed: no spread, no interval
+        sd = float(g.std(ddof=1))
+        se = sd / math.sqrt(n)
+        half = float(t.ppf(0.975, n - 1)) * se
+        out.update(std=round(sd, 5), se=round(se, 5),
+                   ci95=[round(mean - half, 5), round(mean + half, 5)])  # fmt: skip
+    return out
 
 
 def paired_gaps(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -126,7 +130,7 @@ def paired_gaps(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
             if not gaps:
                 continue
             stats = _interval(gaps)
-            lo, hi = stats["ci95"]
+            lo, hi = stats["ci95"] or (math.nan, math.nan)
             verdict = "above" if lo > 0 else ("below" if hi < 0 else "tie")
             out.append({
                 "method": method,
@@ -157,9 +161,9 @@ def gaps_markdown(gaps: Sequence[dict[str, Any]], methods: Sequence[str] | None 
     for g in gaps:
         if g["method"] not in show:
             continue
-        lo, hi = g["ci95"]
+        ci = "n/a" if g["ci95"] is None else "[{:+.4f}, {:+.4f}]".format(*g["ci95"])
         lines.append(
-            f"| {g['method']} | {g['versus']} | {g['mean']:+.4f} | [{lo:+.4f}, {hi:+.4f}] | "
+            f"| {g['method']} | {g['versus']} | {g['mean']:+.4f} | {ci} | "
             f"{g['positive']}/{g['n']} | {g['verdict']} | "
             f"{'' if g['lut_delta'] is None else format(g['lut_delta'], '+.0f')} |"
         )

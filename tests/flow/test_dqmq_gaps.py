@@ -66,3 +66,6 @@ def test_one_seed_has_no_interval():
     rows = _rows(0, "uniform_w4a4", [0.8], 3.0, 300.0) + _rows(0, "dqmq/tiers", [0.81], 2.0, 200.0)
     (g,) = [g for g in paired_gaps(rows) if g["versus"] == HULL]
     assert g["verdict"] == "one seed" and g["gaps"] == pytest.approx([0.01])
+    assert g["ci95"] is None and g["std"] is None
+    json.dumps(g, allow_nan=False)
+    assert "| n/a | 1/1 | one seed |" in gaps_markdown([g])
