@@ -112,12 +112,12 @@ def paired_gaps(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
                 if versus == HULL
                 else sorted(set(per[method]) & set(per[versus]))
             )
-            gaps, dcost, dlut = [], [], []
+            gaps, dcost, dlut, used = [], [], [], []
             for s in seeds:
                 a, c, lut = per[method][s]
                 if versus == HULL:
                     pts = [(per[m][s][0], per[m][s][1]) for m in statics if s in per[m]]
-                    if not pts:
+                    if not pts:  # a seed without static rows has no hull
                         continue
                     gaps.append(a - static_hull(pts, c))
                     dcost.append(0.0)
@@ -127,6 +127,7 @@ def paired_gaps(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
                     gaps.append(a - va)
                     dcost.append(c - vc)
                     dlut.append(lut - vlut)
+                used.append(s)
             if not gaps:
                 continue
             stats = _interval(gaps)
@@ -135,7 +136,7 @@ def paired_gaps(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
             out.append({
                 "method": method,
                 "versus": versus,
-                "seeds": seeds,
+                "seeds": used,
                 **stats,
                 "verdict": verdict if stats["n"] > 1 else "one seed",
                 "cost_delta": round(float(np.mean(dcost)), 6),

@@ -69,3 +69,10 @@ def test_one_seed_has_no_interval():
     assert g["ci95"] is None and g["std"] is None
     json.dumps(g, allow_nan=False)
     assert "| n/a | 1/1 | one seed |" in gaps_markdown([g])
+
+
+def test_a_seed_without_static_rows_has_no_hull_gap():
+    rows = _rows(0, "uniform_w4a4", [0.8], 3.0, 300.0) + _rows(0, "dqmq/tiers", [0.81], 2.0, 200.0)
+    rows += _rows(1, "dqmq/tiers", [0.90], 2.0, 200.0)  # seed 1: no static design ran
+    (g,) = [g for g in paired_gaps(rows) if g["versus"] == HULL]
+    assert g["seeds"] == [0] and g["n"] == 1
