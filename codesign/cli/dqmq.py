@@ -88,7 +88,12 @@ def evaluate(flow_file: Path, seeds: str, out_dir: Path, jobs: int) -> None:
     """Compare DQMQ with its baselines on clean and corrupted test data (resumable)."""
     from codesign.flow.config import load_flow_config  # noqa: PLC0415
     from codesign.flow.dqmq_compare import aggregate, compare  # noqa: PLC0415
-    from codesign.flow.dqmq_seeds import LOG_FILE, parse_seeds, run_seeds  # noqa: PLC0415
+    from codesign.flow.dqmq_seeds import (  # noqa: PLC0415
+        LOG_FILE,
+        missing_seeds,
+        parse_seeds,
+        run_seeds,
+    )
 
     try:
         seed_list = parse_seeds(seeds)
@@ -98,7 +103,7 @@ def evaluate(flow_file: Path, seeds: str, out_dir: Path, jobs: int) -> None:
     if jobs > 1:
         with _progress() as progress:
             bar = progress.add_task("seeds", total=len(seed_list), metrics="")
-            left = [s for s in seed_list if not (out_dir / f"seed{s}" / "rows.json").is_file()]
+            left = missing_seeds(seed_list, out_dir)
             progress.update(bar, completed=len(seed_list) - len(left))
 
             def on_done(seed: int, error: str | None) -> None:

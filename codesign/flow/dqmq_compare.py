@@ -78,6 +78,11 @@ def compare(
     return aggregate(cfg, seeds, out)
 
 
+def rows_file(out: Path, seed: int) -> Path:
+    """Where a seed's rows go: ``OUT/seed<s>/rows.json`` (its presence means the seed is done)."""
+    return Path(out) / f"seed{seed}" / "rows.json"
+
+
 def evaluate_seed(cfg: FlowConfig, seed: int, out: Path, progress: Progress | None = None) -> Path:
     """Train (or reuse) and evaluate every method for one seed; its rows to ``OUT/seed<s>``.
 
@@ -106,7 +111,7 @@ def evaluate_seed(cfg: FlowConfig, seed: int, out: Path, progress: Progress | No
     from codesign.train.fixed import torch_threads  # noqa: PLC0415
 
     out = Path(out)
-    cached = out / f"seed{seed}" / "rows.json"
+    cached = rows_file(out, seed)
     if cached.is_file():  # this seed is done (a killed or parallel run wrote it)
         log.info("seed %d: reusing %s", seed, cached)
         return cached
@@ -224,7 +229,7 @@ def aggregate(cfg: FlowConfig, seeds: Sequence[int], out: Path) -> dict[str, Any
     out = Path(out)
     rows: list[dict[str, Any]] = []
     for seed in seeds:
-        rows.extend(json.loads((out / f"seed{seed}" / "rows.json").read_text()))
+        rows.extend(json.loads(rows_file(out, seed).read_text()))
     atomic_write_json(out / "results.json", rows)
     summary = summarize(rows)
     atomic_write_json(out / "summary.json", summary)

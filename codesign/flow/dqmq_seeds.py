@@ -21,10 +21,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from codesign.flow.config import FlowConfig
+from codesign.flow.dqmq_compare import rows_file
 
 log = logging.getLogger(__name__)
 
-__all__ = ["SeedFailure", "parse_seeds", "run_seeds"]
+__all__ = ["SeedFailure", "missing_seeds", "parse_seeds", "run_seeds"]
 
 LOG_FILE = "evaluate.log"
 
@@ -59,6 +60,11 @@ def parse_seeds(text: str) -> list[int]:
     return seeds
 
 
+def missing_seeds(seeds: Sequence[int], out: Path) -> list[int]:
+    """The seeds without rows in ``out`` yet (those a run still has to evaluate)."""
+    return [s for s in seeds if not rows_file(out, s).is_file()]
+
+
 def run_seeds(
     cfg: FlowConfig,
     seeds: Sequence[int],
@@ -79,7 +85,7 @@ def run_seeds(
         The seeds that failed (the others' rows are written); empty when all ran.
     """
     out = Path(out)
-    todo = [s for s in seeds if not (out / f"seed{s}" / "rows.json").is_file()]
+    todo = missing_seeds(seeds, out)
     failures: list[SeedFailure] = []
     if not todo:
         return failures
