@@ -194,7 +194,7 @@ def tier_trainers(
 
 
 def make_tiers(checkpoint: Path, cfg: FlowConfig, k: int, out: Path) -> dict[str, Any]:
-    """Cluster the policy's decisions over the training data into ``k`` tiers; write JSON.
+    """Cut ``k`` tiers and their router over the training data (``dqmq.router``); write JSON.
 
     With ``dqmq.tier_finetune_epochs`` each tier is also frozen and fine-tuned on the
     training images the router sends to it (:func:`tier_finetune_recipe`, the recipe of
@@ -214,27 +214,21 @@ def make_tiers(checkpoint: Path, cfg: FlowConfig, k: int, out: Path) -> dict[str
         ``tiers``), and ``tier_select`` holds the candidates' scores.
     """
     import numpy as np  # noqa: PLC0415
-    import torch  # noqa: PLC0415
 
-    from codesign.policy.policy import mean_log_probs  # noqa: PLC0415
-    from codesign.policy.tiers import Router, fit_tiers, ranked_choices  # noqa: PLC0415
+    from codesign.flow.dqmq_router import cut_router  # noqa: PLC0415
     from codesign.train.dqmq_run import build_surrogate, load_dqmq  # noqa: PLC0415
 
     net, policy, _ = load_dqmq(checkpoint)
     seed = cfg.run.seed
     train = training_data(cfg, seed)
-    with torch.no_grad():
-        decisions = policy.argmax(train.features).numpy()  # (N, L)
     sec = _section(cfg)
     surrogate = build_surrogate(
         sec.cost_model.value, net.arch, net.space, board=sec.board, fps=sec.fps
     )
-    fill = ranked_choices(mean_log_probs(policy, train.features))
-    tiers = fit_tiers(decisions, net.space.sizes, k, seed=seed, fill=fill)
-    costs = [surrogate.discrete(t.tolist()) for t in tiers]
-    order = np.argsort(costs, kind="stable")
-    tiers = tiers[order]
-    router = Router.from_params(policy.numpy_params(), tiers)
+    router = cut_router(sec.router, policy, train.features, net.space.sizes, k, seed)
+    order = np.argsort([surrogate.discrete(t.tolist()) for t in router.tiers], kind="stable")
+    router = router.take(order)
+    tiers = router.tiers
     routed = router.route(train.features.double().numpy())
     result = {
         "checkpoint": str(checkpoint),
@@ -323,7 +317,7 @@ def step_deploy_tiers(state: FlowState, cfg: FlowConfig) -> FlowState:
 
     from codesign.data.splits import load_split  # noqa: PLC0415
     from codesign.flow.dqmq_deploy import deploy_table, deploy_tier  # noqa: PLC0415
-    from codesign.policy.tiers import Router  # noqa: PLC0415
+    from codesign.policy.quality_router import router_from_dict  # noqa: PLC0415
     from codesign.quality import quality_features  # noqa: PLC0415
     from codesign.train.dqmq_finetune import load_tier_models  # noqa: PLC0415
     from codesign.train.dqmq_run import load_dqmq  # noqa: PLC0415
@@ -333,7 +327,7 @@ def step_deploy_tiers(state: FlowState, cfg: FlowConfig) -> FlowState:
         raise ConfigError("step 'deploy_tiers' needs 'compile:' and 'simulate:' sections")
     net, _, _ = load_dqmq(state.path("switchable_checkpoint"))
     tiers_json = json.loads(state.path("tiers").read_text())
-    router = Router.from_dict(tiers_json["router"])  # routes by the policy's modes
+    router = router_from_dict(tiers_json["router"])  # routes by the modes as cut
     choices = np.asarray(tiers_json["choices"], dtype=np.int64)  # (T, L) what is deployed
     models = None
     if tiers_json.get("tier_models"):

@@ -92,9 +92,9 @@ def evaluate_seed(cfg: FlowConfig, seed: int, out: Path, progress: Progress | No
     import torch  # noqa: PLC0415
 
     from codesign.data.splits import load_split  # noqa: PLC0415
+    from codesign.flow.dqmq_router import cut_router  # noqa: PLC0415
     from codesign.policy.costs import DesignPricer  # noqa: PLC0415
-    from codesign.policy.policy import mean_log_probs  # noqa: PLC0415
-    from codesign.policy.tiers import Router, fit_tiers, ranked_choices  # noqa: PLC0415
+    from codesign.policy.tiers import Router  # noqa: PLC0415
     from codesign.quality import Corruption  # noqa: PLC0415
     from codesign.train.dqmq_eval import (  # noqa: PLC0415
         evaluate_method,
@@ -146,11 +146,8 @@ def evaluate_seed(cfg: FlowConfig, seed: int, out: Path, progress: Progress | No
             net, policy, ckpt = load_dqmq(path)
             preds: dict[str, Any] = {}
             if method == "dqmq":
-                with torch.no_grad():
-                    decisions = policy.argmax(data.features).numpy()
-                fill = ranked_choices(mean_log_probs(policy, data.features))
-                tiers = fit_tiers(decisions, space.sizes, sec.tiers, seed=seed, fill=fill)
-                router = Router.from_params(policy.numpy_params(), tiers)
+                router = cut_router(sec.router, policy, data.features, space.sizes,
+                                    sec.tiers, seed)  # fmt: skip
                 preds = method_predictors(net, policy, router, uniform)
                 dqmq_router = router
                 if sec.tier_finetune_epochs > 0:

@@ -21,7 +21,7 @@ from typing import Any, Self
 from pydantic import Field, model_validator
 
 from codesign.flow.sections import Section
-from codesign.policy.options import Budget, PgBaseline, PgReward, TierSelect
+from codesign.policy.options import Budget, PgBaseline, PgReward, RouterKind, TierSelect
 
 __all__ = ["CostModelName", "DqmqSection"]
 
@@ -113,6 +113,10 @@ class DqmqSection(Section):
         fps: Throughput target the designs are folded for.
         bit_target: Mean-bit budget of the DQNet-style baseline.
         tiers: K, the number of static tiers cut from the policy.
+        router: How the tiers are cut and routed: ``policy`` (k-means on the policy's
+            decisions, routed by the policy) or ``quality`` (k-means on the images' quality
+            features, routed to the nearest centre; each tier's mode is the policy's likeliest
+            choice for its cluster). In ``codesign evaluate`` every ``dqmq/tiers*`` row uses it.
     """
 
     candidates: list[tuple[int, int]] = Field(
@@ -140,6 +144,7 @@ class DqmqSection(Section):
     fps: float = Field(default=10_000.0, gt=0)
     bit_target: float = Field(default=4.0, gt=0)
     tiers: int = Field(default=2, ge=1, le=16)
+    router: RouterKind = RouterKind.POLICY
     budget: Budget = Budget.HINGE
     dual_lr: float = Field(default=0.05, ge=0)
     pg_reward: PgReward = PgReward.CORRECT

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-__all__ = ["Budget", "PgBaseline", "PgReward"]
+__all__ = ["Budget", "PgBaseline", "PgReward", "RouterKind", "TierSelect"]
 
 
 class Budget(StrEnum):
@@ -63,3 +63,18 @@ class TierSelect(StrEnum):
     MODE = "mode"
     VAL_ACCURACY = "val_accuracy"
     BUDGET = "budget"
+
+
+class RouterKind(StrEnum):
+    """How the tiers are cut and images routed to them (``dqmq.router``).
+
+    ``policy``: k-means on the policy's hard decisions; an image goes to the tier its policy
+    finds likeliest (:class:`codesign.policy.tiers.Router`). ``quality``: k-means on the
+    images' quality features; an image goes to the nearest centre, and each tier's mode is the
+    policy's likeliest static choice for its cluster
+    (:class:`codesign.policy.quality_router.QualityRouter`): tiers that differ by input
+    quality even where the policy decides nearly alike for every input.
+    """
+
+    POLICY = "policy"
+    QUALITY = "quality"

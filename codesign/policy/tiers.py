@@ -159,9 +159,14 @@ class Router:
             score += logp[:, self.tiers[:, i]]  # (N, T)
         return np.argmax(score, axis=1)
 
+    def take(self, order: Sequence[int]) -> Router:
+        """The same router with its tiers in ``order``."""
+        return Router(self.weights, self.biases, self.tiers[np.asarray(order, dtype=np.int64)])
+
     def to_dict(self) -> dict[str, Any]:
         """Plain data (JSON)."""
         return {
+            "kind": "policy",
             "weights": [w.tolist() for w in self.weights],
             "biases": [b.tolist() for b in self.biases],
             "tiers": self.tiers.tolist(),

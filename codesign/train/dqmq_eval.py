@@ -23,6 +23,7 @@ from torch import Tensor
 from codesign.cost.protocol import CostSurrogate
 from codesign.models.switchable import SwitchableCNN
 from codesign.policy.policy import QualityPolicy
+from codesign.policy.quality_router import QualityRouter
 from codesign.policy.tiers import Router
 
 __all__ = ["Condition", "Decision", "evaluate_method", "method_predictors", "test_conditions"]
@@ -146,7 +147,7 @@ def evaluate_method(
 def method_predictors(
     net: SwitchableCNN,
     policy: QualityPolicy | None,
-    router: Router | None = None,
+    router: Router | QualityRouter | None = None,
     uniform: Sequence[tuple[int, int]] = (),
 ) -> dict[str, Predictor]:
     """The methods of one trained switchable network.
