@@ -169,7 +169,7 @@ def _tier_model(sec: TierSection, arch: Any, frozen: Any) -> Any:
     path = _checked_file(
         "tier.models", sec.models, sec.models_sha256, "run the DQMQ flow's tiers step"
     )
-    model = load_tier_model(path, arch, sec.choice)
+    model = load_tier_model(path, arch, sec.choice, index=sec.index)
     if model.bits.to_dict() != frozen.bits.to_dict():
         raise ConfigError(f"tier.models {path}: tier {sec.index}'s bits differ from its choice")
     return model

@@ -154,8 +154,14 @@ def _tier_payload(path: Path) -> dict[str, Any]:
     return payload
 
 
-def load_tier_model(path: Path, arch: CnnArch, choice: Sequence[int]) -> QuantCNN:
-    """The one model of :func:`save_tier_models`'s file whose tier is ``choice``, in eval mode.
+def load_tier_model(
+    path: Path, arch: CnnArch, choice: Sequence[int], index: int | None = None
+) -> QuantCNN:
+    """The model of :func:`save_tier_models`'s file whose tier is ``choice``, in eval mode.
+
+    Two tiers may deploy the same choice with weights of their own (``dqmq.router: quality``
+    cuts regions, not designs): ``index`` (the tier's number in ``tiers.json``) picks its own
+    when that slot holds ``choice``; otherwise the first tier with ``choice``.
 
     Raises:
         ConfigError: Not such a file, or no tier of it is ``choice`` (a stale file).
@@ -166,6 +172,9 @@ def load_tier_model(path: Path, arch: CnnArch, choice: Sequence[int]) -> QuantCN
         raise ConfigError(
             f"{path} holds tiers {payload['choices']}, not {want}; re-run the tiers step"
         )
+    own = index is not None and 0 <= index < len(payload["choices"])
+    if own and payload["choices"][index] == want:
+        return _tier_net(arch, payload, index)
     return _tier_net(arch, payload, payload["choices"].index(want))
 
 

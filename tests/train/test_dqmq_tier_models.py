@@ -105,3 +105,19 @@ def test_freeze_tier_takes_the_tiers_own_weights_when_the_run_has_them(tmp_path)
     save_tier_models(tm, models[:1], tiers[:1])  # a re-run tiers step without this tier
     with pytest.raises(ConfigError, match=r"not \[2, 1\]; re-run the tiers step"):
         freeze("gone", models=str(tm))
+
+
+def test_two_tiers_with_one_choice_keep_their_own_weights(tmp_path):
+    from codesign.train.dqmq_finetune import load_tier_model  # noqa: PLC0415
+
+    torch.manual_seed(0)
+    net = SwitchableCNN(ARCH, SPACE).eval()
+    x, y, _ = _data(64)
+    tiers = np.array([[0, 0], [2, 1], [2, 1]])  # quality regions 1 and 2 deploy one design
+    models = finetune_tiers(net, tiers, np.arange(64) % 3, x, y, epochs=1, lr=1e-2,
+                            batch_size=16, seed=3, min_images=16)  # fmt: skip
+    tm = save_tier_models(tmp_path / "tier_models.pt", models, tiers)
+    one, two = (load_tier_model(tm, ARCH, [2, 1], index=i)(x) for i in (1, 2))
+    assert torch.equal(one, models[1](x)) and torch.equal(two, models[2](x))
+    assert not torch.equal(one, two)
+    assert torch.equal(load_tier_model(tm, ARCH, [2, 1], index=0)(x), one)  # not its slot
