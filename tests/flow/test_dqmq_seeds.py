@@ -81,3 +81,16 @@ def test_jobs_match_sequential_and_resume(tmp_path, capsys):
 
     assert run_cli(["evaluate", str(flow), "--seeds", "3-1", "--out", str(par)]) != 0
     assert "--seeds '3-1': range '3-1' runs backwards" in capsys.readouterr().err
+
+
+def test_a_missing_dataset_is_one_line_before_any_worker(tmp_path, monkeypatch, capsys):
+    flow = tmp_path / "flow.yaml"
+    flow.write_text(FLOW)
+    monkeypatch.setenv("CODESIGN_FASHION_MNIST", str(tmp_path / "nowhere"))
+    out = tmp_path / "cmp"
+    code = run_cli(["evaluate", str(flow), "--seeds", "0-3", "--jobs", "4", "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code != 0
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert len(lines) == 1 and "fashion" in lines[0].lower() and "Traceback" not in err
+    assert not any(out.glob("seed*"))  # no worker started, nothing half-written
