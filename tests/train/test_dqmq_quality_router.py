@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import json
-import sys
 import time
 
 import numpy as np
 import pytest
 
-from codesign.cli.main import main
+from codesign.cli.main import run_cli
 from codesign.errors import ConfigError
 from codesign.policy.quality_router import QualityRouter, fit_quality_router, router_from_dict
 from codesign.policy.tiers import Router
+from tests.train.test_dqmq_budget_select import FLOW as BUDGET_FLOW
 
 
 def test_quality_tiers_recover_regions_and_route_to_the_nearest_centre():
@@ -57,50 +57,22 @@ def test_quality_tiers_recover_regions_and_route_to_the_nearest_centre():
     assert (time.perf_counter() - t0) / 10_000 < 50e-6  # microseconds per image
 
 
-FLOW = """
-run: {name: tiny-quality-router, steps: [train_dqmq]}
-data: {dataset: fashion_mnist, n_train: 128, n_test: 32, batch_size: 32}
-model:
-  arch:
-    stages: [{width: 4, stride: 2}, {width: 4, stride: 2}]
-dqmq:
-  candidates: [[2, 2], [4, 4]]
-  mix: {clean: 0.4, gaussian_noise: 0.3, contrast: 0.3}
-  eval_severities: [3]
-  epochs: 2
-  warmup_epochs: 1
-  cost_model: lut
-  budget: lagrangian
-  cost_target: 0.035
-  tiers: 3
-  router: quality
-  tier_finetune_epochs: 1
-  tier_train_epochs: 1
-  tier_select: budget
-  n_val: 64
-  tier_select_min_val: 4
-  methods: [dqmq, static, uniform_w2a2, uniform_w4a4]
-"""
+# the budget-select test's tiny flow, its tiers cut by quality
+FLOW = BUDGET_FLOW.replace("tiers: 2", "tiers: 3\n  router: quality")
 
 
-def test_evaluate_and_the_tiers_step_route_by_quality(tmp_path, monkeypatch, capsys):
+def test_evaluate_and_the_tiers_step_route_by_quality(tmp_path, capsys):
     flow = tmp_path / "flow.yaml"
     flow.write_text(FLOW)
     out = tmp_path / "cmp"
-    monkeypatch.setattr(sys, "argv", ["codesign", "evaluate", str(flow), "--seeds", "0",
-                                      "--out", str(out)])  # fmt: skip
-    try:
-        main()
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
+    code = run_cli(["evaluate", str(flow), "--seeds", "0", "--out", str(out)])
     if code and "dataset" in capsys.readouterr().err.lower():
         pytest.skip("Fashion-MNIST not installed")
     assert code == 0
     report = json.loads((out / "seed0" / "tier_select.json").read_text())
     assert len(report) == 3  # one tier per quality cluster, even where modes coincide
     assert sum(t["share"] for t in report) == pytest.approx(1.0, abs=1e-3)
-    assert sum(t["n_val"] for t in report) == 64
+    assert sum(t["n_val"] for t in report) == 128  # two draws of 64
     rows = json.loads((out / "results.json").read_text())
     assert {"dqmq/tiers", "dqmq/tiers_select", "static/select"} <= {r["method"] for r in rows}
 
