@@ -84,7 +84,10 @@ def tiers(run_dir: Path, k: int) -> None:
 @click.option("--jobs", "-j", type=click.IntRange(min=1), default=1, show_default=True,
               help="Seeds at once, each in a process of its own (about 1 GB each for the "
                    "quickstart network); each logs to OUT/seed<s>/evaluate.log.")  # fmt: skip
-def evaluate(flow_file: Path, seeds: str, out_dir: Path, jobs: int) -> None:
+@click.option("--scheduler", default=None, metavar="tcp://HOST:PORT",
+              help="Run the seeds on this Dask distributed scheduler instead (its workers "
+                   "must share the --out folder).")  # fmt: skip
+def evaluate(flow_file: Path, seeds: str, out_dir: Path, jobs: int, scheduler: str | None) -> None:
     """Compare DQMQ with its baselines on clean and corrupted test data (resumable)."""
     from codesign.flow.config import load_flow_config  # noqa: PLC0415
     from codesign.flow.dqmq_compare import aggregate, compare  # noqa: PLC0415
@@ -104,7 +107,7 @@ def evaluate(flow_file: Path, seeds: str, out_dir: Path, jobs: int) -> None:
         from codesign.data.datasets import verify_dataset  # noqa: PLC0415
 
         verify_dataset(cfg.data.dataset.value)
-    if jobs > 1:
+    if jobs > 1 or scheduler is not None:
         with _progress() as progress:
             bar = progress.add_task("seeds", total=len(seed_list), metrics="")
             left = missing_seeds(seed_list, out_dir)
@@ -115,7 +118,7 @@ def evaluate(flow_file: Path, seeds: str, out_dir: Path, jobs: int) -> None:
                     bar, advance=1, metrics=f"seed {seed} {'FAILED' if error else 'done'}"
                 )
 
-            failures = run_seeds(cfg, seed_list, out_dir, jobs, on_done)
+            failures = run_seeds(cfg, seed_list, out_dir, jobs, on_done, scheduler=scheduler)
         if failures:
             failed = {f.seed for f in failures}
             for f in failures:
@@ -128,6 +131,6 @@ def evaluate(flow_file: Path, seeds: str, out_dir: Path, jobs: int) -> None:
                 f"{len(failed)} of {len(seed_list)} seed(s) failed; the finished seeds are kept "
                 "and the same command runs only the missing ones"
             )
-    with _progress() as progress:  # with --jobs every seed is done: this only aggregates
+    with _progress() as progress:  # with --jobs or --scheduler every seed is done: aggregate
         compare(cfg, seed_list, out_dir, progress=ProgressBars(progress))
     Console().print((out_dir / "summary.md").read_text())  # the table, and the router headroom

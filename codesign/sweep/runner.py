@@ -245,15 +245,11 @@ def _run_dask(
     on_done: Callable[[dict[str, Any]], None],
 ) -> None:
     """One Dask task per point; a point that reuses a checkpoint waits for its trainer."""
-    from distributed import Client, as_completed  # noqa: PLC0415 (Dask only when asked)
+    from distributed import as_completed  # noqa: PLC0415 (Dask only when asked)
 
-    try:
-        client = Client(scheduler, timeout="30s")
-    except (OSError, TimeoutError) as err:
-        raise CodesignError(
-            f"cannot reach the Dask scheduler at {scheduler} ({err}); start one with "
-            f"`dask scheduler` and workers with `dask worker {scheduler} --nthreads 1`"
-        ) from None
+    from codesign.cluster import dask_client  # noqa: PLC0415
+
+    client = dask_client(scheduler)
     with client:
         trainers: dict[str, Any] = {}
         futures = []

@@ -1,4 +1,5 @@
-"""`codesign evaluate --jobs`: seeds in parallel processes give the rows of a sequential run."""
+"""`codesign evaluate --jobs` / `--scheduler`: seeds in parallel processes or on Dask give the
+rows of a sequential run."""
 
 from __future__ import annotations
 
@@ -49,6 +50,22 @@ def test_jobs_match_sequential_and_resume(tmp_path, capsys):
     if code and "dataset" in capsys.readouterr().err.lower():
         pytest.skip("Fashion-MNIST not installed")
     assert code == 0
+
+    # the same seeds as tasks of a Dask cluster (two worker processes): the same rows
+    distributed = pytest.importorskip("distributed")
+    on_dask = tmp_path / "dask"
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+        dashboard_address=None,
+    ) as cluster:  # fmt: skip
+        code = run_cli(["evaluate", str(flow), "--seeds", "0,1", "--out", str(on_dask),
+                        "--scheduler", cluster.scheduler_address])  # fmt: skip
+    assert code == 0
+    for seed in (0, 1):
+        assert _timeless(on_dask / f"seed{seed}" / "rows.json") == _timeless(
+            one / f"seed{seed}" / "rows.json"
+        )
+        assert "dqmq/tiers evaluated" in (on_dask / f"seed{seed}" / "evaluate.log").read_text()
 
     # seeds 0-2 in parallel; seed 2 cannot write its rows (a folder is in the way)
     (par / "seed2" / "rows.json").mkdir(parents=True)
