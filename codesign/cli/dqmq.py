@@ -103,14 +103,14 @@ def evaluate(flow_file: Path, seeds: str, out_dir: Path, jobs: int, scheduler: s
     except ValueError as exc:
         raise ConfigError(f"--seeds {seeds!r}: {exc}") from None
     cfg = load_flow_config(flow_file)
-    if missing_seeds(seed_list, out_dir):  # one line here, not one per worker
+    left = missing_seeds(seed_list, out_dir)
+    if left:  # a missing dataset is one line here, not one per worker
         from codesign.data.datasets import verify_dataset  # noqa: PLC0415
 
         verify_dataset(cfg.data.dataset.value)
     if jobs > 1 or scheduler is not None:
         with _progress() as progress:
             bar = progress.add_task("seeds", total=len(seed_list), metrics="")
-            left = missing_seeds(seed_list, out_dir)
             progress.update(bar, completed=len(seed_list) - len(left))
 
             def on_done(seed: int, error: str | None) -> None:

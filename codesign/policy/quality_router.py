@@ -44,18 +44,12 @@ class QualityRouter:
 
     def route(self, features: np.ndarray) -> np.ndarray:
         """``(N, F)`` features -> ``(N,)`` tier index (the nearest centre; ties: the lower)."""
-        f = np.asarray(features, dtype=np.float64)
-        d = (f * f).sum(1)[:, None] - 2.0 * f @ self.centres.T + (self.centres**2).sum(1)[None]
-        return np.argmin(d, axis=1)  # (N,)
+        return _nearest(np.asarray(features, dtype=np.float64), self.centres)
 
     def take(self, order: Sequence[int]) -> QualityRouter:
         """The same router with its tiers (and centres) in ``order``."""
         idx = np.asarray(order, dtype=np.int64)
         return QualityRouter(self.centres[idx], self.tiers[idx])
-
-    def with_tiers(self, tiers: np.ndarray) -> QualityRouter:
-        """The same regions serving other choices (e.g. each tier's selected design)."""
-        return QualityRouter(self.centres, np.asarray(tiers, dtype=np.int64))
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data (JSON)."""
@@ -103,13 +97,19 @@ def fit_quality_router(
         raise ConfigError(f"{k} quality tiers need at least {k} distinct inputs")
     km = KMeans(n_clusters=k, n_init=n_init, random_state=seed).fit(x)
     centres = np.asarray(km.cluster_centers_, dtype=np.float64)  # (k, F)
-    labels = QualityRouter(centres, np.zeros((k, 0), dtype=np.int64)).route(x)
+    labels = _nearest(x, centres)  # as the router will send them
     sizes = np.bincount(labels, minlength=k)
     order = np.argsort(-sizes, kind="stable")  # largest cluster first
     tiers = np.array(
         [[int(c) for c in mode_of(np.flatnonzero(labels == c))] for c in order], dtype=np.int64
     )
     return QualityRouter(centres[order], tiers)
+
+
+def _nearest(x: np.ndarray, centres: np.ndarray) -> np.ndarray:
+    """``(N, F)`` points -> ``(N,)`` index of the nearest of ``(T, F)`` centres (squared L2)."""
+    d = (x * x).sum(1)[:, None] - 2.0 * x @ centres.T + (centres**2).sum(1)[None]
+    return np.argmin(d, axis=1)
 
 
 def router_from_dict(data: dict[str, Any]) -> Router | QualityRouter:
